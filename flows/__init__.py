@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration only — they sequence role actions and pause for people."""

@@ -1,0 +1,123 @@
+"""The ``promptloop`` command: one Typer app with a sub-app per noun.
+
+Exit codes: 0 success, 1 refused by policy (role, illegal transition, conflict),
+2 invalid input or usage, 3 an internal error (a bug: run with --debug and report it).
+Prefect, OpenAI and Slack are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from integrations.cli import change, dataset, demo, prompt, team
+from integrations.cli.common import JsonOpt
+from integrations.cli.output import emit_json, say
+from roles.errors import PromptloopError
+
+app = typer.Typer(
+    name="promptloop",
+    help="promptloop: the prompt-change loop — submit, evaluate, review, approve, deploy, watch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(team.app, name="team")
+app.add_typer(prompt.app, name="prompt")
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(change.app, name="change")
+app.command("demo")(demo.demo)
+
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    if debug:
+        os.environ["PROMPTLOOP_DEBUG"] = "1"
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonOpt = False) -> None:
+    """Create the ledger schema or upgrade it to the newest migration."""
+    from integrations.db import current_revision, make_engine
+    from integrations.migrations.runner import upgrade
+    from integrations.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    engine = make_engine(url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    if as_json:
+        emit_json({"database": _safe_url(url), "from": before, "to": after})
+    else:
+        say(f"ledger at {_safe_url(url)}: {before or 'empty'} → {after}")
+
+
+@app.command("init")
+def init(
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Also load the sample team, prompt and dataset.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the ledger; with --sample, load the sample (running it twice changes nothing)."""
+    from integrations.db import session_scope
+    from integrations.settings import get_settings
+    from roles.sample import load_sample
+
+    written: list[str] = []
+    with session_scope() as session:
+        if sample:
+            written = load_sample(session).written
+    url = _safe_url(get_settings().resolved_database_url)
+    if as_json:
+        emit_json({"database": url, "sample": sample, "written": written})
+        return
+    say(f"ledger ready at {url}")
+    for line in written:
+        say(f"  + {line}")
+    if sample and not written:
+        say("  the sample was already loaded; nothing changed")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv or os.environ.get("PROMPTLOOP_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except PromptloopError as exc:
+        if debug:
+            raise
+        say(f"[red]error:[/] {exc.message}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        say("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            raise
+        say(
+            f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        )
+        sys.exit(3)

@@ -1,0 +1,132 @@
+"""``promptloop change``: submit, show, list, revise and withdraw change requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt
+from integrations.cli.output import ago, emit_json, out, say, table
+from integrations.db import session_scope
+from roles.changes import change_view, list_changes
+from roles.pm import revise_change, submit_change, withdraw_change
+from roles.prompt_file import parse_prompt_file
+
+app = typer.Typer(
+    help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
+)
+
+FileOpt = Annotated[Path, typer.Option("--file", "-f", help="The prompt file with the change.")]
+
+
+@app.command("submit")
+def submit(file: FileOpt, actor: ActorOpt, note: NoteOpt = None, as_json: JsonOpt = False) -> None:
+    """Propose FILE as the prompt's next production version (pm or expert)."""
+    spec = parse_prompt_file(file)
+    with session_scope() as session:
+        change = submit_change(session, spec=spec, author=actor, note=note)
+        view = change_view(session, change_id=change.id or 0, with_history=False)
+    if as_json:
+        emit_json(view)
+    else:
+        say(
+            f"change {view['id']} submitted: {view['prompt']} v{view['base_version'] or '-'} → "
+            f"v{view['candidate_version']} ({view['state']})"
+        )
+        out.print(view["id"])
+
+
+@app.command("show")
+def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
+    """State, versions and the whole handoff history with time spent in each state."""
+    with session_scope() as session:
+        view = change_view(session, change_id=change_id)
+    if as_json:
+        emit_json(view)
+        return
+    out.print(
+        f"[bold]change {view['id']}[/]  {view['prompt']}  v{view['base_version'] or '-'} → "
+        f"v{view['candidate_version']}  by {view['author']}"
+    )
+    out.print(f"state: [bold]{view['state']}[/]  (held by: {view['holder']})")
+    if view["note"]:
+        out.print(f"note: {view['note']}")
+    spent = view["seconds_in_state"]
+    table(
+        "history",
+        ["at", "from", "to", "actor", "role", "note"],
+        [
+            [h["at"], h["from_state"] or "-", h["to_state"], h["actor"], h["role"], h["note"]]
+            for h in view["history"]
+        ],
+    )
+    table("time in state", ["state", "time"], [[k, ago(v)] for k, v in spent.items()])
+
+
+@app.command("list")
+def list_(
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only changes in this state.")
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="Only changes to this prompt.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A table of change requests: id, prompt, author, state, who holds it, age."""
+    with session_scope() as session:
+        rows: list[dict[str, Any]] = list_changes(session, state=state, prompt=prompt)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("no changes match")
+        return
+    table(
+        None,
+        ["id", "prompt", "author", "state", "held by", "age"],
+        [
+            [r["id"], r["prompt"], r["author"], r["state"], r["holder"], ago(r["age_s"])]
+            for r in rows
+        ],
+    )
+
+
+@app.command("revise")
+def revise(
+    change_id: Annotated[int, typer.Argument(metavar="ID")],
+    file: FileOpt,
+    actor: ActorOpt,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new candidate for a change sent back (eval_failed or changes_requested); author only."""
+    spec = parse_prompt_file(file)
+    with session_scope() as session:
+        revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)
+        view = change_view(session, change_id=change_id, with_history=False)
+    if as_json:
+        emit_json(view)
+    else:
+        say(
+            f"change {change_id} revised: candidate v{view['candidate_version']}, back to {view['state']}"
+        )
+
+
+@app.command("withdraw")
+def withdraw(
+    change_id: Annotated[int, typer.Argument(metavar="ID")],
+    actor: ActorOpt,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw your own open change."""
+    with session_scope() as session:
+        withdraw_change(session, change_id=change_id, author=actor, note=note)
+        view = change_view(session, change_id=change_id, with_history=False)
+    if as_json:
+        emit_json(view)
+    else:
+        say(f"change {change_id} withdrawn")

@@ -1,0 +1,94 @@
+"""``promptloop dataset``: push JSONL datasets and show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import col, select
+
+from integrations.cli.common import JsonOpt
+from integrations.cli.output import emit_json, say, table
+from integrations.db import session_scope
+from roles.clock import iso
+from roles.datasets import find_dataset, items_of, parse_jsonl, push_dataset
+from roles.ledger import Dataset
+from roles.roster import require_member
+from roles.states import PERSON_ROLES
+
+app = typer.Typer(help="Eval datasets (JSONL: id, input, expected, tags).", no_args_is_help=True)
+
+
+@app.command("push")
+def push(
+    file: Annotated[Path, typer.Argument(help="A JSONL file, one item per line.")],
+    name: Annotated[str, typer.Option("--name", help="The dataset's name.")],
+    actor: Annotated[str | None, typer.Option("--as", help="Your handle (recorded).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store FILE as the next version of dataset NAME; any invalid line refuses the whole file."""
+    items = parse_jsonl(file)
+    with session_scope() as session:
+        author_id = (
+            require_member(session, handle=actor, roles=PERSON_ROLES)[0].id if actor else None
+        )
+        dataset, created = push_dataset(
+            session, name=name, items=items, source=str(file), author_id=author_id
+        )
+        version = dataset.version
+    if as_json:
+        emit_json({"name": name, "version": version, "items": len(items), "created": created})
+    elif created:
+        say(f"dataset {name} version {version} stored ({len(items)} items)")
+    else:
+        say(f"dataset {name}: identical to version {version}; nothing new stored")
+
+
+@app.command("show")
+def show(
+    name: str,
+    version: Annotated[int | None, typer.Option("--version", "-v")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a dataset's items (default: its latest version)."""
+    with session_scope() as session:
+        dataset = find_dataset(session, name=name, version=version)
+        items = [
+            {"id": i.item_id, "input": i.input, "expected": i.expected, "tags": i.tags}
+            for i in items_of(session, dataset=dataset)
+        ]
+        data = {
+            "name": dataset.name,
+            "version": dataset.version,
+            "created_at": iso(dataset.created_at),
+            "content_hash": dataset.content_hash,
+            "items": items,
+        }
+    if as_json:
+        emit_json(data)
+        return
+    table(
+        f"{name} v{data['version']} ({len(items)} items)",
+        ["id", "input", "expected", "tags"],
+        [[i["id"], _short(i["input"]), _short(i["expected"]), ", ".join(i["tags"])] for i in items],
+    )
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """Every dataset with its latest version."""
+    with session_scope() as session:
+        latest: dict[str, int] = {}
+        for ds in session.exec(select(Dataset).order_by(col(Dataset.name), col(Dataset.version))):
+            latest[ds.name] = ds.version
+    rows = [{"name": n, "version": v} for n, v in latest.items()]
+    if as_json:
+        emit_json(rows)
+    else:
+        table(None, ["name", "latest version"], [[r["name"], r["version"]] for r in rows])
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

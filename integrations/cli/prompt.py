@@ -1,0 +1,304 @@
+"""``promptloop prompt``: push versions, show and export them, diff, log, labels."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.text import Text
+
+from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt
+from integrations.cli.output import emit_json, out, say, table
+from integrations.db import session_scope
+from roles.clock import iso
+from roles.errors import InputError, RoleError
+from roles.ledger import Member, PromptVersion
+from roles.prompt_file import export_yaml, parse_prompt_file
+from roles.registry import (
+    PRODUCTION,
+    find_prompt,
+    label_history,
+    labels_of,
+    move_label,
+    push,
+    resolve,
+    spec_of,
+    versions_of,
+)
+from roles.roster import require_member
+from roles.states import Role
+
+app = typer.Typer(help="Prompts and their versions.", no_args_is_help=True)
+
+VersionOpt = Annotated[int | None, typer.Option("--version", "-v", help="A version number.")]
+LabelOpt = Annotated[str | None, typer.Option("--label", "-l", help="A label, e.g. production.")]
+
+
+def version_view(version: PromptVersion, *, name: str, labels: dict[str, int]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "version": version.number,
+        "model": version.model,
+        "params": version.params,
+        "system": version.system,
+        "template": version.template,
+        "examples": version.examples,
+        "dataset": version.dataset,
+        "suite": version.suite,
+        "description": version.description,
+        "content_hash": version.content_hash,
+        "created_at": iso(version.created_at),
+        "labels": {k: v for k, v in labels.items() if v == version.number},
+    }
+
+
+@app.command("push")
+def push_(
+    file: Annotated[Path, typer.Argument(help="A prompt YAML file.")],
+    actor: ActorOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store FILE as a new version (identical content returns the existing version)."""
+    spec = parse_prompt_file(file)
+    with session_scope() as session:
+        version, created = push(session, spec=spec, actor=actor)
+        number = version.number
+    if as_json:
+        emit_json({"name": spec.name, "version": number, "created": created})
+    elif created:
+        say(f"{spec.name} version {number} stored")
+    else:
+        say(f"{spec.name}: identical to version {number}; nothing new stored")
+
+
+@app.command("show")
+def show(
+    name: str, version: VersionOpt = None, label: LabelOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show a version (default: the one labelled production, else the latest)."""
+    with session_scope() as session:
+        found = resolve(session, name=name, version=version, label=label)
+        labels = labels_of(session, prompt=find_prompt(session, name=name))
+        view = version_view(found, name=name, labels=labels)
+        view["labels"] = labels
+    if as_json:
+        emit_json(view)
+        return
+    here = [k for k, v in labels.items() if v == view["version"]]
+    out.print(
+        f"[bold]{name}[/] version {view['version']}" + (f"  ({', '.join(here)})" if here else "")
+    )
+    out.print(
+        f"model: {view['model']}  params: {view['params'] or '{}'}  dataset: {view['dataset'] or '-'}"
+    )
+    if view["system"]:
+        out.print("[bold]system[/]")
+        out.print(Text(view["system"]))
+    out.print("[bold]template[/]")
+    out.print(Text(view["template"]))
+    if view["examples"]:
+        out.print(f"[bold]examples[/]: {len(view['examples'])}")
+
+
+@app.command("export")
+def export(name: str, version: VersionOpt = None, label: LabelOpt = None) -> None:
+    """Print a version as a prompt file that `push` and `change submit` accept unchanged."""
+    with session_scope() as session:
+        found = resolve(session, name=name, version=version, label=label)
+        text = export_yaml(spec_of(found, name=name))
+    sys.stdout.write(text)
+
+
+def _pick(session: Any, name: str, ref: str) -> PromptVersion:
+    if ref.isdigit():
+        return resolve(session, name=name, version=int(ref))
+    return resolve(session, name=name, label=ref)
+
+
+@app.command("diff")
+def diff(
+    name: str,
+    a: Annotated[str, typer.Argument(help="A version number or a label.")],
+    b: Annotated[str, typer.Argument(help="A version number or a label.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Unified diff of two versions, as their prompt files."""
+    with session_scope() as session:
+        va, vb = _pick(session, name, a), _pick(session, name, b)
+        text_a = export_yaml(spec_of(va, name=name))
+        text_b = export_yaml(spec_of(vb, name=name))
+        na, nb = va.number, vb.number
+    lines = list(
+        difflib.unified_diff(
+            text_a.splitlines(keepends=True),
+            text_b.splitlines(keepends=True),
+            fromfile=f"{name} v{na}",
+            tofile=f"{name} v{nb}",
+        )
+    )
+    if as_json:
+        emit_json({"name": name, "from": na, "to": nb, "diff": "".join(lines)})
+        return
+    if not lines:
+        say(f"versions {na} and {nb} are identical")
+        return
+    for line in lines:
+        style = (
+            "bold"
+            if line.startswith(("---", "+++"))
+            else (
+                "green"
+                if line.startswith("+")
+                else "red"
+                if line.startswith("-")
+                else "cyan"
+                if line.startswith("@@")
+                else ""
+            )
+        )
+        out.print(Text(line.rstrip("\n"), style=style))
+
+
+@app.command("log")
+def log(name: str, as_json: JsonOpt = False) -> None:
+    """Versions and every label move of a prompt."""
+    with session_scope() as session:
+        prompt = find_prompt(session, name=name)
+        handles = {m.id: m.handle for m in session.query(Member).all()}
+        versions = [
+            {
+                "version": v.number,
+                "author": handles.get(v.author_id, "-"),
+                "created_at": iso(v.created_at),
+                "model": v.model,
+                "content_hash": v.content_hash[:12],
+                "description": v.description,
+            }
+            for v in versions_of(session, prompt=prompt)
+        ]
+        moves = [
+            {
+                "label": m.label,
+                "from_version": m.from_version,
+                "to_version": m.to_version,
+                "actor": m.actor,
+                "at": iso(m.at),
+                "change_id": m.change_id,
+                "note": m.note,
+            }
+            for m in label_history(session, prompt=prompt)
+        ]
+    if as_json:
+        emit_json({"name": name, "versions": versions, "label_moves": moves})
+        return
+    table(
+        f"{name}: versions",
+        ["version", "author", "created", "model", "hash"],
+        [
+            [v["version"], v["author"], v["created_at"], v["model"], v["content_hash"]]
+            for v in versions
+        ],
+    )
+    table(
+        f"{name}: label moves",
+        ["label", "from", "to", "by", "at", "change", "note"],
+        [
+            [
+                m["label"],
+                m["from_version"],
+                m["to_version"],
+                m["actor"],
+                m["at"],
+                m["change_id"],
+                m["note"],
+            ]
+            for m in moves
+        ],
+    )
+
+
+@app.command("list")
+def list_(as_json: JsonOpt = False) -> None:
+    """Every prompt with its labels and latest version."""
+    from sqlmodel import select
+
+    from roles.ledger import Prompt
+
+    with session_scope() as session:
+        rows = []
+        for prompt in session.exec(select(Prompt).order_by(Prompt.name)).all():
+            versions = versions_of(session, prompt=prompt)
+            rows.append(
+                {
+                    "name": prompt.name,
+                    "labels": labels_of(session, prompt=prompt),
+                    "latest_version": versions[-1].number if versions else None,
+                }
+            )
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        say("no prompts yet: `promptloop prompt push FILE --as HANDLE`")
+        return
+    table(
+        None,
+        ["name", "latest", "labels"],
+        [
+            [r["name"], r["latest_version"], ", ".join(f"{k}→v{v}" for k, v in r["labels"].items())]
+            for r in rows
+        ],
+    )
+
+
+@app.command("label")
+def label(
+    name: str,
+    label_name: Annotated[str, typer.Argument(metavar="LABEL")],
+    version: Annotated[int, typer.Option("--version", "-v", help="The version to point at.")],
+    actor: ActorOpt,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point a label at a version. Moving `production` by hand needs the admin role;
+    the loop moves it when an engineer approves a change."""
+    with session_scope() as session:
+        roles = (
+            (Role.ADMIN,)
+            if label_name == PRODUCTION
+            else (Role.PM, Role.EXPERT, Role.DATA_SCIENTIST, Role.ENGINEER, Role.ADMIN)
+        )
+        try:
+            member, _ = require_member(session, handle=actor, roles=roles)
+        except RoleError:
+            if label_name == PRODUCTION:
+                raise RoleError(
+                    f"only an admin moves production by hand; '{actor}' is not one "
+                    "(production moves when an engineer approves a change)"
+                ) from None
+            raise
+        prompt = find_prompt(session, name=name)
+        target = resolve(session, name=name, version=version)
+        if (
+            label_name in labels_of(session, prompt=prompt)
+            and labels_of(session, prompt=prompt)[label_name] == version
+        ):
+            raise InputError(f"label '{label_name}' already points at version {version}")
+        move = move_label(
+            session, prompt=prompt, label=label_name, version=target, actor=member, note=note
+        )
+        moved_from = move.from_version_id
+    data = {
+        "name": name,
+        "label": label_name,
+        "version": version,
+        "moved": True,
+        "had_previous": moved_from is not None,
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        say(f"{name}: {label_name} → version {version}")

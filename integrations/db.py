@@ -1,0 +1,124 @@
+"""The ledger's database: one engine per URL, sessions, and the schema kept at head.
+
+The schema is created or upgraded on first use (Alembic, under a lock on PostgreSQL);
+a process that finds the schema current pays one small query, not an Alembic import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlmodel import Session
+
+from integrations.migrations import HEAD
+from integrations.settings import get_settings
+from roles.errors import InputError
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A new engine for ``url`` (already normalised), with SQLite made safe for several writers."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError(f"PROMPTLOOP_DATABASE_URL is not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # an unknown dialect or a missing driver
+        raise InputError(f"PROMPTLOOP_DATABASE_URL cannot be used: {exc}") from None
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine() -> Engine:
+    """The ledger engine for the current settings, schema at head."""
+    url = get_settings().resolved_database_url
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = make_engine(url)
+        ensure_schema(engine)
+        _ENGINES[url] = engine
+    return engine
+
+
+def reset_engines() -> None:
+    """Forget cached engines (tests, or after changing PROMPTLOOP_DATABASE_URL)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    except (OperationalError, ProgrammingError) as exc:
+        if _is_connection_failure(exc):
+            raise InputError(f"cannot reach the ledger database: {_first_line(exc)}") from None
+        return None
+    return row[0] if row else None
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create or upgrade the schema to head, unless it is there already."""
+    if current_revision(engine) == HEAD:
+        return
+    from integrations.migrations.runner import upgrade
+
+    upgrade(engine)
+
+
+def _is_connection_failure(exc: Exception) -> bool:
+    message = str(exc).lower()
+    return (
+        any(
+            marker in message
+            for marker in (
+                "connection refused",
+                "could not connect",
+                "unable to open database",
+                "does not exist",
+                "password authentication",
+                "could not translate",
+            )
+        )
+        and "relation" not in message
+        and "no such table" not in message
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]

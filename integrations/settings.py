@@ -1,0 +1,120 @@
+"""All of promptloop's configuration: one pydantic-settings class behind a cached getter.
+
+Variables use the ``PROMPTLOOP_`` prefix, except those the outside world already names
+(``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN``, ``SLACK_SIGNING_SECRET``,
+``SLACK_APP_TOKEN``). A ``.env`` file in the working directory is read too.
+
+    >>> from integrations.settings import get_settings
+    >>> get_settings().database_url  # doctest: +SKIP
+    'sqlite:////home/me/.promptloop/promptloop.db'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from roles.errors import InputError
+
+
+def _env(name: str) -> Any:
+    return Field(validation_alias=AliasChoices(name))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROMPTLOOP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    home: Path = Field(default=Path("~/.promptloop"), description="Directory for embedded state.")
+    database_url: str | None = Field(
+        default=None, description="Any SQLAlchemy URL; default a SQLite file in the home."
+    )
+
+    # Model endpoints (step 2). Unset base URL means the embedded local model.
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="USD per million tokens (input, output) by model, merged over built-ins.",
+    )
+    retry_base_delay_s: float = Field(
+        default=0.5, ge=0, description="First backoff step; doubles per retry, full jitter."
+    )
+    retry_max_delay_s: float = Field(default=30.0, ge=0, description="Cap on one backoff step.")
+    retry_after_max_s: float = Field(
+        default=120.0, ge=0, description="Cap on a server's Retry-After wait."
+    )
+    default_model: str = Field(
+        default="smollm2-135m", description="Model used when a prompt names none."
+    )
+    provider_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL by provider prefix (openai, anthropic, mistral, ...), over built-ins.",
+    )
+    local_model_start_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long the embedded model may take to answer."
+    )
+
+    # Slack (step 3 onwards).
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET"
+    )
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The URL with our installed drivers chosen for plain scheme names."""
+        url = self.database_url or f"sqlite:///{self.home / 'promptloop.db'}"
+        return normalize_database_url(url)
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgresql://user@host/db`` as people write it, made to use psycopg 3."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+_ENV_NAMES = {
+    "openai_base_url": "OPENAI_BASE_URL",
+    "openai_api_key": "OPENAI_API_KEY",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+}
+
+
+def env_name(field: str) -> str:
+    return _ENV_NAMES.get(field, f"PROMPTLOOP_{field.upper()}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            problems.append(f"{env_name(field)}: {error['msg']}")
+        raise InputError("invalid setting " + "; ".join(problems)) from None

@@ -1,0 +1,53 @@
+"""``get_prompt``: read a prompt version from the ledger and render it for a model call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.db import session_scope
+from roles.registry import find_prompt, labels_of, resolve
+from roles.templates import render_messages
+
+
+@dataclass(frozen=True)
+class PromptVersionView:
+    """One immutable prompt version, detached from the database."""
+
+    name: str
+    version: int
+    model: str
+    params: dict[str, Any]
+    system: str | None
+    template: str
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    dataset: str | None = None
+    labels: tuple[str, ...] = ()
+
+    def render(self, **variables: Any) -> list[dict[str, str]]:
+        """OpenAI-style chat messages; an undefined variable raises ``roles.templates.RenderError``."""
+        return render_messages(
+            system=self.system, template=self.template, examples=self.examples, variables=variables
+        )
+
+
+def get_prompt(
+    name: str, label: str | None = "production", *, version: int | None = None
+) -> PromptVersionView:
+    """The version of ``name`` that ``label`` points at (or ``version``, when given)."""
+    with session_scope() as session:
+        found = resolve(
+            session, name=name, version=version, label=None if version is not None else label
+        )
+        labels = labels_of(session, prompt=find_prompt(session, name=name))
+        return PromptVersionView(
+            name=name,
+            version=found.number,
+            model=found.model,
+            params=dict(found.params),
+            system=found.system,
+            template=found.template,
+            examples=list(found.examples),
+            dataset=found.dataset,
+            labels=tuple(k for k, v in labels.items() if v == found.number),
+        )

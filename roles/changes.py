@@ -1,0 +1,120 @@
+"""Read views of change requests: who holds what, the history, and time spent per state.
+
+These are queries over the handoff rows; nothing here writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from roles.clock import iso, utcnow
+from roles.errors import InputError
+from roles.ledger import ChangeRequest, Handoff, Member, Prompt, PromptVersion
+from roles.registry import find_prompt
+from roles.states import State, holder
+from roles.transitions import get_change
+
+
+def _handles(session: Session) -> dict[int, str]:
+    return {i: h for i, h in session.exec(select(Member.id, Member.handle)).all() if i is not None}
+
+
+def _numbers(session: Session, ids: set[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(PromptVersion.id, PromptVersion.number).where(col(PromptVersion.id).in_(ids))
+    ).all()
+    return {i: n for i, n in rows if i is not None}
+
+
+def history(session: Session, *, change_id: int) -> list[Handoff]:
+    return list(
+        session.exec(
+            select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id))
+        ).all()
+    )
+
+
+def seconds_in_states(handoffs: list[Handoff], now: datetime | None = None) -> dict[str, float]:
+    """Total seconds spent in each state, the current one counted up to ``now``."""
+    now = now or utcnow()
+    spent: dict[str, float] = {}
+    for current, following in zip(handoffs, [*handoffs[1:], None], strict=True):
+        end = following.at if following else now
+        spent[current.to_state] = (
+            spent.get(current.to_state, 0.0) + (end - current.at).total_seconds()
+        )
+    return spent
+
+
+def change_view(session: Session, *, change_id: int, with_history: bool = True) -> dict[str, Any]:
+    change = get_change(session, change_id)
+    views = _views(session, [change], with_history=with_history)
+    return views[0]
+
+
+def list_changes(
+    session: Session, *, state: str | None = None, prompt: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(ChangeRequest).order_by(col(ChangeRequest.id))
+    if state is not None:
+        if state not in {s.value for s in State}:
+            known = ", ".join(s.value for s in State)
+            raise InputError(f"'{state}' is not a state (one of: {known})")
+        query = query.where(ChangeRequest.state == state)
+    if prompt is not None:
+        query = query.where(ChangeRequest.prompt_id == find_prompt(session, name=prompt).id)
+    return _views(session, list(session.exec(query).all()), with_history=False)
+
+
+def _views(
+    session: Session, changes: list[ChangeRequest], *, with_history: bool
+) -> list[dict[str, Any]]:
+    handles = _handles(session)
+    version_ids = {c.candidate_version_id for c in changes} | {
+        c.base_version_id for c in changes if c.base_version_id
+    }
+    numbers = _numbers(session, version_ids)
+    prompt_names = dict(session.exec(select(Prompt.id, Prompt.name)).all())
+    now = utcnow()
+    out = []
+    for change in changes:
+        assert change.id is not None
+        state = State(change.state)
+        view: dict[str, Any] = {
+            "id": change.id,
+            "prompt": prompt_names.get(change.prompt_id, "?"),
+            "state": state.value,
+            "author": handles.get(change.author_id, "?"),
+            "holder": holder(state),
+            "base_version": numbers.get(change.base_version_id) if change.base_version_id else None,
+            "candidate_version": numbers.get(change.candidate_version_id),
+            "note": change.note,
+            "flow_run_id": change.flow_run_id,
+            "created_at": iso(change.created_at),
+            "updated_at": iso(change.updated_at),
+            "age_s": round((now - change.created_at).total_seconds(), 1),
+        }
+        if with_history:
+            handoffs = history(session, change_id=change.id)
+            view["history"] = [
+                {
+                    "from_state": h.from_state,
+                    "to_state": h.to_state,
+                    "actor": handles.get(h.actor_id, "?"),
+                    "role": h.role,
+                    "at": iso(h.at),
+                    "note": h.note,
+                    "payload": h.payload,
+                }
+                for h in handoffs
+            ]
+            view["seconds_in_state"] = {
+                k: round(v, 3) for k, v in seconds_in_states(handoffs, now).items()
+            }
+        out.append(view)
+    return out

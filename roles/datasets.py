@@ -1,0 +1,156 @@
+"""Eval datasets from JSONL: one item per line, ``{"id", "input", "expected", "tags"}``.
+
+Every line is checked before anything is written; errors name the file and line.
+Pushing identical content returns the existing version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from roles.errors import ConflictError, InputError, NotFoundError
+from roles.ledger import Dataset, DatasetItem
+from roles.prompt_file import NAME_PATTERN
+
+MAX_ERRORS_SHOWN = 5
+
+
+class ItemSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any]
+    expected: Any = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
+    items: list[ItemSpec] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {number}: not valid JSON ({exc.msg})")
+            continue
+        try:
+            item = ItemSpec.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "item"
+            problems.append(f"line {number}: {where}: {error['msg']}")
+            continue
+        if item.id in first_line:
+            problems.append(
+                f"line {number}: duplicate item id '{item.id}' (first on line {first_line[item.id]})"
+            )
+            continue
+        first_line[item.id] = number
+        items.append(item)
+    if problems:
+        shown = "; ".join(problems[:MAX_ERRORS_SHOWN])
+        more = len(problems) - MAX_ERRORS_SHOWN
+        tail = f"; and {more} more" if more > 0 else ""
+        raise InputError(
+            f"{source}: {len(problems)} invalid line(s), nothing written: {shown}{tail}"
+        )
+    if not items:
+        raise InputError(f"{source}: no items")
+    return items
+
+
+def parse_jsonl(path: Path | str) -> list[ItemSpec]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from None
+    return parse_jsonl_text(text, str(path))
+
+
+def content_hash(items: list[ItemSpec]) -> str:
+    canonical = json.dumps([i.model_dump() for i in items], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def push_dataset(
+    session: Session,
+    *,
+    name: str,
+    items: list[ItemSpec],
+    source: str | None = None,
+    author_id: int | None = None,
+) -> tuple[Dataset, bool]:
+    """Store a new version of dataset ``name`` (or return the identical one, created=False)."""
+    if not NAME_PATTERN.match(name):
+        raise InputError(f"'{name}' is not a dataset name (letters, digits, '.', '_', '-')")
+    digest = content_hash(items)
+    existing = session.exec(
+        select(Dataset).where(Dataset.name == name).where(Dataset.content_hash == digest)
+    ).first()
+    if existing is not None:
+        return existing, False
+    number = (
+        session.exec(select(func.max(Dataset.version)).where(Dataset.name == name)).one() or 0
+    ) + 1
+    dataset = Dataset(
+        name=name, version=number, content_hash=digest, source=source, author_id=author_id
+    )
+    try:
+        with session.begin_nested():
+            session.add(dataset)
+    except IntegrityError:
+        raise ConflictError(f"dataset '{name}' was pushed by someone else; push again") from None
+    assert dataset.id is not None
+    session.add_all(
+        DatasetItem(
+            dataset_id=dataset.id,
+            position=position,
+            item_id=item.id,
+            input=item.input,
+            expected=item.expected,
+            tags=item.tags,
+        )
+        for position, item in enumerate(items)
+    )
+    session.flush()
+    return dataset, True
+
+
+def find_dataset(session: Session, *, name: str, version: int | None = None) -> Dataset:
+    query = select(Dataset).where(Dataset.name == name)
+    if version is not None:
+        query = query.where(Dataset.version == version)
+    dataset = session.exec(query.order_by(col(Dataset.version).desc())).first()
+    if dataset is None:
+        suffix = f" version {version}" if version is not None else ""
+        raise NotFoundError(f"there is no dataset '{name}'{suffix}")
+    return dataset
+
+
+def items_of(session: Session, *, dataset: Dataset) -> list[DatasetItem]:
+    return list(
+        session.exec(
+            select(DatasetItem)
+            .where(DatasetItem.dataset_id == dataset.id)
+            .order_by(col(DatasetItem.position))
+        ).all()
+    )

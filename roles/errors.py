@@ -1,0 +1,44 @@
+"""The two kinds of refusal a command can meet, and their exit codes.
+
+``PolicyError`` (exit 1): the request is well formed but the team's rules refuse it —
+a missing role, an illegal transition, a conflict with someone else's move.
+``InputError`` (exit 2): the request itself is wrong — a bad file, an unknown name.
+"""
+
+from __future__ import annotations
+
+
+class PromptloopError(Exception):
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(PromptloopError):
+    """Invalid input: a file, an argument or a name that does not exist."""
+
+    exit_code = 2
+
+
+class NotFoundError(InputError):
+    """A change, prompt, dataset or version that the ledger does not hold."""
+
+
+class PolicyError(PromptloopError):
+    """Refused by the team's rules."""
+
+    exit_code = 1
+
+
+class RoleError(PolicyError):
+    """The actor is unknown, inactive, or lacks the role the action needs."""
+
+
+class TransitionError(PolicyError):
+    """The state machine does not allow this move from the change's current state."""
+
+
+class ConflictError(PolicyError):
+    """Someone else changed the same record first; nothing was written."""

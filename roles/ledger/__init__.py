@@ -1,0 +1,19 @@
+"""The ledger's tables. Every handoff between people is a row here."""
+
+from roles.ledger.changes import ChangeRequest, Handoff
+from roles.ledger.datasets import Dataset, DatasetItem
+from roles.ledger.members import Member, MemberRole
+from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
+
+__all__ = [
+    "ChangeRequest",
+    "Dataset",
+    "DatasetItem",
+    "Handoff",
+    "Label",
+    "LabelMove",
+    "Member",
+    "MemberRole",
+    "Prompt",
+    "PromptVersion",
+]

@@ -1,0 +1,53 @@
+"""Change requests and their append-only handoffs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Text
+from sqlmodel import Field, SQLModel
+
+from roles.clock import utcnow
+from roles.ledger.types import UTCDateTime
+
+
+class ChangeRequest(SQLModel, table=True):
+    """A proposed new version of a prompt travelling through the loop.
+
+    ``revision`` increases with every transition; a move is written only if the
+    revision it read is still current, so two simultaneous moves cannot both land.
+    """
+
+    __tablename__ = "change_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True, ondelete="RESTRICT")
+    base_version_id: int | None = Field(
+        default=None, foreign_key="prompt_version.id", ondelete="RESTRICT"
+    )
+    candidate_version_id: int = Field(foreign_key="prompt_version.id", ondelete="RESTRICT")
+    author_id: int = Field(foreign_key="member.id", ondelete="RESTRICT")
+    state: str = Field(index=True, max_length=32)
+    revision: int = 0
+    note: str | None = Field(default=None, sa_type=Text)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    links: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Handoff(SQLModel, table=True):
+    """One arrow of the loop. Rows are only ever inserted (the database refuses updates)."""
+
+    __tablename__ = "handoff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_id: int = Field(foreign_key="change_request.id", index=True, ondelete="RESTRICT")
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str = Field(max_length=32)
+    actor_id: int = Field(foreign_key="member.id", ondelete="RESTRICT")
+    role: str = Field(max_length=32)
+    note: str | None = Field(default=None, sa_type=Text)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,145 @@
+"""The prompt author's part (a product manager, or an expert acting as one).
+
+Submit a change, revise it after the loop sends it back, or withdraw it. Every
+candidate is checked first: its template must render for every item of its dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from roles.clock import utcnow
+from roles.datasets import find_dataset, items_of
+from roles.errors import InputError, PolicyError
+from roles.ledger import ChangeRequest, Dataset, PromptVersion
+from roles.prompt_file import PromptSpec
+from roles.registry import PRODUCTION, add_version, find_prompt, label_target
+from roles.roster import require_member
+from roles.states import AUTHORS, OPEN_STATES, State
+from roles.templates import RenderError, render_messages
+from roles.transitions import first_handoff, get_change, transition
+
+
+def dataset_for(session: Session, spec: PromptSpec, base: PromptVersion | None) -> Dataset | None:
+    name = spec.dataset or (base.dataset if base else None)
+    return find_dataset(session, name=name) if name else None
+
+
+def check_renders(session: Session, *, spec: PromptSpec, dataset: Dataset | None) -> int:
+    """Render the candidate for every few-shot example and dataset item; return the item count.
+
+    Raises:
+        InputError: naming the first example or item that fails and the missing variable.
+    """
+    for index, example in enumerate(spec.examples, start=1):
+        _render_or_refuse(spec, example.input, f"few-shot example {index}")
+    if dataset is None:
+        return 0
+    items = items_of(session, dataset=dataset)
+    for item in items:
+        where = f"item '{item.item_id}' of dataset '{dataset.name}' v{dataset.version}"
+        _render_or_refuse(spec, item.input, where)
+    return len(items)
+
+
+def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -> None:
+    try:
+        render_messages(
+            system=spec.system, template=spec.template, examples=[], variables=variables
+        )
+    except RenderError as exc:
+        what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
+        raise InputError(
+            f"the template of '{spec.name}' does not render for {where}: {what}; "
+            "nothing was written"
+        ) from None
+
+
+def submit_change(
+    session: Session, *, spec: PromptSpec, author: str, note: str | None = None
+) -> ChangeRequest:
+    """Open a change request proposing ``spec`` as the prompt's next production version."""
+    member, role = require_member(session, handle=author, roles=AUTHORS)
+    prompt = find_prompt(session, name=spec.name)
+    base = label_target(session, prompt=prompt, label=PRODUCTION)
+    check_renders(session, spec=spec, dataset=dataset_for(session, spec, base))
+    if base is not None and base.content_hash == spec.content_hash():
+        raise InputError(
+            f"the file is identical to production (version {base.number} of '{spec.name}'); "
+            "there is nothing to change"
+        )
+    candidate, _ = add_version(session, spec=spec, author=member)
+    _refuse_duplicate(session, candidate=candidate)
+    now = utcnow()
+    assert prompt.id is not None and candidate.id is not None and member.id is not None
+    change = ChangeRequest(
+        prompt_id=prompt.id,
+        base_version_id=base.id if base else None,
+        candidate_version_id=candidate.id,
+        author_id=member.id,
+        state=State.SUBMITTED.value,
+        note=note,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(change)
+    session.flush()
+    first_handoff(session, change=change, actor_id=member.id, role=role.value, note=note)
+    return change
+
+
+def revise_change(
+    session: Session, *, change_id: int, spec: PromptSpec, author: str, note: str | None = None
+) -> ChangeRequest:
+    """A new candidate for a change the loop sent back; the loop runs again from submitted."""
+    change = get_change(session, change_id)
+    prompt = find_prompt(session, name=spec.name)
+    if prompt.id != change.prompt_id:
+        raise InputError(f"change {change_id} is not about prompt '{spec.name}'")
+    member, _ = require_member(session, handle=author, roles=AUTHORS)
+    if member.id != change.author_id:
+        raise PolicyError(f"only the author of change {change_id} may revise it")
+    if State(change.state) not in (State.EVAL_FAILED, State.CHANGES_REQUESTED):
+        raise PolicyError(
+            f"change {change_id} is {change.state}; only eval_failed or changes_requested "
+            "changes can be revised"
+        )
+    base = session.get(PromptVersion, change.base_version_id) if change.base_version_id else None
+    check_renders(session, spec=spec, dataset=dataset_for(session, spec, base))
+    candidate, _ = add_version(session, spec=spec, author=member)
+    if candidate.id == change.candidate_version_id:
+        raise InputError(f"the file is identical to the current candidate of change {change_id}")
+    previous = change.candidate_version_id
+    change.candidate_version_id = candidate.id  # type: ignore[assignment]
+    session.add(change)
+    session.flush()
+    transition(
+        session,
+        change_id=change_id,
+        target=State.SUBMITTED,
+        actor=author,
+        note=note,
+        payload={"revised_from_version_id": previous, "candidate_version": candidate.number},
+    )
+    return change
+
+
+def withdraw_change(
+    session: Session, *, change_id: int, author: str, note: str | None = None
+) -> ChangeRequest:
+    transition(session, change_id=change_id, target=State.WITHDRAWN, actor=author, note=note)
+    return get_change(session, change_id)
+
+
+def _refuse_duplicate(session: Session, *, candidate: PromptVersion) -> None:
+    open_change = session.exec(
+        select(ChangeRequest)
+        .where(ChangeRequest.candidate_version_id == candidate.id)
+        .where(col(ChangeRequest.state).in_([s.value for s in OPEN_STATES]))
+    ).first()
+    if open_change is not None:
+        raise PolicyError(
+            f"change {open_change.id} already proposes this version ({open_change.state})"
+        )

@@ -1,0 +1,95 @@
+"""YAML files read with line numbers, so every error can say where it is.
+
+>>> doc = load_yaml_text("name: x\\nmodel: m\\n", "p.yaml")
+>>> doc.data["name"], doc.line_of(("model",))
+('x', 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from roles.errors import InputError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class YamlDoc:
+    source: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The line of the deepest known node on ``loc`` (1-based)."""
+        path = tuple(loc)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def where(self, loc: Sequence[str | int]) -> str:
+        line = self.line_of(loc)
+        return f"{self.source}, line {line}" if line else self.source
+
+    def validate(self, model: type[M], data: Any = None, loc: Loc = ()) -> M:
+        """Validate into ``model``; the first problem becomes an InputError with its line."""
+        try:
+            return model.model_validate(self.data if data is None else data)
+        except ValidationError as exc:
+            raise InputError(describe_validation(exc, self, loc)) from None
+
+
+def describe_validation(exc: ValidationError, doc: YamlDoc, prefix: Loc = ()) -> str:
+    error = exc.errors()[0]
+    loc = prefix + tuple(error["loc"])
+    field_name = ".".join(str(part) for part in loc) or "document"
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return f"{doc.where(loc)}: {field_name}: {error['msg']}{more}"
+
+
+def _walk(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _walk(child, (*path, index), lines)
+
+
+def load_yaml_text(text: str, source: str) -> YamlDoc:
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: not valid YAML: {problem}") from None
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return YamlDoc(source=source, data=data, lines=lines)
+
+
+def load_yaml(path: Path | str) -> YamlDoc:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read: {exc}") from None
+    return load_yaml_text(text, str(path))
