@@ -6,21 +6,20 @@ per run, and dropped afterwards. Without a server they skip locally and fail und
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import invoke
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-PG_ADMIN_URL = os.environ.get("PROMPTLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "PROMPTLOOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 RUN_ID = uuid.uuid4().hex[:8]
 
@@ -127,40 +126,7 @@ def session(ledger: str) -> Iterator[object]:
         yield s
 
 
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> object:
-        import json
-
-        return json.loads(self.stdout)
-
-
-def invoke(*args: str) -> CliResult:
-    """Run the promptloop CLI in this process, as `promptloop ARGS` would."""
-    from integrations.cli.app import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["promptloop", *args]
-    code = 0
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
-    return CliResult(code, stdout.getvalue(), stderr.getvalue())
-
-
 @pytest.fixture
 def cli(ledger: str) -> object:
     """``cli("change", "list", "--json")`` against the test's ledger."""
     return invoke
-
-
-SAMPLES = Path(__file__).resolve().parents[1] / "roles" / "samples"

@@ -110,14 +110,15 @@ def main() -> None:
         say("aborted")
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2)
         if debug:
             raise
-        say(
-            f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-        )
+        say(f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         sys.exit(3)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's own click (typer._click) or plain click: a bad argument or option."""
+    return any(cls.__name__ in {"ClickException", "UsageError"} for cls in type(exc).__mro__)

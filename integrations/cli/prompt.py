@@ -228,7 +228,7 @@ def list_(as_json: JsonOpt = False) -> None:
     from roles.ledger import Prompt
 
     with session_scope() as session:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for prompt in session.exec(select(Prompt).order_by(Prompt.name)).all():
             versions = versions_of(session, prompt=prompt)
             rows.append(

@@ -48,7 +48,12 @@ def actor_for(rule: Rule, *, author: str = AUTHOR) -> str:
     """A sample-team handle allowed to make this move."""
     if rule.author_only:
         return author
-    by_role = {Role.SYSTEM: "promptloop", Role.ENGINEER: "sam", Role.EXPERT: "omar", Role.ADMIN: "lee"}
+    by_role = {
+        Role.SYSTEM: "promptloop",
+        Role.ENGINEER: "sam",
+        Role.EXPERT: "omar",
+        Role.ADMIN: "lee",
+    }
     return by_role[rule.roles[0]]
 
 

@@ -19,7 +19,9 @@ from roles.transitions import transition
 
 
 def handoffs(session: Session, change_id: int) -> list[Handoff]:
-    return list(session.exec(select(Handoff).where(Handoff.change_id == change_id).order_by(Handoff.id)))
+    return list(
+        session.exec(select(Handoff).where(Handoff.change_id == change_id).order_by(Handoff.id))
+    )
 
 
 @pytest.mark.parametrize("rule", TRANSITIONS, ids=lambda r: f"{r.source}->{r.target}")
@@ -38,7 +40,11 @@ def test_every_allowed_transition(session: Session, rule) -> None:  # type: igno
     rows = handoffs(session, change.id)
     assert len(rows) == before + 1
     last = rows[-1]
-    assert (last.from_state, last.to_state, last.note) == (rule.source.value, rule.target.value, "why")
+    assert (last.from_state, last.to_state, last.note) == (
+        rule.source.value,
+        rule.target.value,
+        "why",
+    )
     assert last.role in {r.value for r in rule.roles}
     assert session.get(Member, last.actor_id).handle == actor
     assert last.id == handoff.id
@@ -118,7 +124,9 @@ def test_handoffs_are_append_only_in_the_database(session: Session) -> None:
 
 def _count(change_id: int) -> int:
     with Session(get_engine()) as s:
-        return s.exec(select(func.count()).select_from(Handoff).where(Handoff.change_id == change_id)).one()
+        return s.exec(
+            select(func.count()).select_from(Handoff).where(Handoff.change_id == change_id)
+        ).one()
 
 
 def test_concurrent_moves_one_wins_the_other_conflicts(session: Session) -> None:
@@ -137,7 +145,10 @@ def test_concurrent_moves_one_wins_the_other_conflicts(session: Session) -> None
         with Session(engine) as second:
             try:
                 transition(
-                    second, change_id=change.id, target=State.REJECTED, actor="lee",
+                    second,
+                    change_id=change.id,
+                    target=State.REJECTED,
+                    actor="lee",
                     expected=State.AWAITING_APPROVAL,
                 )
                 second.commit()
@@ -170,12 +181,21 @@ def test_simultaneous_moves_exactly_one_lands(session: Session) -> None:
         barrier = threading.Barrier(2)
         results: list[object] = []
 
-        def act(actor: str, target: State, change_id: int = change.id) -> None:
+        def act(
+            actor: str,
+            target: State,
+            change_id: int = change.id,
+            barrier: threading.Barrier = barrier,
+            results: list[object] = results,
+        ) -> None:
             with Session(engine) as s:
                 barrier.wait()
                 try:
                     transition(
-                        s, change_id=change_id, target=target, actor=actor,
+                        s,
+                        change_id=change_id,
+                        target=target,
+                        actor=actor,
                         expected=State.AWAITING_APPROVAL,
                     )
                     s.commit()
@@ -192,5 +212,5 @@ def test_simultaneous_moves_exactly_one_lands(session: Session) -> None:
         for t in threads:
             t.join(timeout=30)
         assert results.count("moved") == 1, results
-        assert isinstance([r for r in results if r != "moved"][0], ConflictError)
+        assert isinstance(next(r for r in results if r != "moved"), ConflictError)
         assert _count(change.id) == before + 1

@@ -6,7 +6,7 @@ Create Date: 2026-11-29 22:17:54.298814
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import roles.ledger.types

@@ -1,0 +1,41 @@
+"""Helpers importable from any test: the sample files and the in-process CLI runner."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).resolve().parents[1] / "roles" / "samples"
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def invoke(*args: str) -> CliResult:
+    """Run the promptloop CLI in this process, as `promptloop ARGS` would."""
+    from integrations.cli.app import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["promptloop", *args]
+    code = 0
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return CliResult(code, stdout.getvalue(), stderr.getvalue())

@@ -1,0 +1,81 @@
+"""roles/ imports no Prefect, Slack, OpenAI or HTTP code, and nothing from flows/integrations."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = (
+    "prefect",
+    "slack_sdk",
+    "slack_bolt",
+    "openai",
+    "httpx",
+    "httpx2",
+    "requests",
+    "aiohttp",
+    "urllib3",
+    "integrations",
+    "flows",
+    "promptloop",
+)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_roles_source_imports_nothing_forbidden() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & set(FORBIDDEN))
+        for path in (ROOT / "roles").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_importing_every_role_module_loads_no_forbidden_package() -> None:
+    modules = [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "roles").rglob("*.py")
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m.removesuffix('.__init__'))\n"
+        f"print(sorted(n for n in sys.modules if n.split('.')[0] in {FORBIDDEN!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_ledger_commands_do_not_import_prefect_openai_or_slack(tmp_path: Path) -> None:
+    """Commands that only touch the ledger stay fast: the heavy SDKs load lazily."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['promptloop', 'change', 'list', '--json']\n"
+        "from integrations.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules} & {'prefect', 'openai', 'slack_sdk', 'slack_bolt', 'alembic'}))\n"
+    )
+    env = {"PROMPTLOOP_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run(
+        [sys.executable, "-m", "promptloop", "init"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
