@@ -2,6 +2,7 @@
 
 from roles.ledger.changes import ChangeRequest, Handoff
 from roles.ledger.datasets import Dataset, DatasetItem
+from roles.ledger.evals import EvalResult, EvalRun, EvalScore
 from roles.ledger.members import Member, MemberRole
 from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
 
@@ -9,6 +10,9 @@ __all__ = [
     "ChangeRequest",
     "Dataset",
     "DatasetItem",
+    "EvalResult",
+    "EvalRun",
+    "EvalScore",
     "Handoff",
     "Label",
     "LabelMove",

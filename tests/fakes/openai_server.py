@@ -1,0 +1,308 @@
+"""A small OpenAI-compatible chat server for tests and benchmarks.
+
+It speaks ``POST /v1/chat/completions`` and ``GET /v1/models`` over real HTTP, so the real
+``openai`` SDK talks to it unchanged. Answers are deterministic (a function of the
+request; the default echoes the last user message), ``usage`` is filled in, every request
+waits ``latency_s``, and a script of faults can make the next requests fail::
+
+    with FakeOpenAIServer(latency_s=0.2) as server:
+        server.fail(429, times=2, retry_after="1")
+        client = AsyncOpenAI(base_url=server.base_url, api_key="x")
+        ...
+        assert server.requests_received == 3
+
+Each connection gets its own thread, so 32 concurrent requests at 200 ms take about
+0.2 s in total. From a shell, for a benchmark::
+
+    python tests/fakes/openai_server.py --port 8765 --latency-ms 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content", "")
+            if isinstance(content, list):  # content parts
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content)
+    return ""
+
+
+def echo(body: dict[str, Any]) -> str:
+    """``echo: <last user message>``, or ``{"echo": ...}`` when JSON output is asked for."""
+    text = last_user_text(body)
+    if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
+        return json.dumps({"echo": text})
+    return f"echo: {text}"
+
+
+def rules(table: dict[str, str], default: Responder = echo) -> Responder:
+    """Answer with the value of the first regex (searched in the last user message) that matches."""
+    compiled = [(re.compile(pattern), answer) for pattern, answer in table.items()]
+
+    def respond(body: dict[str, Any]) -> str:
+        text = last_user_text(body)
+        for pattern, answer in compiled:
+            if pattern.search(text):
+                return answer
+        return default(body)
+
+    return respond
+
+
+def count_tokens(text: str) -> int:
+    """A crude, deterministic token count: whitespace-separated words."""
+    return len(text.split())
+
+
+@dataclass
+class Fault:
+    """What to do instead of answering, for the next ``times`` matching requests."""
+
+    status: int | None = None  # answer with this HTTP status (429, 500, 400, ...)
+    retry_after: str | None = None  # the Retry-After header to send with it
+    hang_s: float = 0.0  # wait this long before doing anything (past a client's timeout)
+    drop: bool = False  # close the connection without answering
+    times: int = 1
+    match: str | None = None  # regex searched in the last user message; None matches all
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server in a background thread on 127.0.0.1 (port 0: any free)."""
+
+    def __init__(
+        self,
+        *,
+        latency_s: float = 0.0,
+        responder: Responder = echo,
+        models: tuple[str, ...] = ("fake-model",),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.latency_s = latency_s
+        self.responder = responder
+        self.models = models
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self.requests_received = 0  # every HTTP request, faults included
+        self.chat_bodies: list[dict[str, Any]] = []  # the JSON of every chat request
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        # A short poll interval keeps stop() (and each test's teardown) quick.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # The fault script.
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def fail(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: str | None = None,
+        match: str | None = None,
+    ) -> None:
+        self.add_fault(Fault(status=status, retry_after=retry_after, times=times, match=match))
+
+    def hang(self, seconds: float, *, times: int = 1, match: str | None = None) -> None:
+        self.add_fault(Fault(hang_s=seconds, times=times, match=match))
+
+    def drop(self, *, times: int = 1, match: str | None = None) -> None:
+        self.add_fault(Fault(drop=True, times=times, match=match))
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests_received = 0
+            self.chat_bodies.clear()
+            self.max_in_flight = 0
+
+    def _take_fault(self, body: dict[str, Any]) -> Fault | None:
+        text = last_user_text(body)
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and (fault.match is None or re.search(fault.match, text)):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _enter(self, body: dict[str, Any] | None) -> None:
+        with self._lock:
+            self.requests_received += 1
+            if body is not None:
+                self.chat_bodies.append(body)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        text = self.responder(body)
+        prompt_tokens = sum(
+            count_tokens(str(m.get("content", ""))) + 4 for m in body.get("messages", [])
+        )
+        completion_tokens = max(count_tokens(text), 1)
+        return {
+            "id": f"chatcmpl-fake-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", ""),
+            "system_fingerprint": "fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 drops bursts of connections
+    allow_reuse_address = True
+    fake: FakeOpenAIServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out and hung up is expected here, not news
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+    disable_nagle_algorithm = True  # else headers and body, sent apart, meet a 40 ms delayed ACK
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        fake._enter(None)
+        try:
+            if self.path.rstrip("/") != "/v1/models":
+                return self._send(404, {"error": {"message": f"no route {self.path}"}})
+            data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
+            self._send(200, {"object": "list", "data": data})
+        finally:
+            fake._leave()
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except json.JSONDecodeError:
+            body = None
+        fake._enter(body)
+        try:
+            if self.path.rstrip("/") != "/v1/chat/completions":
+                return self._send(404, {"error": {"message": f"no route {self.path}"}})
+            if not isinstance(body, dict):
+                return self._send(400, _error("the body is not a JSON object", "invalid_request"))
+            fault = fake._take_fault(body)
+            if fault is not None and fault.hang_s:
+                time.sleep(fault.hang_s)
+            if fault is not None and fault.drop:
+                self.close_connection = True
+                return
+            time.sleep(fake.latency_s)
+            if fault is not None and fault.status is not None:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                return self._send(fault.status, _error(f"fake {fault.status}", "fake"), headers)
+            self._send(200, fake.completion(body))
+        finally:
+            fake._leave()
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _error(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="A fake OpenAI-compatible chat server (echoes the last user message)."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="wait per request")
+    args = parser.parse_args()
+    server = FakeOpenAIServer(latency_s=args.latency_ms / 1000, host=args.host, port=args.port)
+    print(f"fake OpenAI server on {server.base_url} (latency {args.latency_ms:g} ms)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` stops it cleanly too
+    try:
+        server._httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server._httpd.server_close()
+        print(f"served {server.requests_received} requests", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The request cache: an unchanged request is never paid for twice, and a crashed run resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer
+
+from integrations.llm.cache import RequestCache
+from integrations.llm.client import LLMClient
+from integrations.settings import Settings
+from roles.calls import ChatRequest, ChatResult
+
+
+def items(n: int, model: str = "gpt-4o-mini") -> list[ChatRequest]:
+    return [
+        ChatRequest(model=model, messages=[{"role": "user", "content": f"item {i}"}])
+        for i in range(n)
+    ]
+
+
+def run(client: LLMClient, requests: list[ChatRequest]) -> list[ChatResult]:
+    async def go() -> list[ChatResult]:
+        async with client:
+            return list(await asyncio.gather(*(client(r) for r in requests)))
+
+    return asyncio.run(go())
+
+
+def test_rerun_makes_no_model_calls(llm_settings: Settings, fake_openai: FakeOpenAIServer) -> None:
+    first = run(LLMClient(llm_settings), items(10))
+    second_client = LLMClient(llm_settings)
+    second = run(second_client, items(10))
+    assert second_client.stats.model_calls == 0 and second_client.stats.cache_hits == 10
+    assert second_client.stats.cost_usd == 0.0  # this run paid nothing
+    assert fake_openai.requests_received == 10
+    assert all(r.cached for r in second) and not any(r.cached for r in first)
+    # The answer keeps what it cost when it was bought, so cost budgets score the same.
+    assert [r.text for r in second] == [r.text for r in first]
+    assert [r.cost_usd for r in second] == [r.cost_usd for r in first]
+
+
+def test_crashed_run_resumes_with_only_the_missing_calls(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.hang(3.0, times=4, match=r"item [6-9]")
+
+    async def crash_half_way() -> None:
+        client = LLMClient(llm_settings)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(client(r) for r in items(10))), timeout=1.0)
+        await client.aclose()
+
+    asyncio.run(crash_half_way())  # items 0-5 answered, 6-9 still hanging when it "crashed"
+    assert len(RequestCache(llm_settings.home / "cache.sqlite")) == 6
+
+    resumed = LLMClient(llm_settings)
+    results = run(resumed, items(10))
+    assert all(r.ok for r in results)
+    assert resumed.stats.model_calls == 4 and resumed.stats.cache_hits == 6
+
+
+def test_no_cache_forces_calls_but_still_stores(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    for _ in range(2):
+        forced = LLMClient(llm_settings, no_cache=True)
+        run(forced, items(3))
+        assert forced.stats.model_calls == 3 and forced.stats.cache_hits == 0
+    cached = LLMClient(llm_settings)
+    run(cached, items(3))
+    assert cached.stats.model_calls == 0 and fake_openai.requests_received == 6
+
+
+def test_failures_are_not_cached(llm_settings: Settings, fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.fail(400)
+    [failed] = run(LLMClient(llm_settings), items(1))
+    retry = LLMClient(llm_settings)
+    [ok] = run(retry, items(1))
+    assert not failed.ok and ok.ok and not ok.cached and retry.stats.model_calls == 1
+
+
+def test_identical_requests_in_flight_are_paid_once(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    fake_openai.latency_s = 0.1
+    client = LLMClient(llm_settings)
+    results = run(client, items(1) * 5)
+    assert client.stats.model_calls == 1 and client.stats.cache_hits == 4
+    assert len({r.text for r in results}) == 1 and sum(r.cached for r in results) == 4
+
+
+def test_a_cache_hit_costs_well_under_a_millisecond(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    requests = items(1000)
+    run(LLMClient(llm_settings, concurrency=32), requests)
+    client = LLMClient(llm_settings, concurrency=32)
+
+    async def timed() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(r) for r in requests))
+        return (time.perf_counter() - started) / len(requests)
+
+    per_hit = asyncio.run(timed())
+    assert client.stats.cache_hits == 1000
+    assert per_hit < 0.001, f"{per_hit * 1e6:.0f} µs per cache hit"
+
+
+def _write_entries(args: tuple[str, int]) -> None:
+    path, offset = args
+    cache = RequestCache(Path(path))
+    for request in items(200)[offset : offset + 150]:
+        cache.put(request, ChatResult(text="x", model=request.model))
+
+
+def test_several_processes_share_one_cache_file(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_write_entries, [(str(path), 0), (str(path), 50)])  # 100 keys overlap
+    assert len(RequestCache(path)) == 200
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
