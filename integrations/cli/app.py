@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from integrations.cli import change, dataset, demo, prompt, team
+from integrations.cli import change, dataset, demo, evals, prompt, team
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, say
 from roles.errors import PromptloopError
@@ -29,6 +29,7 @@ app.add_typer(team.app, name="team")
 app.add_typer(prompt.app, name="prompt")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(change.app, name="change")
+app.add_typer(evals.app, name="eval")
 app.command("demo")(demo.demo)
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)

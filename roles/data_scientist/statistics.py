@@ -22,11 +22,17 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats
+
+
+def _scipy_stats() -> Any:
+    """scipy.stats, imported on first use: it costs most of a second to load."""
+    from scipy import stats
+
+    return stats
 
 
 class StatsSettings(BaseModel):
@@ -57,8 +63,8 @@ def bootstrap_ci(
         return float(data[0]), float(data[0])
     for how in dict.fromkeys([method, "percentile"]):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=stats.DegenerateDataWarning)
-            result = stats.bootstrap(
+            warnings.simplefilter("ignore", category=_scipy_stats().DegenerateDataWarning)
+            result = _scipy_stats().bootstrap(
                 (data,),
                 np.mean,
                 n_resamples=n_resamples,
@@ -82,7 +88,7 @@ def mcnemar_p(b: int, c: int) -> float:
     """Exact two-sided McNemar p-value; 1.0 with no discordant pair."""
     if b + c == 0:
         return 1.0
-    return float(stats.binomtest(b, b + c, 0.5).pvalue)
+    return float(_scipy_stats().binomtest(b, b + c, 0.5).pvalue)
 
 
 def wilcoxon_p(diffs: Sequence[float]) -> float | None:
@@ -92,7 +98,7 @@ def wilcoxon_p(diffs: Sequence[float]) -> float | None:
         return None
     if np.all(data == 0):
         return 1.0
-    return float(stats.wilcoxon(data).pvalue)
+    return float(_scipy_stats().wilcoxon(data).pvalue)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -121,5 +127,5 @@ def mde(
     sd = float(np.std(data, ddof=1))
     if binary and sum(discordant(diffs)) == 0:
         sd = math.sqrt(3 / n)
-    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+    z = float(_scipy_stats().norm.ppf(1 - alpha / 2) + _scipy_stats().norm.ppf(power))
     return z * sd / math.sqrt(n)

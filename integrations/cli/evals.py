@@ -1,0 +1,252 @@
+"""``promptloop eval``: run a prompt version over its dataset, show and compare runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from integrations.cli.common import JsonOpt
+from integrations.cli.output import emit_json, err, out, say, table
+from integrations.db import session_scope
+from roles.errors import InputError
+
+if TYPE_CHECKING:
+    from roles.data_scientist import Scorecard, Verdict
+
+app = typer.Typer(
+    help="Eval runs: a prompt version over a dataset, scored and recorded.", no_args_is_help=True
+)
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="The prompt's name.")],
+    version: Annotated[int | None, typer.Option("--version", "-v")] = None,
+    label: Annotated[str | None, typer.Option("--label", "-l")] = None,
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Default: the prompt's dataset.")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=1024,
+            help="Model calls in flight (default PROMPTLOOP_CONCURRENCY).",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Call the model even for cached requests.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate a version (default: production) and record the run."""
+    from integrations.evaluation import execute, make_plan
+    from integrations.llm import model_client
+    from integrations.settings import get_settings
+
+    with session_scope() as session:
+        plan = make_plan(session, name=name, version=version, label=label, dataset=dataset)
+    limit = concurrency or get_settings().concurrency
+    with model_client(concurrency=limit, no_cache=no_cache) as (client, description):
+        say(f"model: {plan.prompt.model} via {description}")
+        with _progress_bar(len(plan.items), f"{name} v{plan.version_number}") as listener:
+            run_id = asyncio.run(_execute(execute, plan, client, limit, no_cache, listener))
+    from roles.evaluation.records import get_run, run_view
+
+    with session_scope() as session:
+        view = run_view(session, get_run(session, run_id))
+    if as_json:
+        emit_json(view)
+        return
+    print_run(view)
+
+
+async def _execute(
+    execute: Any, plan: Any, client: Any, limit: int, no_cache: bool, listener: Any
+) -> int:
+    try:
+        return int(
+            await execute(
+                plan,
+                caller=client,
+                stats=client.stats,
+                concurrency=limit,
+                settings={"concurrency": limit, "no_cache": no_cache},
+                listener=listener,
+            )
+        )
+    finally:
+        await client.aclose()
+
+
+class _progress_bar:
+    """A Rich progress bar on stderr: done/total, cache hits, errors, tokens, cost, rate."""
+
+    def __init__(self, total: int, title: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal,
+        )
+        self.task = self.progress.add_task(title, total=total, stats="")
+
+    def __enter__(self) -> Any:
+        self.progress.start()
+
+        def listener(p: Any) -> None:
+            import time
+
+            elapsed = max(time.perf_counter() - p.started, 1e-9)
+            self.progress.update(
+                self.task,
+                completed=p.done,
+                stats=f"cached {p.cache_hits}  errors {p.errors}  tokens {p.tokens}  "
+                f"${p.cost_usd:.4f}  {p.done / elapsed:.1f}/s",
+            )
+
+        return listener
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def print_run(view: dict[str, Any]) -> None:
+    cost = "unknown" if view["cost"] is None else f"${view['cost']:.4f}"
+    out.print(
+        f"[bold]eval run {view['id']}[/]  {view['prompt']} v{view['version']} on "
+        f"{view['dataset']} v{view['dataset_version']}  model {view['model']}  \\[{view['status']}]"
+    )
+    out.print(
+        f"{view['items']} items, {view['errors']} errors, {view['model_calls']} model calls, "
+        f"{view['cache_hits']} cache hits, {view['tokens']} tokens, cost {cost}, "
+        f"{view['wall_s'] if view['wall_s'] is not None else '-'} s"
+    )
+    rows = view["summary"].get("run", {}).get("metrics", {})
+    table(
+        "scores",
+        ["metric", "mean", "pass rate", "scored", "unscored"],
+        [
+            [k, _f(m["mean"]), _f(m["pass_rate"]), m["n_scored"], m["n_unscored"]]
+            for k, m in rows.items()
+        ],
+    )
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@app.command("show")
+def show(run_id: Annotated[int, typer.Argument(metavar="RUN")], as_json: JsonOpt = False) -> None:
+    """A recorded run: totals and per-metric scores."""
+    from roles.evaluation.records import get_run, run_view
+
+    with session_scope() as session:
+        view = run_view(session, get_run(session, run_id))
+    if as_json:
+        emit_json(view)
+    else:
+        print_run(view)
+
+
+def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Scorecard, Verdict]:
+    from integrations.evaluation import suite_of_run
+    from roles.data_scientist import build_scorecard, evaluate_gate
+    from roles.evaluation.records import get_run, load_results
+
+    base, cand = get_run(session, baseline_id), get_run(session, candidate_id)
+    if base.dataset_id != cand.dataset_id:
+        raise InputError(
+            f"runs {baseline_id} and {candidate_id} used different datasets; pair runs of the same dataset version"
+        )
+    suite = suite_of_run(cand)
+    card = build_scorecard(
+        load_results(session, run_id=candidate_id),
+        load_results(session, run_id=baseline_id),
+        suite.metrics(),
+        suite.statistics,
+    )
+    return card, evaluate_gate(suite.gate, card)
+
+
+@app.command("compare")
+def compare(
+    run_a: Annotated[int, typer.Argument(metavar="RUN_A", help="The baseline run.")],
+    run_b: Annotated[int, typer.Argument(metavar="RUN_B", help="The candidate run.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Paired comparison of two runs on the same items, and the candidate suite's gate verdict."""
+    from roles.evaluation.report import summary_rows
+
+    with session_scope() as session:
+        card, verdict = compare_runs(session, run_a, run_b)
+    if as_json:
+        emit_json(
+            {
+                "baseline": run_a,
+                "candidate": run_b,
+                "passed": verdict.passed,
+                "reasons": verdict.reasons,
+                "comparisons": [r.model_dump(mode="json") for r in card.comparisons],
+                "candidate_summary": summary_rows(card.candidate),
+            }
+        )
+        return
+    print_scorecard(card, verdict)
+
+
+def print_scorecard(card: Scorecard, verdict: Verdict) -> None:
+    def ci(r: Any) -> str:
+        return "-" if r.ci_low is None else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+
+    table(
+        "candidate vs baseline (paired)",
+        [
+            "metric",
+            "slice",
+            "n",
+            "baseline",
+            "candidate",
+            "diff",
+            "CI",
+            "p (Holm)",
+            "MDE",
+            "verdict",
+        ],
+        [
+            [
+                r.metric,
+                r.slice,
+                r.n_pairs,
+                _f(r.baseline),
+                _f(r.candidate),
+                "-" if r.diff is None else f"{r.diff:+.3f}",
+                ci(r),
+                _f(r.p_adjusted),
+                _f(r.mde),
+                r.verdict,
+            ]
+            for r in card.comparisons
+        ],
+    )
+    colour = "green" if verdict.passed else "red"
+    out.print(f"[bold {colour}]gate: {'PASS' if verdict.passed else 'FAIL'}[/]")
+    for reason in verdict.reasons:
+        out.print(f"  {reason}")

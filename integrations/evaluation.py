@@ -1,0 +1,251 @@
+"""Execute an eval run: resolve what to run from the ledger, call the model, record it all.
+
+Shared by ``promptloop eval run`` and the ``evaluate_change`` flow. Results are written
+in batches from a single writer thread, so the event loop keeps the model busy while
+the ledger catches up; totals and ``finished`` land together at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from integrations.db import session_scope
+from roles.calls import ModelCaller
+from roles.data_scientist import Suite, build_scorecard, default_suite, parse_suite
+from roles.datasets import find_dataset, items_of
+from roles.errors import InputError
+from roles.evaluation.records import (
+    eval_items,
+    fail_run,
+    finish_run,
+    record_outcomes,
+    start_run,
+)
+from roles.evaluation.runner import EvalItem, ItemOutcome, PromptUnderTest, run_items
+from roles.ledger import Dataset, PromptVersion
+from roles.registry import find_prompt, resolve
+
+BATCH = 100
+
+
+@dataclass
+class Plan:
+    """Everything one run needs, read from the ledger up front (no ORM objects inside)."""
+
+    prompt_name: str
+    version_id: int
+    version_number: int
+    dataset_id: int
+    dataset_name: str
+    dataset_version: int
+    prompt: PromptUnderTest
+    suite: Suite
+    items: list[EvalItem]
+
+
+def suite_of(version: PromptVersion, *, name: str, items: list[EvalItem]) -> Suite:
+    if version.suite:
+        return parse_suite(version.suite, f"{name} v{version.number}")
+    return default_suite(has_expected=any(i.expected is not None for i in items))
+
+
+def plan_for_version(
+    session: Session, *, name: str, version: PromptVersion, dataset: Dataset
+) -> Plan:
+    items = eval_items(items_of(session, dataset=dataset))
+    assert version.id is not None and dataset.id is not None
+    return Plan(
+        prompt_name=name,
+        version_id=version.id,
+        version_number=version.number,
+        dataset_id=dataset.id,
+        dataset_name=dataset.name,
+        dataset_version=dataset.version,
+        prompt=PromptUnderTest(
+            model=version.model,
+            template=version.template,
+            system=version.system,
+            params=dict(version.params),
+            examples=list(version.examples),
+        ),
+        suite=suite_of(version, name=name, items=items),
+        items=items,
+    )
+
+
+def make_plan(
+    session: Session,
+    *,
+    name: str,
+    version: int | None = None,
+    label: str | None = None,
+    dataset: str | None = None,
+) -> Plan:
+    found = resolve(session, name=name, version=version, label=label)
+    find_prompt(session, name=name)
+    dataset_name = dataset or found.dataset
+    if not dataset_name:
+        raise InputError(
+            f"prompt '{name}' v{found.number} names no dataset; give one with --dataset"
+        )
+    return plan_for_version(
+        session, name=name, version=found, dataset=find_dataset(session, name=dataset_name)
+    )
+
+
+@dataclass
+class Progress:
+    """Running totals a progress bar reads; ``on_item`` is called once per finished item."""
+
+    total: int
+    done: int = 0
+    errors: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    listener: Callable[[Progress], None] | None = None
+
+    def on_item(self, outcome: ItemOutcome) -> None:
+        sample = outcome.result.sample
+        self.done += 1
+        self.errors += sample.error is not None
+        self.cache_hits += outcome.cached
+        if not outcome.cached:
+            self.tokens += (sample.input_tokens or 0) + (sample.output_tokens or 0)
+            self.cost_usd += sample.cost_usd or 0.0
+        if self.listener is not None:
+            self.listener(self)
+
+
+class _Writer:
+    """Writes outcomes to the ledger in batches on one background thread."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.pending: list[ItemOutcome] = []
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptloop-writer")
+        self.futures: list[Any] = []
+
+    def add(self, outcome: ItemOutcome) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.futures.append(self.pool.submit(self._write, batch))
+
+    def _write(self, batch: list[ItemOutcome]) -> None:
+        with session_scope() as session:
+            record_outcomes(session, run_id=self.run_id, outcomes=batch)
+
+    def close(self) -> None:
+        self.flush()
+        try:
+            for future in self.futures:
+                future.result()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+async def execute(
+    plan: Plan,
+    *,
+    caller: ModelCaller,
+    stats: Any,
+    concurrency: int,
+    settings: dict[str, Any],
+    purpose: str = "adhoc",
+    change_id: int | None = None,
+    flow_run_id: str | None = None,
+    listener: Callable[[Progress], None] | None = None,
+) -> int:
+    """Run ``plan`` and record it; returns the eval run id.
+
+    Args:
+        stats: the client's call counters (``model_calls``, ``cache_hits``, tokens, cost),
+            read before and after so the run reports only its own calls.
+    """
+    with session_scope() as session:
+        run = start_run(
+            session,
+            version_id=plan.version_id,
+            dataset_id=plan.dataset_id,
+            model=plan.prompt.model,
+            suite=plan.suite,
+            settings=settings,
+            purpose=purpose,
+            change_id=change_id,
+            flow_run_id=flow_run_id,
+        )
+        run_id = run.id or 0
+    before = _snapshot(stats)
+    progress = Progress(total=len(plan.items), listener=listener)
+    writer = _Writer(run_id)
+
+    def on_result(outcome: ItemOutcome) -> None:
+        progress.on_item(outcome)
+        writer.add(outcome)
+
+    started = time.perf_counter()
+    try:
+        outcomes = await run_items(
+            items=plan.items,
+            prompt=plan.prompt,
+            caller=caller,
+            suite=plan.suite,
+            concurrency=concurrency,
+            on_result=on_result,
+        )
+        await asyncio.to_thread(writer.close)
+    except BaseException as exc:
+        writer.close()
+        with session_scope() as session:
+            fail_run(session, run_id=run_id, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    after = _snapshot(stats)
+    spent = {k: after[k] - before[k] for k in after}
+    results = [o.result for o in outcomes]
+    card = build_scorecard(results, None, plan.suite.metrics(), plan.suite.statistics)
+    scores = {
+        name: {"mean": m.mean, "pass_rate": m.pass_rate, "unscored": m.n_unscored}
+        for name, m in card.candidate.metrics.items()
+    }
+    totals = {
+        "items": len(outcomes),
+        "errors": sum(o.result.sample.error is not None for o in outcomes),
+        "cache_hits": int(spent["cache_hits"]),
+        "model_calls": spent["model_calls"],
+        "input_tokens": spent["input_tokens"],
+        "output_tokens": spent["output_tokens"],
+        "cost_usd": None if spent["unpriced_calls"] else round(spent["cost_usd"], 6),
+        "cost_known": not spent["unpriced_calls"],
+        "wall_s": round(time.perf_counter() - started, 3),
+    }
+    with session_scope() as session:
+        finish_run(
+            session,
+            run_id=run_id,
+            totals=totals,
+            summary={"scores": scores, "run": card.candidate.model_dump(mode="json")},
+        )
+    return run_id
+
+
+def _snapshot(stats: Any) -> dict[str, float]:
+    keys = ("model_calls", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls")
+    return {k: getattr(stats, k) for k in keys}
+
+
+def suite_of_run(run: Any) -> Suite:
+    """The suite a run was scored with, rebuilt from its stored spec."""
+    return parse_suite(run.suite, f"eval run {run.id}")

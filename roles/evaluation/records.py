@@ -1,0 +1,222 @@
+"""Eval runs in the ledger: start, record results in batches, finish, read back.
+
+A run's totals and ``finished`` status are written together at the end, in one
+transaction; until then it reads as ``running`` and incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from roles.clock import iso, utcnow
+from roles.data_scientist import ItemResult, Sample, Score, Suite
+from roles.errors import NotFoundError
+from roles.evaluation.runner import EvalItem, ItemOutcome
+from roles.ledger import DatasetItem, EvalResult, EvalRun, EvalScore
+
+
+def suite_hash(suite: Suite) -> str:
+    canonical = json.dumps(suite.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def eval_items(rows: Sequence[DatasetItem]) -> list[EvalItem]:
+    return [
+        EvalItem(item_id=r.item_id, input=dict(r.input), expected=r.expected, tags=list(r.tags))
+        for r in rows
+    ]
+
+
+def start_run(
+    session: Session,
+    *,
+    version_id: int,
+    dataset_id: int,
+    model: str,
+    suite: Suite,
+    settings: dict[str, Any],
+    purpose: str = "adhoc",
+    change_id: int | None = None,
+    flow_run_id: str | None = None,
+) -> EvalRun:
+    run = EvalRun(
+        prompt_version_id=version_id,
+        dataset_id=dataset_id,
+        change_id=change_id,
+        purpose=purpose,
+        model=model,
+        suite_hash=suite_hash(suite),
+        suite=suite.to_dict(),
+        settings=settings,
+        flow_run_id=flow_run_id,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def record_outcomes(session: Session, *, run_id: int, outcomes: Sequence[ItemOutcome]) -> None:
+    """Insert a batch of item results and their scores."""
+    rows = []
+    for outcome in outcomes:
+        sample = outcome.result.sample
+        row = EvalResult(
+            run_id=run_id,
+            item_id=sample.item_id,
+            output=sample.output,
+            error=sample.error,
+            latency_s=sample.latency_s,
+            input_tokens=sample.input_tokens,
+            output_tokens=sample.output_tokens,
+            cost_usd=sample.cost_usd,
+            cached=outcome.cached,
+        )
+        rows.append((row, outcome.result.scores))
+    session.add_all(r for r, _ in rows)
+    session.flush()
+    session.add_all(
+        EvalScore(
+            result_id=row.id or 0,
+            metric=metric,
+            value=score.value,
+            passed=score.passed,
+            unscored=score.unscored,
+            reason=score.reason,
+            explanation=score.explanation,
+            raw_answer=score.raw_answer,
+            details=score.metadata,
+        )
+        for row, scores in rows
+        for metric, score in scores.items()
+    )
+    session.flush()
+
+
+def finish_run(
+    session: Session, *, run_id: int, totals: dict[str, Any], summary: dict[str, Any]
+) -> EvalRun:
+    run = get_run(session, run_id)
+    for key, value in totals.items():
+        setattr(run, key, value)
+    run.summary = summary
+    run.status = "finished"
+    run.finished_at = utcnow()
+    session.add(run)
+    session.flush()
+    return run
+
+
+def fail_run(session: Session, *, run_id: int, reason: str) -> None:
+    run = get_run(session, run_id)
+    run.status = "failed"
+    run.failure = reason
+    run.finished_at = utcnow()
+    session.add(run)
+    session.flush()
+
+
+def get_run(session: Session, run_id: int) -> EvalRun:
+    run = session.get(EvalRun, run_id)
+    if run is None:
+        raise NotFoundError(f"there is no eval run {run_id}")
+    return run
+
+
+def reusable_run(
+    session: Session, *, version_id: int, dataset_id: int, model: str, suite_hash: str
+) -> EvalRun | None:
+    """A finished run of the same version, dataset version, model and suite, if any."""
+    return session.exec(
+        select(EvalRun)
+        .where(EvalRun.prompt_version_id == version_id)
+        .where(EvalRun.dataset_id == dataset_id)
+        .where(EvalRun.model == model)
+        .where(EvalRun.suite_hash == suite_hash)
+        .where(EvalRun.status == "finished")
+        .order_by(col(EvalRun.id).desc())
+    ).first()
+
+
+def load_results(session: Session, *, run_id: int) -> list[ItemResult]:
+    """The run's item results, rebuilt as the scorers returned them."""
+    run = get_run(session, run_id)
+    items = {
+        i.item_id: i
+        for i in session.exec(select(DatasetItem).where(DatasetItem.dataset_id == run.dataset_id))
+    }
+    results = list(
+        session.exec(
+            select(EvalResult).where(EvalResult.run_id == run_id).order_by(col(EvalResult.id))
+        )
+    )
+    scores: dict[int, dict[str, Score]] = {}
+    ids = [r.id for r in results]
+    for s in (
+        session.exec(select(EvalScore).where(col(EvalScore.result_id).in_(ids))) if ids else []
+    ):
+        scores.setdefault(s.result_id, {})[s.metric] = Score(
+            value=s.value,
+            passed=s.passed,
+            unscored=s.unscored,
+            reason=s.reason,
+            explanation=s.explanation,
+            raw_answer=s.raw_answer,
+            metadata=s.details,
+        )
+    out = []
+    for r in results:
+        item = items.get(r.item_id)
+        sample = Sample(
+            item_id=r.item_id,
+            input=dict(item.input) if item else {},
+            expected=item.expected if item else None,
+            output=r.output,
+            error=r.error,
+            latency_s=r.latency_s,
+            cost_usd=r.cost_usd,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            tags=list(item.tags) if item else [],
+        )
+        out.append(ItemResult(sample=sample, scores=scores.get(r.id or 0, {})))
+    return out
+
+
+def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
+    from roles.ledger import Dataset, Prompt, PromptVersion
+
+    version = session.get(PromptVersion, run.prompt_version_id)
+    prompt = session.get(Prompt, version.prompt_id) if version else None
+    dataset = session.get(Dataset, run.dataset_id)
+    return {
+        "id": run.id,
+        "prompt": prompt.name if prompt else None,
+        "version": version.number if version else None,
+        "dataset": dataset.name if dataset else None,
+        "dataset_version": dataset.version if dataset else None,
+        "model": run.model,
+        "purpose": run.purpose,
+        "change_id": run.change_id,
+        "status": run.status,
+        "items": run.items,
+        "errors": run.errors,
+        "model_calls": run.model_calls,
+        "cache_hits": run.cache_hits,
+        "tokens": run.input_tokens + run.output_tokens,
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "cost": run.cost_usd,
+        "wall_s": run.wall_s,
+        "scores": run.summary.get("scores", {}),
+        "summary": run.summary,
+        "settings": run.settings,
+        "flow_run_id": run.flow_run_id,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at) if run.finished_at else None,
+        "failure": run.failure,
+    }
