@@ -157,7 +157,28 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
 
-async def execute(
+@dataclass
+class RunContext:
+    """One run in progress: its id, plan, counters and ledger writer."""
+
+    run_id: int
+    plan: Plan
+    caller: ModelCaller
+    stats: Any
+    concurrency: int
+    progress: Progress
+    writer: _Writer
+    before: dict[str, float]
+    started: float = field(default_factory=time.perf_counter)
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+
+    def on_result(self, outcome: ItemOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.progress.on_item(outcome)
+        self.writer.add(outcome)
+
+
+def begin(
     plan: Plan,
     *,
     caller: ModelCaller,
@@ -168,12 +189,12 @@ async def execute(
     change_id: int | None = None,
     flow_run_id: str | None = None,
     listener: Callable[[Progress], None] | None = None,
-) -> int:
-    """Run ``plan`` and record it; returns the eval run id.
+) -> RunContext:
+    """Open the run in the ledger (status ``running``).
 
     Args:
         stats: the client's call counters (``model_calls``, ``cache_hits``, tokens, cost),
-            read before and after so the run reports only its own calls.
+            read now and at the end so the run reports only its own calls.
     """
     with session_scope() as session:
         run = start_run(
@@ -188,34 +209,42 @@ async def execute(
             flow_run_id=flow_run_id,
         )
         run_id = run.id or 0
-    before = _snapshot(stats)
-    progress = Progress(total=len(plan.items), listener=listener)
-    writer = _Writer(run_id)
+    return RunContext(
+        run_id=run_id,
+        plan=plan,
+        caller=caller,
+        stats=stats,
+        concurrency=concurrency,
+        progress=Progress(total=len(plan.items), listener=listener),
+        writer=_Writer(run_id),
+        before=_snapshot(stats),
+    )
 
-    def on_result(outcome: ItemOutcome) -> None:
-        progress.on_item(outcome)
-        writer.add(outcome)
 
-    started = time.perf_counter()
-    try:
-        outcomes = await run_items(
-            items=plan.items,
-            prompt=plan.prompt,
-            caller=caller,
-            suite=plan.suite,
-            concurrency=concurrency,
-            on_result=on_result,
-        )
-        await asyncio.to_thread(writer.close)
-    except BaseException as exc:
-        writer.close()
-        with session_scope() as session:
-            fail_run(session, run_id=run_id, reason=f"{type(exc).__name__}: {exc}")
-        raise
-    after = _snapshot(stats)
-    spent = {k: after[k] - before[k] for k in after}
-    results = [o.result for o in outcomes]
-    card = build_scorecard(results, None, plan.suite.metrics(), plan.suite.statistics)
+async def run_batch(
+    ctx: RunContext, items: list[EvalItem], *, concurrency: int | None = None
+) -> int:
+    """Run some of the plan's items; returns how many errored."""
+    outcomes = await run_items(
+        items=items,
+        prompt=ctx.plan.prompt,
+        caller=ctx.caller,
+        suite=ctx.plan.suite,
+        concurrency=concurrency or ctx.concurrency,
+        on_result=ctx.on_result,
+    )
+    return sum(o.result.sample.error is not None for o in outcomes)
+
+
+async def finish(ctx: RunContext) -> int:
+    """Wait for the writer, then write totals and ``finished`` in one transaction."""
+    await asyncio.to_thread(ctx.writer.close)
+    after = _snapshot(ctx.stats)
+    spent = {k: after[k] - ctx.before[k] for k in after}
+    outcomes = ctx.outcomes
+    card = build_scorecard(
+        [o.result for o in outcomes], None, ctx.plan.suite.metrics(), ctx.plan.suite.statistics
+    )
     scores = {
         name: {"mean": m.mean, "pass_rate": m.pass_rate, "unscored": m.n_unscored}
         for name, m in card.candidate.metrics.items()
@@ -224,25 +253,50 @@ async def execute(
         "items": len(outcomes),
         "errors": sum(o.result.sample.error is not None for o in outcomes),
         "cache_hits": int(spent["cache_hits"]),
-        "model_calls": spent["model_calls"],
-        "input_tokens": spent["input_tokens"],
-        "output_tokens": spent["output_tokens"],
+        "model_calls": int(spent["model_calls"]),
+        "input_tokens": int(spent["input_tokens"]),
+        "output_tokens": int(spent["output_tokens"]),
         "cost_usd": None if spent["unpriced_calls"] else round(spent["cost_usd"], 6),
         "cost_known": not spent["unpriced_calls"],
-        "wall_s": round(time.perf_counter() - started, 3),
+        "wall_s": round(time.perf_counter() - ctx.started, 3),
     }
     with session_scope() as session:
         finish_run(
             session,
-            run_id=run_id,
+            run_id=ctx.run_id,
             totals=totals,
             summary={"scores": scores, "run": card.candidate.model_dump(mode="json")},
         )
-    return run_id
+    return ctx.run_id
+
+
+def abort(ctx: RunContext, exc: BaseException) -> None:
+    """Mark the run failed (its partial rows stay, visibly incomplete)."""
+    ctx.writer.close()
+    with session_scope() as session:
+        fail_run(session, run_id=ctx.run_id, reason=f"{type(exc).__name__}: {exc}")
+
+
+async def execute(plan: Plan, **options: Any) -> int:
+    """Run every item of ``plan`` in one batch and record it; returns the eval run id."""
+    ctx = begin(plan, **options)
+    try:
+        await run_batch(ctx, plan.items)
+        return await finish(ctx)
+    except BaseException as exc:
+        abort(ctx, exc)
+        raise
 
 
 def _snapshot(stats: Any) -> dict[str, float]:
-    keys = ("model_calls", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "unpriced_calls")
+    keys = (
+        "model_calls",
+        "cache_hits",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "unpriced_calls",
+    )
     return {k: getattr(stats, k) for k in keys}
 
 

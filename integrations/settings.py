@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How long the embedded model may take to answer."
     )
 
+    auto_evaluate: bool = Field(
+        default=True,
+        description="Start the evaluation flow in the background when a change is submitted.",
+    )
+
     # Slack (step 3 onwards).
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(

@@ -37,6 +37,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own PROMPTLOOP_HOME and a SQLite ledger inside it."""
     home = tmp_path / "home"
     monkeypatch.setenv("PROMPTLOOP_HOME", str(home))
+    monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "false")  # tests start flows themselves
     monkeypatch.delenv("PROMPTLOOP_DATABASE_URL", raising=False)
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -19,22 +19,62 @@ app = typer.Typer(
 )
 
 FileOpt = Annotated[Path, typer.Option("--file", "-f", help="The prompt file with the change.")]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="Run the evaluation here and wait for its verdict.")
+]
+NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the evaluation now.")]
+
+
+def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> dict[str, Any]:
+    """Start ``evaluate_change`` for a submitted change: detached, or here with --wait."""
+    from integrations.settings import get_settings
+
+    if skip or (not wait and not get_settings().auto_evaluate):
+        return {"evaluation": "not started"}
+    if wait:
+        from flows.launch import evaluate
+
+        say(f"evaluating change {change_id} (candidate against production)...")
+        return {
+            "evaluation": "finished",
+            "state_after_evaluation": evaluate(change_id, prompt=prompt),
+        }
+    from flows.launch import evaluate_in_background
+
+    log = evaluate_in_background(change_id, prompt=prompt)
+    say(
+        f"evaluation started in the background (log: {log}); follow it with "
+        f"`promptloop change show {change_id}` or in the Prefect UI"
+    )
+    return {"evaluation": "started", "log": str(log)}
 
 
 @app.command("submit")
-def submit(file: FileOpt, actor: ActorOpt, note: NoteOpt = None, as_json: JsonOpt = False) -> None:
-    """Propose FILE as the prompt's next production version (pm or expert)."""
+def submit(
+    file: FileOpt,
+    actor: ActorOpt,
+    note: NoteOpt = None,
+    wait: WaitOpt = False,
+    no_eval: NoEvalOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
     spec = parse_prompt_file(file)
     with session_scope() as session:
         change = submit_change(session, spec=spec, author=actor, note=note)
         view = change_view(session, change_id=change.id or 0, with_history=False)
-    if as_json:
-        emit_json(view)
-    else:
+    if not as_json:
         say(
             f"change {view['id']} submitted: {view['prompt']} v{view['base_version'] or '-'} → "
             f"v{view['candidate_version']} ({view['state']})"
         )
+    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=no_eval)
+    if wait:
+        with session_scope() as session:
+            view = change_view(session, change_id=view["id"], with_history=False)
+    if as_json:
+        emit_json({**view, **extra})
+    else:
         out.print(view["id"])
 
 
@@ -100,6 +140,8 @@ def revise(
     file: FileOpt,
     actor: ActorOpt,
     note: NoteOpt = None,
+    wait: WaitOpt = False,
+    no_eval: NoEvalOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """A new candidate for a change sent back (eval_failed or changes_requested); author only."""
@@ -107,12 +149,16 @@ def revise(
     with session_scope() as session:
         revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)
         view = change_view(session, change_id=change_id, with_history=False)
-    if as_json:
-        emit_json(view)
-    else:
+    if not as_json:
         say(
             f"change {change_id} revised: candidate v{view['candidate_version']}, back to {view['state']}"
         )
+    extra = start_evaluation(change_id, view["prompt"], wait=wait, skip=no_eval)
+    if wait:
+        with session_scope() as session:
+            view = change_view(session, change_id=change_id, with_history=False)
+    if as_json:
+        emit_json({**view, **extra})
 
 
 @app.command("withdraw")
@@ -130,3 +176,28 @@ def withdraw(
         emit_json(view)
     else:
         say(f"change {change_id} withdrawn")
+
+
+@app.command("evaluate")
+def evaluate(
+    change_id: Annotated[int, typer.Argument(metavar="ID")],
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """(Re)start the evaluation of a submitted or evaluating change, e.g. after a crash."""
+    from roles.errors import PolicyError
+
+    with session_scope() as session:
+        view = change_view(session, change_id=change_id, with_history=False)
+    if view["state"] not in ("submitted", "evaluating"):
+        raise PolicyError(
+            f"change {change_id} is {view['state']}; only submitted or evaluating changes are evaluated"
+        )
+    extra = start_evaluation(change_id, view["prompt"], wait=wait, skip=False)
+    if wait:
+        with session_scope() as session:
+            view = change_view(session, change_id=change_id, with_history=False)
+    if as_json:
+        emit_json({**view, **extra})
+    elif wait:
+        say(f"change {change_id}: {view['state']}")

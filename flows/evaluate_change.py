@@ -1,0 +1,211 @@
+"""``evaluate_change``: the automatic evaluation of a submitted change, as a Prefect flow.
+
+    submitted → evaluating → (baseline run, candidate run) → scorecard → gate
+              → in_review (pass) | eval_failed (every reason in the handoff note)
+
+Items run under the model client's semaphore inside a few batch tasks, not one task per
+item; the ledger records every item, Prefect sees batches. The scorecard is published
+as artifacts so the Prefect UI shows it. Every step reads the ledger first, so a retried
+or restarted run continues instead of repeating work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from integrations.db import session_scope
+from integrations.evaluation import RunContext, abort, begin, finish, plan_for_version, run_batch
+from roles.data_scientist import build_scorecard, evaluate_gate
+from roles.evaluation.change import EvalTarget, conclude_evaluation, open_evaluation
+from roles.evaluation.records import get_run, load_results, reusable_run, suite_hash
+from roles.evaluation.report import comparison_rows, scorecard_markdown, summary_rows
+from roles.ledger import Dataset, PromptVersion
+
+BATCH_SIZE = 250
+MAX_BATCHES = 4
+# Run contexts live here while their batch tasks run: tasks receive a key, never the
+# client itself (Prefect would try to hash it as a task input).
+_CONTEXTS: dict[str, RunContext] = {}
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    prompt = params.get("prompt") or "prompt"
+    return f"{prompt}-change-{params['change_id']}-eval"
+
+
+@task(name="open-evaluation", cache_policy=NONE)
+def open_step(change_id: int) -> EvalTarget | None:
+    with session_scope() as session:
+        return open_evaluation(session, change_id=change_id, flow_run_id=str(flow_run.id or ""))
+
+
+@task(name="eval-batch", cache_policy=NONE)
+async def eval_batch(key: str, start: int, stop: int) -> int:
+    ctx = _CONTEXTS[key]
+    return await run_batch(ctx, ctx.plan.items[start:stop])
+
+
+async def run_side(
+    *, side: str, version_id: int, target: EvalTarget, client: Any, concurrency: int
+) -> int:
+    """A finished run of this version (reused when one matches), or a new one in batches."""
+    logger = get_run_logger()
+    with session_scope() as session:
+        version = session.get(PromptVersion, version_id)
+        dataset = session.get(Dataset, target.dataset_id)
+        assert version is not None and dataset is not None
+        plan = plan_for_version(session, name=target.prompt, version=version, dataset=dataset)
+        reuse = reusable_run(
+            session,
+            version_id=version_id,
+            dataset_id=target.dataset_id,
+            model=plan.prompt.model,
+            suite_hash=suite_hash(plan.suite),
+        )
+        if reuse is not None and reuse.id is not None:
+            logger.info("%s: reusing finished eval run %s (v%s)", side, reuse.id, version.number)
+            return reuse.id
+    ctx = begin(
+        plan,
+        caller=client,
+        stats=client.stats,
+        concurrency=concurrency,
+        settings={"concurrency": concurrency},
+        purpose=side,
+        change_id=target.change_id,
+        flow_run_id=str(flow_run.id or ""),
+    )
+    key = uuid.uuid4().hex
+    _CONTEXTS[key] = ctx
+    try:
+        count = len(plan.items)
+        batches = max(1, min(MAX_BATCHES, math.ceil(count / BATCH_SIZE)))
+        size = math.ceil(count / batches) if count else 0
+        await asyncio.gather(
+            *(
+                eval_batch.with_options(name=f"{side}-batch-{i + 1}")(
+                    key, i * size, min(count, (i + 1) * size)
+                )
+                for i in range(batches)
+            )
+        )
+        run_id = await finish(ctx)
+    except BaseException as exc:
+        abort(ctx, exc)
+        raise
+    finally:
+        _CONTEXTS.pop(key, None)
+    logger.info("%s: eval run %s, %s items", side, run_id, count)
+    return run_id
+
+
+@task(name="score-and-gate", cache_policy=NONE)
+def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[str, Any]:
+    from integrations.evaluation import suite_of_run
+
+    with session_scope() as session:
+        candidate = load_results(session, run_id=candidate_run)
+        baseline = load_results(session, run_id=baseline_run) if baseline_run else None
+        suite = suite_of_run(get_run(session, candidate_run))
+    card = build_scorecard(candidate, baseline, suite.metrics(), suite.statistics)
+    verdict = evaluate_gate(suite.gate, card)
+    title = f"Change {change_id}: eval scorecard ({'PASS' if verdict.passed else 'FAIL'})"
+    key = f"change-{change_id}"
+    create_markdown_artifact(
+        key=f"{key}-scorecard",
+        markdown=scorecard_markdown(card, verdict, title=title),
+        description=title,
+    )
+    create_table_artifact(
+        key=f"{key}-candidate-run",
+        table=summary_rows(card.candidate),
+        description=f"eval run {candidate_run} (candidate)",
+    )
+    if card.baseline is not None:
+        create_table_artifact(
+            key=f"{key}-baseline-run",
+            table=summary_rows(card.baseline),
+            description=f"eval run {baseline_run} (baseline)",
+        )
+        create_table_artifact(
+            key=f"{key}-comparison",
+            table=comparison_rows(card),
+            description="paired comparison, candidate − baseline",
+        )
+    return {"passed": verdict.passed, "reasons": verdict.reasons}
+
+
+@task(name="conclude-evaluation", cache_policy=NONE)
+def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str, Any]) -> str:
+    with session_scope() as session:
+        return conclude_evaluation(
+            session, change_id=change_id, passed=passed, reasons=reasons, payload=payload
+        ).value
+
+
+@flow(name="evaluate-change", flow_run_name=_run_name, log_prints=True)
+async def evaluate_change(
+    change_id: int,
+    prompt: str | None = None,
+    concurrency: int | None = None,
+    no_cache: bool = False,
+) -> str:
+    """Evaluate change ``change_id``: candidate against production, then the gate.
+
+    Args:
+        prompt: only names the flow run in the UI.
+        concurrency: model calls in flight (default PROMPTLOOP_CONCURRENCY).
+    Returns:
+        The change's state afterwards.
+    """
+    from integrations.llm import model_client
+    from integrations.settings import get_settings
+
+    logger = get_run_logger()
+    target = open_step(change_id)
+    if target is None:
+        with session_scope() as session:
+            from roles.transitions import get_change
+
+            state = get_change(session, change_id).state
+        logger.info("change %s is %s; nothing to evaluate", change_id, state)
+        return state
+    limit = concurrency or get_settings().concurrency
+    try:
+        with model_client(concurrency=limit, no_cache=no_cache) as (client, description):
+            logger.info("model endpoint: %s", description)
+            try:
+                baseline = None
+                if target.base_version_id is not None:
+                    baseline = await run_side(
+                        side="baseline",
+                        version_id=target.base_version_id,
+                        target=target,
+                        client=client,
+                        concurrency=limit,
+                    )
+                candidate = await run_side(
+                    side="candidate",
+                    version_id=target.candidate_version_id,
+                    target=target,
+                    client=client,
+                    concurrency=limit,
+                )
+            finally:
+                await client.aclose()
+        outcome = judge(change_id, baseline, candidate)
+    except Exception as exc:
+        reason = f"FAIL: the evaluation could not finish: {type(exc).__name__}: {exc}"
+        conclude(change_id, False, [reason], {"error": str(exc)})
+        raise
+    payload = {"baseline_run": baseline, "candidate_run": candidate}
+    return conclude(change_id, outcome["passed"], outcome["reasons"], payload)

@@ -1,0 +1,81 @@
+"""Start promptloop's flows against the local Prefect server (started on demand).
+
+    python -m flows.launch evaluate 12 --prompt support-triage
+
+``change submit`` runs this detached, so the CLI returns at once; ``--wait`` runs it in
+the foreground. The server's URL is set before Prefect is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from integrations.prefect_server import ensure_server, server_env
+from integrations.settings import get_settings
+
+
+def use_server() -> str:
+    api_url = ensure_server()
+    os.environ.update(server_env(api_url))
+    return api_url
+
+
+def evaluate(change_id: int, *, prompt: str | None, concurrency: int | None = None,
+             no_cache: bool = False) -> str:
+    """Run ``evaluate_change`` here, in the foreground; returns the change's state."""
+    use_server()
+    from prefect import tags
+
+    from flows.evaluate_change import evaluate_change
+
+    labels = [f"change:{change_id}", "promptloop", "evaluate"]
+    if prompt:
+        labels.insert(0, f"prompt:{prompt}")
+    with tags(*labels):
+        return asyncio.run(
+            evaluate_change(change_id, prompt=prompt, concurrency=concurrency, no_cache=no_cache)
+        )
+
+
+def log_path(change_id: int) -> Path:
+    logs = get_settings().home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"change-{change_id}-evaluate.log"
+
+
+def evaluate_in_background(change_id: int, *, prompt: str | None) -> Path:
+    """Start the evaluation in a detached process; returns its log file."""
+    path = log_path(change_id)
+    command = [sys.executable, "-m", "flows.launch", "evaluate", str(change_id)]
+    if prompt:
+        command += ["--prompt", prompt]
+    with open(path, "ab") as log:
+        subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=os.getcwd(),
+        )
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.launch")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("evaluate", help="evaluate a submitted change")
+    run.add_argument("change_id", type=int)
+    run.add_argument("--prompt")
+    args = parser.parse_args()
+    state = evaluate(args.change_id, prompt=args.prompt)
+    print(f"change {args.change_id}: {state}")
+
+
+if __name__ == "__main__":
+    main()
