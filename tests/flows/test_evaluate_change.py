@@ -1,0 +1,195 @@
+"""The evaluate_change flow on a real Prefect test server, the real openai SDK and a local
+OpenAI-compatible server: a change moves to in_review, or to eval_failed with reasons."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer, last_user_text
+from support import SAMPLES, invoke
+
+pytestmark = pytest.mark.prefect
+
+ANSWERS = {
+    json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
+    for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
+}
+CANDIDATE_MARK = "exactly one word"  # only the sample change's system text says this
+
+
+def ticket_of(body: dict[str, Any]) -> str:
+    return last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
+
+
+def sharper_candidate(body: dict[str, Any]) -> str:
+    """Production answers 'billing' to everything; the candidate answers correctly."""
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+    if CANDIDATE_MARK in system:
+        return ANSWERS.get(ticket_of(body), "billing")
+    return "billing"
+
+
+def worse_candidate(body: dict[str, Any]) -> str:
+    """Production is right; the candidate always says 'account'."""
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+    return "account" if CANDIDATE_MARK in system else ANSWERS.get(ticket_of(body), "billing")
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield str(PREFECT_API_URL.value())
+
+
+def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from integrations.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+
+
+def _submit() -> int:
+    assert invoke("init", "--sample").code == 0
+    result = invoke(
+        "change",
+        "submit",
+        "--file",
+        str(SAMPLES / "support-triage-change.yaml"),
+        "--as",
+        "maya",
+        "--json",
+    )
+    assert result.code == 0, result.stderr
+    return int(result.json()["id"])
+
+
+def _evaluate(change_id: int) -> str:
+    from flows.evaluate_change import evaluate_change
+
+    return asyncio.run(evaluate_change(change_id, prompt="support-triage"))
+
+
+def _artifact_keys(flow_run_id: str) -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read() -> set[str]:
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+        return {a.key for a in found if a.key}
+
+    return asyncio.run(read())
+
+
+def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=sharper_candidate) as server:
+        _point_at(server, monkeypatch)
+        change_id = _submit()
+        assert _evaluate(change_id) == "in_review"
+        assert server.requests_received == 60  # 30 baseline + 30 candidate
+
+        shown = invoke("change", "show", str(change_id), "--json").json()
+        assert [h["to_state"] for h in shown["history"]] == ["submitted", "evaluating", "in_review"]
+        last = shown["history"][-1]
+        assert (last["actor"], last["role"], last["note"]) == (
+            "promptloop",
+            "system",
+            "gate passed",
+        )
+        runs = last["payload"]
+        assert any(
+            ("exact_match" in r and "improved" in r) or "exact_match" in r for r in runs["reasons"]
+        )
+        candidate = invoke("eval", "show", str(runs["candidate_run"]), "--json").json()
+        baseline = invoke("eval", "show", str(runs["baseline_run"]), "--json").json()
+        assert candidate["scores"]["exact_match"]["mean"] == 1.0
+        assert round(baseline["scores"]["exact_match"]["mean"], 3) == round(10 / 30, 3)
+        keys = _artifact_keys(shown["flow_run_id"])
+        assert {f"change-{change_id}-scorecard", f"change-{change_id}-comparison"} <= keys
+
+        # The same change evaluated again (a restarted flow) does nothing twice.
+        assert _evaluate(change_id) == "in_review"
+        assert server.requests_received == 60
+
+
+def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=worse_candidate) as server:
+        _point_at(server, monkeypatch)
+        change_id = _submit()
+        assert _evaluate(change_id) == "eval_failed"
+        shown = invoke("change", "show", str(change_id), "--json").json()
+        last = shown["history"][-1]
+        assert last["to_state"] == "eval_failed"
+        assert last["note"].startswith("gate failed: FAIL") and "exact_match" in last["note"]
+
+
+def test_a_failing_model_endpoint_fails_the_gate_on_error_rate(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=sharper_candidate) as server:
+        _point_at(server, monkeypatch)
+        server.fail(500, times=1000, match=r"Category:\s*$")  # the candidate's user turn
+        change_id = _submit()
+        assert _evaluate(change_id) == "eval_failed"
+        shown = invoke("change", "show", str(change_id), "--json").json()
+        candidate = invoke(
+            "eval", "show", str(shown["history"][-1]["payload"]["candidate_run"]), "--json"
+        ).json()
+        assert candidate["errors"] == 30 and candidate["status"] == "finished"
+        assert "error rate" in shown["history"][-1]["note"]
+
+
+def test_submit_starts_the_evaluation_in_the_background(
+    prefect_api, monkeypatch, home: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The user's path: `change submit` returns at once; a detached flow run concludes it."""
+    with FakeOpenAIServer(responder=sharper_candidate) as server:
+        _point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "true")
+        assert invoke("init", "--sample").code == 0
+        exe = Path(sys.executable).parent / "promptloop"
+        started = time.monotonic()
+        submitted = subprocess.run(
+            [
+                exe,
+                "change",
+                "submit",
+                "--file",
+                str(SAMPLES / "support-triage-change.yaml"),
+                "--as",
+                "maya",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=60,
+        )
+        assert submitted.returncode == 0, submitted.stderr
+        assert time.monotonic() - started < 10  # the CLI does not wait for the eval
+        change = json.loads(submitted.stdout)
+        assert change["evaluation"] == "started"
+        deadline = time.monotonic() + 90
+        state = "submitted"
+        while time.monotonic() < deadline and state in ("submitted", "evaluating"):
+            time.sleep(1)
+            state = invoke("change", "show", str(change["id"]), "--json").json()["state"]
+        log = Path(change["log"]).read_text() if Path(change["log"]).exists() else ""
+        assert state == "in_review", log
