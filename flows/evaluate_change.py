@@ -63,7 +63,13 @@ async def run_side(
         version = session.get(PromptVersion, version_id)
         dataset = session.get(Dataset, target.dataset_id)
         assert version is not None and dataset is not None
-        plan = plan_for_version(session, name=target.prompt, version=version, dataset=dataset)
+        plan = plan_for_version(
+            session,
+            name=target.prompt,
+            version=version,
+            dataset=dataset,
+            suite_from=session.get(PromptVersion, target.candidate_version_id),
+        )
         reuse = reusable_run(
             session,
             version_id=version_id,

@@ -25,8 +25,9 @@ def use_server() -> str:
     return api_url
 
 
-def evaluate(change_id: int, *, prompt: str | None, concurrency: int | None = None,
-             no_cache: bool = False) -> str:
+def evaluate(
+    change_id: int, *, prompt: str | None, concurrency: int | None = None, no_cache: bool = False
+) -> str:
     """Run ``evaluate_change`` here, in the foreground; returns the change's state."""
     use_server()
     from prefect import tags

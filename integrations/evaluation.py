@@ -57,8 +57,16 @@ def suite_of(version: PromptVersion, *, name: str, items: list[EvalItem]) -> Sui
 
 
 def plan_for_version(
-    session: Session, *, name: str, version: PromptVersion, dataset: Dataset
+    session: Session,
+    *,
+    name: str,
+    version: PromptVersion,
+    dataset: Dataset,
+    suite_from: PromptVersion | None = None,
 ) -> Plan:
+    """The plan to run ``version`` on ``dataset``, scored by ``suite_from``'s suite (default:
+    its own). A change scores production with the candidate's suite, so both sides are
+    measured the same way."""
     items = eval_items(items_of(session, dataset=dataset))
     assert version.id is not None and dataset.id is not None
     return Plan(
@@ -75,7 +83,7 @@ def plan_for_version(
             params=dict(version.params),
             examples=list(version.examples),
         ),
-        suite=suite_of(version, name=name, items=items),
+        suite=suite_of(suite_from or version, name=name, items=items),
         items=items,
     )
 

@@ -93,11 +93,31 @@ class PromptSpec(BaseModel):
 def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.source}: a prompt file is a mapping with name, model and template")
+    if isinstance(doc.data.get("suite"), str):
+        doc.data = {**doc.data, "suite": _suite_file(doc)}
     spec = doc.validate(PromptSpec)
+    if spec.suite is not None:
+        # Imported here: the statistics behind suites are not needed by most commands.
+        from roles.data_scientist.suite import parse_suite
+
+        parse_suite(spec.suite, doc.where(("suite",)))
     check_syntax(spec.template, doc.where(("template",)))
     if spec.system:
         check_syntax(spec.system, doc.where(("system",)))
     return spec
+
+
+def _suite_file(doc: YamlDoc) -> Any:
+    """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file, inlined."""
+    reference = str(doc.data["suite"])
+    path = Path(doc.source).parent / reference
+    suite_doc = load_yaml(path)
+    data = suite_doc.data
+    if isinstance(data, dict) and set(data) == {"suite"}:
+        data = data["suite"]
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a suite file is a mapping with scorers and gate")
+    return data
 
 
 def parse_prompt_file(path: Path | str) -> PromptSpec:

@@ -39,3 +39,16 @@ def invoke(*args: str) -> CliResult:
     finally:
         sys.argv = argv
     return CliResult(code, stdout.getvalue(), stderr.getvalue())
+
+
+def judge_aware(answer: Any, verdict: str = "yes") -> Any:
+    """A fake-server responder: JSON-mode requests (the sample suite's LLM judge) get a
+    judge verdict, every other request gets ``answer(body)``."""
+    import json as _json
+
+    def respond(body: dict[str, Any]) -> str:
+        if (body.get("response_format") or {}).get("type") == "json_object":
+            return _json.dumps({"rationale": "matches the ticket", "choice": verdict})
+        return str(answer(body))
+
+    return respond

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,16 +94,43 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
     out.print(f"state: [bold]{view['state']}[/]  (held by: {view['holder']})")
     if view["note"]:
         out.print(f"note: {view['note']}")
-    spent = view["seconds_in_state"]
     table(
         "history",
         ["at", "from", "to", "actor", "role", "note"],
         [
-            [h["at"], h["from_state"] or "-", h["to_state"], h["actor"], h["role"], h["note"]]
+            [
+                h["at"][:19].replace("T", " "),
+                h["from_state"] or "-",
+                h["to_state"],
+                h["actor"],
+                h["role"],
+                _short(h["note"]),
+            ]
             for h in view["history"]
         ],
     )
-    table("time in state", ["state", "time"], [[k, ago(v)] for k, v in spent.items()])
+    table(
+        "time in state",
+        ["state", "time"],
+        [[k, ago(v)] for k, v in view["seconds_in_state"].items()],
+    )
+    verdict = next((h for h in reversed(view["history"]) if h["from_state"] == "evaluating"), None)
+    if verdict and verdict["payload"].get("reasons"):
+        out.print(f"[bold]evaluation ({verdict['to_state']}):[/]")
+        for reason in verdict["payload"]["reasons"]:
+            out.print(f"  {reason}")
+    if view["flow_run_id"]:
+        from integrations.prefect_server import recorded_url, ui_url
+
+        api = os.environ.get("PREFECT_API_URL") or recorded_url()
+        if api:
+            out.print(f"Prefect flow run: {ui_url(api)}/runs/flow-run/{view['flow_run_id']}")
+
+
+def _short(text: str | None, limit: int = 70) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
 
 
 @app.command("list")

@@ -15,11 +15,16 @@ Each connection gets its own thread, so 32 concurrent requests at 200 ms take ab
 0.2 s in total. From a shell, for a benchmark::
 
     python tests/fakes/openai_server.py --port 8765 --latency-ms 200
+
+``GET /stats`` returns the counters as JSON (``{"requests": N, "chat_requests": ...,
+"max_in_flight": ..., "messages_digest": ...}``) and ``POST /stats/reset`` zeroes them;
+neither is counted as a request.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import re
@@ -164,6 +169,37 @@ class FakeOpenAIServer:
             self.chat_bodies.clear()
             self.max_in_flight = 0
 
+    def stats(self) -> dict[str, Any]:
+        """The counters as JSON (``GET /stats``); ``POST /stats/reset`` zeroes them first.
+
+        ``messages_digest`` is a SHA-256 over the sorted chat requests' model and messages
+        (not their order): two clients that sent the same calls get the same digest.
+        ``params`` lists the distinct values seen for a few sampling parameters.
+        """
+        with self._lock:
+            bodies = list(self.chat_bodies)
+            counts = {
+                "requests": self.requests_received,
+                "chat_requests": len(bodies),
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+            }
+        keys = sorted(
+            json.dumps({"model": b.get("model"), "messages": b.get("messages")}, sort_keys=True)
+            for b in bodies
+        )
+        digest = hashlib.sha256("\n".join(keys).encode("utf-8")).hexdigest()
+        params = {
+            name: sorted({json.dumps(b.get(name)) for b in bodies})
+            for name in ("temperature", "max_tokens", "max_completion_tokens", "seed")
+        }
+        return {
+            **counts,
+            "distinct_chat_requests": len(set(keys)),
+            "messages_digest": digest,
+            "params": params,
+        }
+
     def _take_fault(self, body: dict[str, Any]) -> Fault | None:
         text = last_user_text(body)
         with self._lock:
@@ -233,6 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fake = self.server.fake
+        if self.path.rstrip("/") == "/stats":  # read by benchmarks; not counted as a request
+            return self._send(200, fake.stats())
         fake._enter(None)
         try:
             if self.path.rstrip("/") != "/v1/models":
@@ -244,6 +282,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         fake = self.server.fake
+        if self.path.rstrip("/") == "/stats/reset":  # not counted as a request either
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            fake.reset_counts()
+            return self._send(200, fake.stats())
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
