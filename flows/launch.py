@@ -74,8 +74,29 @@ def main() -> None:
     run.add_argument("change_id", type=int)
     run.add_argument("--prompt")
     args = parser.parse_args()
-    state = evaluate(args.change_id, prompt=args.prompt)
+    try:
+        state = evaluate(args.change_id, prompt=args.prompt)
+    except Exception as exc:
+        note_launch_failure(args.change_id, exc)
+        raise
     print(f"change {args.change_id}: {state}")
+
+
+def note_launch_failure(change_id: int, exc: BaseException) -> None:
+    """Leave the failure where `change show` looks, so a change never sits silently."""
+    from integrations.db import session_scope
+    from roles.clock import iso, utcnow
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        change.links = {
+            **change.links,
+            "evaluation_error": f"{type(exc).__name__}: {exc}",
+            "evaluation_error_at": iso(utcnow()),
+            "evaluation_log": str(log_path(change_id)),
+        }
+        session.add(change)
 
 
 if __name__ == "__main__":

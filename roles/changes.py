@@ -95,6 +95,7 @@ def _views(
             "candidate_version": numbers.get(change.candidate_version_id),
             "note": change.note,
             "flow_run_id": change.flow_run_id,
+            "links": change.links,
             "created_at": iso(change.created_at),
             "updated_at": iso(change.updated_at),
             "age_s": round((now - change.created_at).total_seconds(), 1),

@@ -119,6 +119,13 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         out.print(f"[bold]evaluation ({verdict['to_state']}):[/]")
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
+    links = view.get("links") or {}
+    if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
+        out.print(
+            f"[red]the evaluation could not run[/] ({links['evaluation_error_at']}): "
+            f"{links['evaluation_error']}; log: {links['evaluation_log']}; retry with "
+            f"`promptloop change evaluate {view['id']}`"
+        )
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
 
