@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +41,6 @@ def worse_candidate(body: dict[str, Any]) -> str:
     """Production is right; the candidate always says 'account'."""
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
     return "account" if CANDIDATE_MARK in system else ANSWERS.get(ticket_of(body), "billing")
-
-
-@pytest.fixture(scope="session")
-def prefect_api() -> Iterator[str]:
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield str(PREFECT_API_URL.value())
 
 
 def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
