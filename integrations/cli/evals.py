@@ -138,6 +138,8 @@ def print_run(view: dict[str, Any]) -> None:
         f"{view['cache_hits']} cache hits, {view['tokens']} tokens, cost {cost}, "
         f"{view['wall_s'] if view['wall_s'] is not None else '-'} s"
     )
+    for common in view.get("common_errors", []):
+        say(f"[yellow]{common['items']} item(s) failed:[/] {common['error']}")
     rows = view["summary"].get("run", {}).get("metrics", {})
     table(
         "scores",

@@ -187,6 +187,21 @@ def load_results(session: Session, *, run_id: int) -> list[ItemResult]:
     return out
 
 
+def common_errors(session: Session, *, run_id: int, limit: int = 3) -> list[dict[str, Any]]:
+    """The most frequent item errors of a run, with their counts."""
+    from sqlalchemy import func
+
+    rows = session.exec(
+        select(EvalResult.error, func.count())
+        .where(EvalResult.run_id == run_id)
+        .where(col(EvalResult.error).is_not(None))
+        .group_by(EvalResult.error)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).all()
+    return [{"error": error, "items": count} for error, count in rows]
+
+
 def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
     from roles.ledger import Dataset, Prompt, PromptVersion
 
@@ -219,4 +234,5 @@ def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at) if run.finished_at else None,
         "failure": run.failure,
+        "common_errors": common_errors(session, run_id=run.id or 0) if run.errors else [],
     }
