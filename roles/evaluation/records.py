@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from roles.clock import iso, utcnow
@@ -61,40 +62,47 @@ def start_run(
 
 
 def record_outcomes(session: Session, *, run_id: int, outcomes: Sequence[ItemOutcome]) -> None:
-    """Insert a batch of item results and their scores."""
-    rows = []
+    """Insert a batch of item results and their scores (bulk statements, not ORM objects:
+    a thousand items must not cost the event loop its share of the interpreter)."""
+    if not outcomes:
+        return
+    result_rows = []
     for outcome in outcomes:
         sample = outcome.result.sample
-        row = EvalResult(
-            run_id=run_id,
-            item_id=sample.item_id,
-            output=sample.output,
-            error=sample.error,
-            latency_s=sample.latency_s,
-            input_tokens=sample.input_tokens,
-            output_tokens=sample.output_tokens,
-            cost_usd=sample.cost_usd,
-            cached=outcome.cached,
+        result_rows.append(
+            {
+                "run_id": run_id,
+                "item_id": sample.item_id,
+                "output": sample.output,
+                "error": sample.error,
+                "latency_s": sample.latency_s,
+                "input_tokens": sample.input_tokens,
+                "output_tokens": sample.output_tokens,
+                "cost_usd": sample.cost_usd,
+                "cached": outcome.cached,
+            }
         )
-        rows.append((row, outcome.result.scores))
-    session.add_all(r for r, _ in rows)
-    session.flush()
-    session.add_all(
-        EvalScore(
-            result_id=row.id or 0,
-            metric=metric,
-            value=score.value,
-            passed=score.passed,
-            unscored=score.unscored,
-            reason=score.reason,
-            explanation=score.explanation,
-            raw_answer=score.raw_answer,
-            details=score.metadata,
-        )
-        for row, scores in rows
-        for metric, score in scores.items()
-    )
-    session.flush()
+    ids = session.execute(
+        insert(EvalResult).returning(col(EvalResult.id), sort_by_parameter_order=True),
+        result_rows,
+    ).scalars().all()
+    score_rows = [
+        {
+            "result_id": result_id,
+            "metric": metric,
+            "value": score.value,
+            "passed": score.passed,
+            "unscored": score.unscored,
+            "reason": score.reason,
+            "explanation": score.explanation,
+            "raw_answer": score.raw_answer,
+            "details": score.metadata,
+        }
+        for result_id, outcome in zip(ids, outcomes, strict=True)
+        for metric, score in outcome.result.scores.items()
+    ]
+    if score_rows:
+        session.execute(insert(EvalScore), score_rows)
 
 
 def finish_run(
