@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,11 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
 
     def cache_key(self) -> str:
+        return self.digest
+
+    @cached_property
+    def digest(self) -> str:
+        """The hash behind ``cache_key``, computed once per request."""
         canonical = json.dumps(
             {
                 "model": self.model,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,19 +24,11 @@ class CliResult:
 
 def invoke(*args: str) -> CliResult:
     """Run the promptloop CLI in this process, as `promptloop ARGS` would."""
-    from integrations.cli.app import main
+    from integrations.cli.app import run_cli
 
     stdout, stderr = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["promptloop", *args]
-    code = 0
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = argv
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        code = run_cli(list(args))
     return CliResult(code, stdout.getvalue(), stderr.getvalue())
 
 

@@ -62,8 +62,8 @@ def test_ledger_commands_do_not_import_prefect_openai_or_slack(tmp_path: Path) -
     code = (
         "import sys\n"
         "sys.argv = ['promptloop', 'change', 'list', '--json']\n"
-        "from integrations.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from integrations.cli.app import run_cli\n"
+        "run_cli()\n"
         "print(sorted({n.split('.')[0] for n in sys.modules} & {'prefect', 'openai', 'slack_sdk', 'slack_bolt', 'alembic', 'scipy', 'sklearn'}))\n"
     )
     env = {"PROMPTLOOP_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}

@@ -95,10 +95,15 @@ class LLMClient:
         self.prices = prices or PriceTable(self.settings.prices)
         self.stats = CallStats()
         self._state: _LoopState | None = None
+        self._endpoints: dict[str, Endpoint] = {}
 
     def endpoint(self, model: str) -> Endpoint:
         """Where ``model`` would be called; ``EndpointError`` if it cannot be. Checks up front."""
-        return route(model, self.settings, local_base_url=self.local_base_url)
+        found = self._endpoints.get(model)
+        if found is None:
+            found = route(model, self.settings, local_base_url=self.local_base_url)
+            self._endpoints[model] = found
+        return found
 
     async def __call__(self, request: ChatRequest) -> ChatResult:
         self.stats.requests += 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from roles.data_scientist import statistics as st
@@ -109,6 +108,8 @@ def _row(
     n_excluded: int,
     settings: st.StatsSettings,
 ) -> Comparison:
+    import numpy as np  # loaded only when two runs are compared
+
     b = np.array([p[0] for p in pairs], dtype=float)
     c = np.array([p[1] for p in pairs], dtype=float)
     d = c - b

@@ -11,9 +11,8 @@ The built-in metrics every scorecard carries, per item, beside the suite's score
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
-
-import numpy as np
 
 from roles.data_scientist.scores import MetricInfo, Sample, Score
 
@@ -27,7 +26,7 @@ BUILTIN_METRICS: dict[str, MetricInfo] = {
 def mean(scores: Sequence[Score]) -> float | None:
     """Mean value of the scored scores."""
     values = [s.value for s in scores if s.value is not None]
-    return float(np.mean(values)) if values else None
+    return statistics.fmean(values) if values else None
 
 
 def pass_rate(scores: Sequence[Score]) -> float | None:
@@ -48,7 +47,12 @@ def error_rate(samples: Sequence[Sample]) -> float | None:
 def p95_latency(samples: Sequence[Sample]) -> float | None:
     """95th percentile latency of answered samples (numpy's linear interpolation)."""
     latencies = [s.latency_s for s in samples if s.error is None]
-    return float(np.percentile(latencies, 95)) if latencies else None
+    if not latencies:
+        return None
+    if len(latencies) == 1:
+        return float(latencies[0])
+    # 'inclusive' is numpy.percentile's default (linear) method; numpy is not loaded for this.
+    return statistics.quantiles(latencies, n=100, method="inclusive")[94]
 
 
 def mean_cost(samples: Sequence[Sample]) -> float | None:
@@ -56,7 +60,7 @@ def mean_cost(samples: Sequence[Sample]) -> float | None:
     costs = [s.cost_usd for s in samples if s.error is None]
     if not costs or any(c is None for c in costs):
         return None
-    return float(np.mean([c for c in costs if c is not None]))
+    return statistics.fmean([c for c in costs if c is not None])
 
 
 def builtin_scores(sample: Sample) -> dict[str, Score]:

@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -56,6 +55,8 @@ def bootstrap_ci(
     method: Literal["BCa", "percentile", "basic"] = "BCa",
 ) -> tuple[float, float] | None:
     """Bootstrap CI of the mean difference; None when n < 2."""
+    import numpy as np
+
     data = np.asarray(diffs, dtype=float)
     if data.size < 2:
         return None
@@ -80,6 +81,8 @@ def bootstrap_ci(
 
 def discordant(diffs: Sequence[float]) -> tuple[int, int]:
     """(b, c) of a binary comparison: pairs that got worse (d = -1), and better (d = +1)."""
+    import numpy as np
+
     data = np.asarray(diffs, dtype=float)
     return int(np.sum(data < 0)), int(np.sum(data > 0))
 
@@ -93,6 +96,8 @@ def mcnemar_p(b: int, c: int) -> float:
 
 def wilcoxon_p(diffs: Sequence[float]) -> float | None:
     """Two-sided Wilcoxon signed-rank p-value; 1.0 when every difference is 0, None if n < 2."""
+    import numpy as np
+
     data = np.asarray(diffs, dtype=float)
     if data.size < 2:
         return None
@@ -120,6 +125,8 @@ def mde(
     diffs: Sequence[float], *, alpha: float = 0.05, power: float = 0.8, binary: bool = False
 ) -> float | None:
     """Minimum detectable effect (see the module docstring); None when n < 2."""
+    import numpy as np
+
     data = np.asarray(diffs, dtype=float)
     n = data.size
     if n < 2:

@@ -16,7 +16,6 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-import jsonschema
 from pydantic import Field
 
 from roles.data_scientist.registry import ScoreContext, SyncScoreFn, scorer
@@ -56,6 +55,8 @@ def valid_json(strip_fences: bool = False) -> SyncScoreFn:
 @scorer("json_schema", kind="binary")
 def json_schema(schema: dict[str, Any], strip_fences: bool = False) -> SyncScoreFn:
     """Output is JSON valid against ``schema`` (any draft jsonschema knows; default 2020-12)."""
+    import jsonschema  # loaded only by suites that use this scorer
+
     validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
     try:
         validator_class.check_schema(schema)
