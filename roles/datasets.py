@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from roles.errors import ConflictError, InputError, NotFoundError
 from roles.ledger import Dataset, DatasetItem
 from roles.prompt_file import NAME_PATTERN
+from roles.yamlfile import read_text
 
 MAX_ERRORS_SHOWN = 5
 
@@ -76,14 +77,7 @@ def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
 
 
 def parse_jsonl(path: Path | str) -> list[ItemSpec]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
-    return parse_jsonl_text(text, str(path))
+    return parse_jsonl_text(read_text(path), str(path))
 
 
 def content_hash(items: list[ItemSpec]) -> str:

@@ -84,12 +84,18 @@ def load_yaml_text(text: str, source: str) -> YamlDoc:
     return YamlDoc(source=source, data=data, lines=lines)
 
 
-def load_yaml(path: Path | str) -> YamlDoc:
+def read_text(path: Path | str) -> str:
+    """A UTF-8 file's text, or an InputError naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read: {exc}") from None
-    return load_yaml_text(text, str(path))
+
+
+def load_yaml(path: Path | str) -> YamlDoc:
+    return load_yaml_text(read_text(path), str(path))

@@ -43,3 +43,20 @@ def judge_aware(answer: Any, verdict: str = "yes") -> Any:
         return str(answer(body))
 
     return respond
+
+
+def submit_sample(*extra: str) -> dict[str, Any]:
+    """Load the sample and submit its change as maya (the PM); the change's JSON view."""
+    assert invoke("init", "--sample").code == 0
+    result = invoke(
+        "change",
+        "submit",
+        "--file",
+        str(SAMPLES / "support-triage-change.yaml"),
+        "--as",
+        "maya",
+        "--json",
+        *extra,
+    )
+    assert result.code == 0, result.stderr
+    return dict(result.json())

@@ -50,6 +50,19 @@ def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> 
     return {"evaluation": "started", "log": str(log)}
 
 
+def _evaluate_and_report(
+    view: dict[str, Any], *, wait: bool, skip: bool, as_json: bool
+) -> dict[str, Any]:
+    """Start (or run, with --wait) the evaluation; print JSON; return the fresh view."""
+    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=skip)
+    if wait:
+        with session_scope() as session:
+            view = change_view(session, change_id=view["id"], with_history=False)
+    if as_json:
+        emit_json({**view, **extra})
+    return view
+
+
 @app.command("submit")
 def submit(
     file: FileOpt,
@@ -69,13 +82,8 @@ def submit(
             f"change {view['id']} submitted: {view['prompt']} v{view['base_version'] or '-'} → "
             f"v{view['candidate_version']} ({view['state']})"
         )
-    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=no_eval)
-    if wait:
-        with session_scope() as session:
-            view = change_view(session, change_id=view["id"], with_history=False)
-    if as_json:
-        emit_json({**view, **extra})
-    else:
+    view = _evaluate_and_report(view, wait=wait, skip=no_eval, as_json=as_json)
+    if not as_json:
         out.print(view["id"])
 
 
@@ -188,12 +196,7 @@ def revise(
         say(
             f"change {change_id} revised: candidate v{view['candidate_version']}, back to {view['state']}"
         )
-    extra = start_evaluation(change_id, view["prompt"], wait=wait, skip=no_eval)
-    if wait:
-        with session_scope() as session:
-            view = change_view(session, change_id=change_id, with_history=False)
-    if as_json:
-        emit_json({**view, **extra})
+    _evaluate_and_report(view, wait=wait, skip=no_eval, as_json=as_json)
 
 
 @app.command("withdraw")
@@ -228,11 +231,6 @@ def evaluate(
         raise PolicyError(
             f"change {change_id} is {view['state']}; only submitted or evaluating changes are evaluated"
         )
-    extra = start_evaluation(change_id, view["prompt"], wait=wait, skip=False)
-    if wait:
-        with session_scope() as session:
-            view = change_view(session, change_id=change_id, with_history=False)
-    if as_json:
-        emit_json({**view, **extra})
-    elif wait:
+    view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json)
+    if wait and not as_json:
         say(f"change {change_id}: {view['state']}")

@@ -82,10 +82,14 @@ def record_outcomes(session: Session, *, run_id: int, outcomes: Sequence[ItemOut
                 "cached": outcome.cached,
             }
         )
-    ids = session.execute(
-        insert(EvalResult).returning(col(EvalResult.id), sort_by_parameter_order=True),
-        result_rows,
-    ).scalars().all()
+    ids = (
+        session.execute(
+            insert(EvalResult).returning(col(EvalResult.id), sort_by_parameter_order=True),
+            result_rows,
+        )
+        .scalars()
+        .all()
+    )
     score_rows = [
         {
             "result_id": result_id,

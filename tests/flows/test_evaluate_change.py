@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, last_user_text
-from support import SAMPLES, invoke, judge_aware
+from support import SAMPLES, invoke, judge_aware, submit_sample
 
 pytestmark = pytest.mark.prefect
 
@@ -53,18 +53,7 @@ def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def _submit() -> int:
-    assert invoke("init", "--sample").code == 0
-    result = invoke(
-        "change",
-        "submit",
-        "--file",
-        str(SAMPLES / "support-triage-change.yaml"),
-        "--as",
-        "maya",
-        "--json",
-    )
-    assert result.code == 0, result.stderr
-    return int(result.json()["id"])
+    return int(submit_sample()["id"])
 
 
 def _evaluate(change_id: int) -> str:

@@ -6,20 +6,11 @@ import os
 import subprocess
 import sys
 
-from support import SAMPLES, invoke
+from support import invoke, submit_sample
 
 
 def test_an_unreachable_prefect_server_is_reported_on_the_change() -> None:
-    assert invoke("init", "--sample").code == 0
-    change = invoke(
-        "change",
-        "submit",
-        "--file",
-        str(SAMPLES / "support-triage-change.yaml"),
-        "--as",
-        "maya",
-        "--json",
-    ).json()
+    change = submit_sample()
     env = {
         **os.environ,
         "PREFECT_API_URL": "http://127.0.0.1:9/api",

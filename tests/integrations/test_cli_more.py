@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import SAMPLES
+from support import SAMPLES, submit_sample
 
 
 def _withdrawn_text(text: str) -> str:
@@ -16,16 +16,7 @@ def test_revise_after_changes_requested_runs_the_loop_again(cli, tmp_path: Path)
     from roles.states import State
     from roles.transitions import transition
 
-    cli("init", "--sample")
-    change = cli(
-        "change",
-        "submit",
-        "--file",
-        str(SAMPLES / "support-triage-change.yaml"),
-        "--as",
-        "maya",
-        "--json",
-    ).json()
+    change = submit_sample()
     with session_scope() as session:
         for target in (State.EVALUATING, State.IN_REVIEW):
             transition(session, change_id=change["id"], target=target, actor="promptloop")

@@ -184,4 +184,6 @@ def test_a_real_eval_on_the_embedded_smollm2(tmp_path: Path) -> None:
         verdicts = session.exec(select(EvalScore).where(EvalScore.metric == "llm_judge")).all()
     assert len(verdicts) == 3
     for verdict in verdicts:
-        assert verdict.value is not None or (verdict.unscored and verdict.reason and verdict.raw_answer)
+        assert verdict.value is not None or (
+            verdict.unscored and verdict.reason and verdict.raw_answer
+        )
