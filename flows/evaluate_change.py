@@ -22,7 +22,15 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from integrations.db import session_scope
-from integrations.evaluation import RunContext, abort, begin, finish, plan_for_version, run_batch
+from integrations.evaluation import (
+    Progress,
+    RunContext,
+    abort,
+    begin,
+    finish,
+    plan_for_version,
+    run_batch,
+)
 from roles.data_scientist import build_scorecard, evaluate_gate
 from roles.evaluation.change import EvalTarget, conclude_evaluation, open_evaluation
 from roles.evaluation.records import get_run, load_results, reusable_run, suite_hash
@@ -89,6 +97,7 @@ async def run_side(
         purpose=side,
         change_id=target.change_id,
         flow_run_id=str(flow_run.id or ""),
+        listener=_progress_logger(side, logger),
     )
     key = uuid.uuid4().hex
     _CONTEXTS[key] = ctx
@@ -112,6 +121,26 @@ async def run_side(
         _CONTEXTS.pop(key, None)
     logger.info("%s: eval run %s, %s items", side, run_id, count)
     return run_id
+
+
+def _progress_logger(side: str, logger: Any) -> Any:
+    """Log progress at every tenth of the items: in the terminal and in the Prefect UI."""
+    marks: set[int] = set()
+
+    def listener(progress: Progress) -> None:
+        tenth = progress.done * 10 // max(progress.total, 1)
+        if tenth not in marks and (tenth > 0 or progress.done == 1):
+            marks.add(tenth)
+            logger.info(
+                "%s: %s/%s items, %s errors, %s cache hits",
+                side,
+                progress.done,
+                progress.total,
+                progress.errors,
+                progress.cache_hits,
+            )
+
+    return listener
 
 
 @task(name="score-and-gate", cache_policy=NONE)
