@@ -35,19 +35,19 @@ from roles.data_scientist.scorecard import Scorecard
 
 
 class Target(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     metric: str
     must: Literal["improve", "not_regress"] = "improve"
 
 
 class Guardrail(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     metric: str
     margin: float = Field(0.0, ge=0)
 
 
 class Threshold(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     metric: str
     min: float | None = None
     max: float | None = None
@@ -60,7 +60,7 @@ class Threshold(BaseModel):
 
 
 class GatePolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     target: Target | None = None
     guardrails: list[Guardrail] = Field(default_factory=list)

@@ -22,6 +22,15 @@ with an ``InputError`` naming the scorer::
 Custom scorers (``module:function``) have the same shape. Decorate them with
 ``@scorer(kind=...)`` (no name) to declare their kind; undecorated they are continuous,
 higher is better. A sample whose model call failed is unscored by every scorer.
+
+The contract at run time, for built-in and custom scorers alike: the scoring function
+returns a ``Score``; as a convenience a ``bool`` becomes ``Score.from_check(...)`` and a
+finite real number ``Score(value=...)``. Anything else (None, a dict, NaN or inf) and any
+``Exception`` it raises make that item unscored with the reason, e.g. "scorer
+'my_pkg.scorers:tone' raised RuntimeError: kaboom"; the run goes on. Not caught: an
+``InputError`` (the run itself is misconfigured, e.g. a judge with no model), cancellation
+and ``KeyboardInterrupt``. A target that is not a factory (a class, a C
+function) or a factory that raises or returns a non-callable is an ``InputError``.
 """
 
 from __future__ import annotations
@@ -29,11 +38,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
+import numbers
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import ConfigDict, ValidationError, validate_call
+from pydantic import ConfigDict, PydanticUserError, ValidationError, validate_call
 
 from roles.calls import ModelCaller
 from roles.data_scientist.scores import MetricInfo, MetricKind, Sample, Score
@@ -112,27 +123,71 @@ class Scorer:
     async def __call__(self, sample: Sample, ctx: ScoreContext) -> Score:
         if sample.error is not None:
             return Score.could_not_score(f"model call failed: {sample.error}")
-        score = await self.fn(sample, ctx)
-        if not isinstance(score, Score):
-            raise TypeError(f"scorer {self.label!r} returned {type(score).__name__}, not Score")
-        return score
+        shown = _shown_name(self.name, self.args)
+        try:
+            result: object = await self.fn(sample, ctx)
+            if inspect.isawaitable(result):  # e.g. an object whose __call__ is async
+                result = await result
+        except InputError:  # the run is misconfigured (e.g. a judge without a model)
+            raise
+        except Exception as exc:  # a scorer's bug leaves this item unscored, not the run
+            return Score.could_not_score(f"scorer {shown!r} raised {_describe(exc)}")
+        return _as_score(result, shown)
+
+
+def _as_score(result: object, shown: str) -> Score:
+    """A scoring function's return value as a Score (see the module docstring)."""
+    if isinstance(result, Score):
+        return result
+    if isinstance(result, bool):
+        return Score.from_check(result)
+    if isinstance(result, numbers.Real):
+        value = float(result)
+        if math.isfinite(value):
+            return Score(value=value)
+        return Score.could_not_score(f"scorer {shown!r} returned {value}, not a finite number")
+    return Score.could_not_score(f"scorer {shown!r} returned {type(result).__name__}, not a Score")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _shown_name(name: str, args: Mapping[str, Any]) -> str:
+    """The name messages use: a custom scorer's target rather than 'custom'."""
+    target = args.get("function")
+    return target if name == "custom" and isinstance(target, str) else name
 
 
 def build_scorer(spec: str | Mapping[str, Any]) -> Scorer:
     """Build a scorer from its spec; ``InputError`` names the scorer when the spec is wrong."""
     name, args, label = _read_spec(spec)
     factory, default_label = _resolve(name, args)
+    shown = _shown_name(name, args)
     call_args = {k: v for k, v in args.items() if not (name == "custom" and k == "function")}
+    not_factory = InputError(
+        f"scorer {shown!r} is not a scorer factory (a function that takes keyword "
+        "arguments and returns a scoring function)"
+    )
+    if inspect.isclass(factory):
+        raise not_factory
     try:
-        fn = validate_call(config=ConfigDict(strict=True))(factory)(**call_args)
+        checked = validate_call(config=ConfigDict(strict=True))(factory)
+    except (PydanticUserError, TypeError, ValueError):
+        raise not_factory from None
+    try:
+        fn = checked(**call_args)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'args'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise InputError(f"scorer {name!r}: bad arguments: {problems}") from None
+        raise InputError(f"scorer {shown!r}: bad arguments: {problems}") from None
     except ValueError as exc:
-        raise InputError(f"scorer {name!r}: {exc}") from None
+        raise InputError(f"scorer {shown!r}: {exc}") from None
+    except Exception as exc:  # the factory is user code and may fail in any way
+        raise InputError(f"scorer {shown!r}: its factory raised {_describe(exc)}") from None
     info = _INFO.get(factory, _Info("continuous", True))
     kind = info.kind(call_args) if callable(info.kind) else info.kind
     return Scorer(
@@ -141,7 +196,7 @@ def build_scorer(spec: str | Mapping[str, Any]) -> Scorer:
         label=label or default_label,
         kind=kind,
         higher_is_better=info.higher_is_better,
-        fn=_as_async(fn, name),
+        fn=_as_async(fn, shown),
         given_label=label,
     )
 

@@ -35,7 +35,7 @@ def _scipy_stats() -> Any:
 
 
 class StatsSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     alpha: float = Field(0.05, gt=0, lt=1)  # significance, after Holm correction
     power: float = Field(0.8, gt=0, lt=1)  # for the minimum detectable effect

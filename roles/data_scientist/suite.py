@@ -93,10 +93,16 @@ def parse_suite(data: Any, source: str) -> Suite:
     scorers = tuple(_scorer(spec, i, source, judge_model) for i, spec in enumerate(specs))
     labels = [s.label for s in scorers]
     for i, label in enumerate(labels):
-        if label in BUILTIN_METRICS or label in labels[:i]:
-            taken = "a built-in metric" if label in BUILTIN_METRICS else "another scorer's"
+        if label in BUILTIN_METRICS:
             raise InputError(
-                f"{source}: suite.scorers[{i}]: label {label!r} is {taken} name; give a 'label'"
+                f"{source}: suite.scorers[{i}]: label {label!r} clashes with the built-in "
+                "metric of that name; give this scorer another 'label'"
+            )
+        if label in labels[:i]:
+            first = labels.index(label)
+            raise InputError(
+                f"{source}: suite.scorers[{first}] and suite.scorers[{i}]: label {label!r} "
+                "is used twice; give one of them another 'label'"
             )
     gate = _model(GatePolicy, data.get("gate"), "suite.gate", source)
     known = [*labels, *BUILTIN_METRICS]

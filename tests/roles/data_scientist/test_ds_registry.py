@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import textwrap
 from pathlib import Path
@@ -14,6 +15,8 @@ from roles.data_scientist.scores import Sample, Score
 from roles.errors import InputError
 
 CUSTOM = """
+import asyncio
+
 from roles.data_scientist import Score, scorer
 
 @scorer(kind="binary")
@@ -29,6 +32,31 @@ def politeness(word: str = "please"):
 
 def not_a_factory(limit: int):
     return 42
+
+def boom():
+    def score(sample, ctx):
+        raise RuntimeError("kaboom")
+    return score
+
+def async_boom():
+    async def score(sample, ctx):
+        raise ValueError("bad async")
+    return score
+
+def returns(what: str):
+    values = {"none": None, "dict": {"value": 1.0}, "str": "1.0", "nan": float("nan"),
+              "inf": float("inf"), "true": True, "false": False, "half": 0.5, "int": 1}
+    def score(sample, ctx):
+        return values[what]
+    return score
+
+def cancels():
+    async def score(sample, ctx):
+        raise asyncio.CancelledError
+    return score
+
+def factory_raises():
+    raise RuntimeError("no factory today")
 """
 
 
@@ -147,3 +175,101 @@ def test_judge_leaves_a_failed_call_unscored_without_calling() -> None:
     )
     score = run(judge, Sample(item_id="a", error="rate limited"))
     assert score.unscored and "rate limited" in (score.reason or "")
+
+
+OK = Sample(item_id="a", output="fine")
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("boom", "scorer 'ds_custom_scorers:boom' raised RuntimeError: kaboom"),
+        ("async_boom", "scorer 'ds_custom_scorers:async_boom' raised ValueError: bad async"),
+    ],
+)
+def test_a_raising_custom_scorer_leaves_the_item_unscored(
+    custom_module: str, target: str, reason: str
+) -> None:
+    score = run(build_scorer(f"{custom_module}:{target}"), OK)
+    assert score.unscored and score.reason == reason
+    spec = {"name": "custom", "args": {"function": f"{custom_module}:{target}"}}
+    assert run(build_scorer(spec), OK).reason == reason
+
+
+@pytest.mark.parametrize(
+    ("what", "reason"),
+    [
+        ("none", "returned NoneType, not a Score"),
+        ("dict", "returned dict, not a Score"),
+        ("str", "returned str, not a Score"),
+        ("nan", "returned nan, not a finite number"),
+        ("inf", "returned inf, not a finite number"),
+    ],
+)
+def test_a_custom_scorer_returning_a_non_score_leaves_the_item_unscored(
+    custom_module: str, what: str, reason: str
+) -> None:
+    built = build_scorer({"name": f"{custom_module}:returns", "args": {"what": what}})
+    score = run(built, OK)
+    assert score.unscored and score.reason == f"scorer '{custom_module}:returns' {reason}"
+
+
+@pytest.mark.parametrize(
+    ("what", "expected"),
+    [
+        ("true", Score.from_check(True)),
+        ("false", Score.from_check(False)),
+        ("half", Score(value=0.5)),
+        ("int", Score(value=1.0)),
+    ],
+)
+def test_a_custom_scorer_may_return_a_bool_or_a_finite_number(
+    custom_module: str, what: str, expected: Score
+) -> None:
+    built = build_scorer({"name": f"{custom_module}:returns", "args": {"what": what}})
+    assert run(built, OK) == expected
+
+
+def test_a_suite_run_goes_on_past_a_broken_scorer(custom_module: str) -> None:
+    from roles.data_scientist.suite import parse_suite
+
+    suite = parse_suite({"scorers": [f"{custom_module}:boom", "valid_json"]}, "p.yaml")
+    result = asyncio.run(suite.score(Sample(item_id="a", output="{}"), suite.context()))
+    assert result.scores["boom"].unscored and result.scores["valid_json"].passed is True
+
+
+def test_a_builtin_scorer_that_raises_is_unscored() -> None:
+    async def broken(sample: Sample, ctx: ScoreContext) -> Score:
+        raise KeyError("oops")
+
+    score = run(dataclasses.replace(build_scorer("valid_json"), fn=broken), OK)
+    assert score.unscored and score.reason == "scorer 'valid_json' raised KeyError: 'oops'"
+
+
+def test_cancellation_is_not_swallowed(custom_module: str) -> None:
+    with pytest.raises(asyncio.CancelledError):
+        run(build_scorer(f"{custom_module}:cancels"), OK)
+
+
+@pytest.mark.parametrize(
+    "target", ["builtins:len", "math:sqrt", "collections:OrderedDict", "builtins:dict"]
+)
+def test_a_target_that_is_not_a_factory_is_an_input_error(target: str) -> None:
+    message = rf"scorer '{target}' is not a scorer factory \(a function that takes keyword"
+    with pytest.raises(InputError, match=message):
+        build_scorer(target)
+    with pytest.raises(InputError, match=message):
+        build_scorer({"name": "custom", "args": {"function": target}})
+
+
+def test_a_factory_that_raises_is_an_input_error(custom_module: str) -> None:
+    with pytest.raises(
+        InputError,
+        match=rf"scorer '{custom_module}:factory_raises': its factory raised "
+        "RuntimeError: no factory today",
+    ):
+        build_scorer(f"{custom_module}:factory_raises")
+    with pytest.raises(InputError, match=rf"'{custom_module}:not_a_factory'.*not a function"):
+        build_scorer(
+            {"name": "custom", "args": {"function": f"{custom_module}:not_a_factory", "limit": 1}}
+        )

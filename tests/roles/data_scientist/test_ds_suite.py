@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -116,3 +117,44 @@ def test_a_suite_scores_samples_end_to_end() -> None:
     verdict = evaluate_gate(suite.gate, card)
     assert not verdict.passed  # the judge says "yes" to both: the target did not improve
     assert any("target helpful must improve: unchanged" in f for f in verdict.failures)
+
+
+@pytest.mark.parametrize(
+    ("scorers", "message"),
+    [
+        (
+            ["exact_match", "valid_json", "exact_match"],
+            r"suite.scorers\[0\] and suite.scorers\[2\]: label 'exact_match' is used twice",
+        ),
+        (
+            [{"name": "valid_json", "label": "x"}, {"name": "exact_match", "label": "x"}],
+            r"suite.scorers\[0\] and suite.scorers\[1\]: label 'x' is used twice",
+        ),
+        (
+            [{"name": "valid_json", "label": "latency_s"}],
+            r"suite.scorers\[0\]: label 'latency_s' clashes with the built-in metric",
+        ),
+    ],
+)
+def test_a_repeated_label_names_both_scorers(scorers: list[Any], message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        parse_suite({"scorers": scorers}, "p.yaml")
+    assert "give a 'label'" not in caught.value.message
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("gate", "field"),
+    [
+        ({"guardrails": [{"metric": "error_rate", "margin": None}]}, "guardrails[0].margin"),
+        ({"thresholds": [{"metric": "error_rate", "min": None}]}, "thresholds[0].min"),
+        ({"thresholds": [{"metric": "error_rate", "max": None}]}, "thresholds[0].max"),
+        ({"max_error_rate": None}, "max_error_rate"),
+        ({"max_p95_latency_s": None}, "max_p95_latency_s"),
+        ({"max_cost_per_item_usd": None}, "max_cost_per_item_usd"),
+    ],
+)
+def test_non_finite_gate_numbers_are_refused(gate: dict[str, Any], field: str, bad: float) -> None:
+    gate = json.loads(json.dumps(gate).replace("null", json.dumps(bad)))
+    with pytest.raises(InputError, match=rf"p.yaml: suite.gate.{re.escape(field)}: .*finite"):
+        parse_suite({"gate": gate}, "p.yaml")
