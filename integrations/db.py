@@ -43,6 +43,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
+        if parsed.get_backend_name() == "postgresql":
+            return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
         return create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # an unknown dialect or a missing driver
         raise InputError(f"PROMPTLOOP_DATABASE_URL cannot be used: {exc}") from None
@@ -86,38 +88,38 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
     except (OperationalError, ProgrammingError) as exc:
-        if _is_connection_failure(exc):
-            raise InputError(f"cannot reach the ledger database: {_first_line(exc)}") from None
-        return None
+        if _is_missing_table(exc):
+            return None
+        raise InputError(f"cannot reach the ledger database: {_first_line(exc)}") from None
     return row[0] if row else None
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create or upgrade the schema to head, unless it is there already."""
+    """Create or upgrade the schema to head, unless it is there already.
+
+    Two processes meeting a new ledger at once: on PostgreSQL an advisory lock inside
+    the migration serialises them; on SQLite a lock file beside the database does.
+    """
     if current_revision(engine) == HEAD:
         return
     from integrations.migrations.runner import upgrade
 
-    upgrade(engine)
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        upgrade(engine)
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if current_revision(engine) != HEAD:
+            upgrade(engine)
 
 
-def _is_connection_failure(exc: Exception) -> bool:
+def _is_missing_table(exc: Exception) -> bool:
+    """A reachable database without our schema yet (as opposed to no database at all)."""
     message = str(exc).lower()
-    return (
-        any(
-            marker in message
-            for marker in (
-                "connection refused",
-                "could not connect",
-                "unable to open database",
-                "does not exist",
-                "password authentication",
-                "could not translate",
-            )
-        )
-        and "relation" not in message
-        and "no such table" not in message
-    )
+    return "no such table" in message or ("relation" in message and "does not exist" in message)
 
 
 def _first_line(exc: Exception) -> str:

@@ -282,7 +282,9 @@ def abort(ctx: RunContext, exc: BaseException) -> None:
     """Mark the run failed (its partial rows stay, visibly incomplete)."""
     ctx.writer.close()
     with session_scope() as session:
-        fail_run(session, run_id=ctx.run_id, reason=f"{type(exc).__name__}: {exc}")
+        interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+        fail_run(session, run_id=ctx.run_id, reason=reason)
 
 
 async def execute(plan: Plan, **options: Any) -> int:

@@ -11,12 +11,13 @@ Variables use the ``PROMPTLOOP_`` prefix, except those the outside world already
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from roles.errors import InputError
 
@@ -116,10 +117,23 @@ def env_name(field: str) -> str:
 def get_settings() -> Settings:
     """The settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             problems.append(f"{env_name(field)}: {error['msg']}")
         raise InputError("invalid setting " + "; ".join(problems)) from None
+    except SettingsError as exc:  # a value that is not the JSON a structured setting needs
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(match.group(1)) if match else "a PROMPTLOOP_ setting"
+        raise InputError(f"invalid setting {name}: not valid JSON for this setting") from None
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"PROMPTLOOP_HOME={settings.home} is not a usable directory: {exc.strerror or exc}"
+        ) from None
+    if not settings.home.is_dir():
+        raise InputError(f"PROMPTLOOP_HOME={settings.home} is not a directory")
+    return settings

@@ -38,6 +38,19 @@ class ItemSpec(BaseModel):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"key '{key}' is given twice")
+        data[key] = value
+    return data
+
+
 def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
     items: list[ItemSpec] = []
     problems: list[str] = []
@@ -46,9 +59,12 @@ def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = json.loads(line, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: not valid JSON ({exc.msg})")
+            continue
+        except ValueError as exc:
+            problems.append(f"line {number}: {exc}")
             continue
         try:
             item = ItemSpec.model_validate(data)

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roles.errors import InputError
-from roles.templates import check_syntax
+from roles.templates import RenderError, check_syntax, render
 from roles.yamlfile import YamlDoc, load_yaml
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -93,22 +93,34 @@ class PromptSpec(BaseModel):
 def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.source}: a prompt file is a mapping with name, model and template")
+    suite_source = doc.where(("suite",))
     if isinstance(doc.data.get("suite"), str):
-        doc.data = {**doc.data, "suite": _suite_file(doc)}
+        suite_data, suite_source = _suite_file(doc)
+        doc.data = {**doc.data, "suite": suite_data}
     spec = doc.validate(PromptSpec)
     if spec.suite is not None:
         # Imported here: the statistics behind suites are not needed by most commands.
         from roles.data_scientist.suite import parse_suite
 
-        parse_suite(spec.suite, doc.where(("suite",)))
+        parse_suite(spec.suite, suite_source)
     check_syntax(spec.template, doc.where(("template",)))
     if spec.system:
         check_syntax(spec.system, doc.where(("system",)))
+    for index, example in enumerate(spec.examples):
+        try:
+            render(spec.template, example.input)
+        except RenderError as exc:
+            what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
+            raise InputError(
+                f"{doc.where(('examples', index, 'input'))}: few-shot example {index + 1} does "
+                f"not render through the template: {what}"
+            ) from None
     return spec
 
 
-def _suite_file(doc: YamlDoc) -> Any:
-    """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file, inlined."""
+def _suite_file(doc: YamlDoc) -> tuple[Any, str]:
+    """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file, inlined;
+    returns its data and the name its errors should carry."""
     reference = str(doc.data["suite"])
     path = Path(doc.source).parent / reference
     suite_doc = load_yaml(path)
@@ -117,7 +129,7 @@ def _suite_file(doc: YamlDoc) -> Any:
         data = data["suite"]
     if not isinstance(data, dict):
         raise InputError(f"{path}: a suite file is a mapping with scorers and gate")
-    return data
+    return data, str(path)
 
 
 def parse_prompt_file(path: Path | str) -> PromptSpec:

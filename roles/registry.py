@@ -7,6 +7,7 @@ even when two deploys race.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from roles.roster import require_member
 from roles.states import Role
 
 PRODUCTION = "production"
+LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PUSH_ROLES = (Role.PM, Role.EXPERT, Role.DATA_SCIENTIST, Role.ADMIN)
 
 
@@ -164,8 +166,10 @@ def move_label(
     assert prompt.id is not None and version.id is not None and actor.id is not None
     if version.prompt_id != prompt.id:
         raise InputError(f"version {version.number} does not belong to '{prompt.name}'")
-    if not label or len(label) > 100:
-        raise InputError("a label name is 1 to 100 characters")
+    if not LABEL_PATTERN.match(label):
+        raise InputError(
+            f"'{label}' is not a label name (letters, digits, '.', '_' or '-', at most 100)"
+        )
     row = session.exec(
         select(Label).where(Label.prompt_id == prompt.id).where(Label.name == label)
     ).first()

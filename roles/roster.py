@@ -71,12 +71,20 @@ def read_team_file(path: Path | str) -> list[Person]:
         raise InputError(f"{doc.source}: a team file is a mapping with a 'people' list")
     team = doc.validate(TeamFile)
     seen: dict[str, int] = {}
+    slack_ids: dict[str, str] = {}
     for index, person in enumerate(team.people):
         if person.handle in seen:
             raise InputError(
                 f"{doc.where(('people', index))}: handle '{person.handle}' is listed twice"
             )
         seen[person.handle] = index
+        if person.slack_user_id:
+            other = slack_ids.setdefault(person.slack_user_id, person.handle)
+            if other != person.handle:
+                raise InputError(
+                    f"{doc.where(('people', index, 'slack_user_id'))}: slack_user_id "
+                    f"{person.slack_user_id} is already '{other}''s; one Slack user is one person"
+                )
     return team.people
 
 
@@ -89,13 +97,24 @@ class SyncReport:
 
 
 def sync_team(
-    session: Session, *, people: list[Person], deactivate_missing: bool = True
+    session: Session,
+    *,
+    people: list[Person],
+    deactivate_missing: bool = True,
+    add_only: bool = False,
 ) -> SyncReport:
-    """Add and update ``people``; deactivate active members not listed (unless told not to)."""
+    """Add and update ``people``; deactivate active members not listed (unless told not to).
+
+    With ``add_only`` (the sample), people already on the team are left exactly as they are.
+    """
     report = SyncReport()
     listed = {p.handle for p in people}
+    _refuse_shared_slack_ids(session, people=people)
     for person in people:
         member = session.exec(select(Member).where(Member.handle == person.handle)).first()
+        if member is not None and add_only:
+            report.unchanged.append(person.handle)
+            continue
         if member is None:
             member = Member(handle=person.handle, name=person.name)
             session.add(member)
@@ -128,6 +147,33 @@ def sync_team(
             report.deactivated.append(member.handle)
     session.flush()
     return report
+
+
+def _refuse_shared_slack_ids(session: Session, *, people: list[Person]) -> None:
+    """One Slack identity is one person: otherwise a click could act as someone else."""
+    owners: dict[str, str] = {}
+    for person in people:
+        if person.slack_user_id:
+            other = owners.setdefault(person.slack_user_id, person.handle)
+            if other != person.handle:
+                raise InputError(
+                    f"slack_user_id {person.slack_user_id} is given to both '{other}' and "
+                    f"'{person.handle}'; one Slack user is one person"
+                )
+    for person in people:
+        if not person.slack_user_id:
+            continue
+        holder = session.exec(
+            select(Member)
+            .where(Member.slack_user_id == person.slack_user_id)
+            .where(Member.handle != person.handle)
+            .where(col(Member.active))
+        ).first()
+        if holder is not None and holder.handle not in {p.handle for p in people}:
+            raise InputError(
+                f"slack_user_id {person.slack_user_id} of '{person.handle}' already belongs to "
+                f"'{holder.handle}'"
+            )
 
 
 def _set_roles(session: Session, *, member_id: int, roles: list[Role]) -> None:

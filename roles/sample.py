@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from roles.datasets import parse_jsonl, push_dataset
 from roles.prompt_file import parse_prompt_file
-from roles.registry import PRODUCTION, find_prompt, label_target, move_label, push
+from roles.registry import PRODUCTION, add_version, find_prompt, label_target, move_label
 from roles.roster import find_member, read_team_file, sync_team
 
 SAMPLE_PROMPT = "support-triage"
@@ -39,7 +39,10 @@ class SampleReport:
 def load_sample(session: Session) -> SampleReport:
     report = SampleReport()
     team = sync_team(
-        session, people=read_team_file(sample_path("team.yaml")), deactivate_missing=False
+        session,
+        people=read_team_file(sample_path("team.yaml")),
+        deactivate_missing=False,
+        add_only=True,
     )
     report.written += [f"member {h} added" for h in team.added]
     report.written += [f"member {h} updated" for h in team.updated]
@@ -50,8 +53,9 @@ def load_sample(session: Session) -> SampleReport:
     )
     if created:
         report.written.append(f"dataset {SAMPLE_DATASET} v{dataset.version}")
-    version, created = push(
-        session, spec=parse_prompt_file(sample_path(f"{SAMPLE_PROMPT}.yaml")), actor=SAMPLE_AUTHOR
+    # The sample's own history is authored by its people whether or not they are active now.
+    version, created = add_version(
+        session, spec=parse_prompt_file(sample_path(f"{SAMPLE_PROMPT}.yaml")), author=author
     )
     if created:
         report.written.append(f"prompt {SAMPLE_PROMPT} v{version.number}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,38 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from roles.errors import InputError
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+# Bounds that keep one template from taking the machine: loop steps over range() per
+# render, the size of a string or list built with '*', and the rendered text itself.
+MAX_LOOP_STEPS = 100_000
+MAX_SIZE = 1_000_000
+_loop_budget: ContextVar[list[int]] = ContextVar("loop_budget")
+
+
+def _bounded_range(*args: int) -> range:
+    steps = range(*args)
+    budget = _loop_budget.get([MAX_LOOP_STEPS])
+    budget[0] -= len(steps)
+    if budget[0] < 0:
+        raise SecurityError(f"the template loops more than {MAX_LOOP_STEPS} times")
+    return steps
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError("exponents above 64 are not allowed in templates")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_SIZE:
+                    raise SecurityError(f"the template builds a value over {MAX_SIZE} long")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV.globals["range"] = _bounded_range
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 
 
@@ -42,8 +74,9 @@ def check_syntax(source: str, where: str) -> None:
 
 
 def render(source: str, variables: Mapping[str, Any]) -> str:
+    token = _loop_budget.set([MAX_LOOP_STEPS])
     try:
-        return str(_compile(source).render(**variables))
+        text = str(_compile(source).render(**variables))
     except TemplateSyntaxError as exc:
         raise RenderError(f"template error on line {exc.lineno}: {exc.message}") from None
     except UndefinedError as exc:
@@ -52,8 +85,15 @@ def render(source: str, variables: Mapping[str, Any]) -> str:
         raise RenderError(f"undefined variable '{name or exc}'", variable=name) from None
     except SecurityError as exc:
         raise RenderError(f"template refused by the sandbox: {exc}") from None
+    except RecursionError:
+        raise RenderError("template failed: it recurses too deeply") from None
     except Exception as exc:  # a filter or test raising on the given data
         raise RenderError(f"template failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        _loop_budget.reset(token)
+    if len(text) > MAX_SIZE:
+        raise RenderError(f"the rendered text is over {MAX_SIZE} characters")
+    return text
 
 
 def render_messages(

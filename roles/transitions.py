@@ -19,8 +19,8 @@ from sqlmodel import Session, col
 from roles.clock import utcnow
 from roles.errors import ConflictError, NotFoundError, RoleError, TransitionError
 from roles.ledger import ChangeRequest, Handoff
-from roles.roster import find_member, require_member
-from roles.states import State, rule_for
+from roles.roster import SYSTEM_HANDLE, find_member, require_member
+from roles.states import Role, State, rule_for
 
 
 def get_change(session: Session, change_id: int) -> ChangeRequest:
@@ -61,6 +61,11 @@ def transition(
     if rule is None:
         raise TransitionError(
             f"change {change_id} is {source.value}; it cannot move to {target.value}"
+        )
+    if rule.roles == (Role.SYSTEM,) and actor != SYSTEM_HANDLE:
+        raise RoleError(
+            f"moving change {change_id} to {target.value} is done by promptloop itself, "
+            "not by a person"
         )
     if rule.author_only and find_member(session, handle=actor).id != change.author_id:
         raise RoleError(f"only the author of change {change_id} may move it to {target.value}")

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,9 +70,44 @@ def _walk(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:
             _walk(child, (*path, index), lines)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (the last would win silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key '{key}' is given twice (first on line {seen[key] + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def non_finite(data: Any, path: Loc = ()) -> Loc | None:
+    """The path of the first NaN or infinite number in ``data``, if any."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = non_finite(value, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
 def load_yaml_text(text: str, source: str) -> YamlDoc:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -81,7 +117,12 @@ def load_yaml_text(text: str, source: str) -> YamlDoc:
     lines: dict[Loc, int] = {}
     if node is not None:
         _walk(node, (), lines)
-    return YamlDoc(source=source, data=data, lines=lines)
+    doc = YamlDoc(source=source, data=data, lines=lines)
+    bad = non_finite(data)
+    if bad is not None:
+        field = ".".join(str(p) for p in bad)
+        raise InputError(f"{doc.where(bad)}: {field}: NaN and infinity are not allowed")
+    return doc
 
 
 def read_text(path: Path | str) -> str:

@@ -13,8 +13,9 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
-from integrations.cli import change, dataset, demo, evals, prompt, team
+from integrations.cli import change, dataset, demo, evals, prompt, server, team
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, say
 from roles.errors import PromptloopError
@@ -31,6 +32,7 @@ app.add_typer(prompt.app, name="prompt")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(change.app, name="change")
 app.add_typer(evals.app, name="eval")
+app.add_typer(server.app, name="server")
 app.command("demo")(demo.demo)
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
@@ -77,9 +79,17 @@ def init(
     from roles.sample import load_sample
 
     written: list[str] = []
-    with session_scope() as session:
-        if sample:
-            written = load_sample(session).written
+    for attempt in range(3):
+        try:
+            with session_scope() as session:
+                if sample:
+                    written = load_sample(session).written
+            break
+        except IntegrityError:
+            # Someone else is loading the same sample at this moment; it is idempotent,
+            # so look again once they are done.
+            if attempt == 2:
+                raise
     url = _safe_url(get_settings().resolved_database_url)
     if as_json:
         emit_json({"database": url, "sample": sample, "written": written})
@@ -102,7 +112,11 @@ def run_cli(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("PROMPTLOOP_DEBUG") == "1"
     try:
-        app(args=argv, prog_name="promptloop", standalone_mode=False)
+        returned = app(args=argv, prog_name="promptloop", standalone_mode=False)
+        if isinstance(returned, int) and returned:
+            if returned == 130:  # Typer turns Ctrl-C into Exit(130)
+                say("interrupted; what was committed before stays (eval answers so far are cached)")
+            return returned
     except PromptloopError as exc:
         if debug:
             raise
@@ -116,15 +130,25 @@ def run_cli(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        say("interrupted")
+        say("interrupted; what was committed before stays (eval answers so far are cached)")
         return 130
+    except IntegrityError:
+        if debug:
+            raise
+        say(
+            "[red]error:[/] someone else wrote the same record at the same moment; nothing of "
+            "yours was written — run the command again"
+        )
+        return 1
     except Exception as exc:
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
             return 2
         if debug:
             raise
-        say(f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        say(
+            f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        )
         return 3
     return 0
 

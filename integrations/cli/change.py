@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt
+from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from integrations.cli.output import ago, emit_json, out, say, table
 from integrations.db import session_scope
 from roles.changes import change_view, list_changes
+from roles.errors import InputError, PromptloopError
 from roles.pm import revise_change, submit_change, withdraw_change
-from roles.prompt_file import parse_prompt_file
 
 app = typer.Typer(
     help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
@@ -33,13 +33,21 @@ def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> 
     if skip or (not wait and not get_settings().auto_evaluate):
         return {"evaluation": "not started"}
     if wait:
-        from flows.launch import evaluate
+        from flows.launch import evaluate, note_launch_failure
 
         say(f"evaluating change {change_id} (candidate against production)...")
-        return {
-            "evaluation": "finished",
-            "state_after_evaluation": evaluate(change_id, prompt=prompt),
-        }
+        try:
+            state = evaluate(change_id, prompt=prompt)
+        except PromptloopError:
+            raise
+        except Exception as exc:
+            note_launch_failure(change_id, exc)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"the evaluation of change {change_id} could not run: {first}; the change is "
+                f"unchanged — retry with `promptloop change evaluate {change_id} --wait`"
+            ) from None
+        return {"evaluation": "finished", "state_after_evaluation": state}
     from flows.launch import evaluate_in_background
 
     log = evaluate_in_background(change_id, prompt=prompt)
@@ -50,6 +58,17 @@ def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> 
     return {"evaluation": "started", "log": str(log)}
 
 
+def print_verdict(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The last evaluation's handoff, its reasons printed; None if there is none yet."""
+    verdict = next((h for h in reversed(view["history"]) if h["from_state"] == "evaluating"), None)
+    if verdict and verdict["payload"].get("reasons"):
+        colour = "green" if verdict["to_state"] == "in_review" else "red"
+        out.print(f"[bold {colour}]evaluation: {verdict['to_state']}[/]")
+        for reason in verdict["payload"]["reasons"]:
+            out.print(f"  {reason}")
+    return verdict
+
+
 def _evaluate_and_report(
     view: dict[str, Any], *, wait: bool, skip: bool, as_json: bool
 ) -> dict[str, Any]:
@@ -57,7 +76,19 @@ def _evaluate_and_report(
     extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=skip)
     if wait:
         with session_scope() as session:
-            view = change_view(session, change_id=view["id"], with_history=False)
+            full = change_view(session, change_id=view["id"])
+        view = {k: v for k, v in full.items() if k not in ("history", "seconds_in_state")}
+        verdict = next(
+            (h for h in reversed(full["history"]) if h["from_state"] == "evaluating"), None
+        )
+        extra["reasons"] = verdict["payload"].get("reasons", []) if verdict else []
+        if not as_json:
+            print_verdict(full)
+            if full["state"] in ("submitted", "evaluating"):
+                say(
+                    f"change {full['id']} is still {full['state']}: the evaluation did not finish; "
+                    f"resume with `promptloop change evaluate {full['id']} --wait`"
+                )
     if as_json:
         emit_json({**view, **extra})
     return view
@@ -73,7 +104,7 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
-    spec = parse_prompt_file(file)
+    spec = read_prompt_spec(file)
     with session_scope() as session:
         change = submit_change(session, spec=spec, author=actor, note=note)
         view = change_view(session, change_id=change.id or 0, with_history=False)
@@ -122,11 +153,7 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         ["state", "time"],
         [[k, ago(v)] for k, v in view["seconds_in_state"].items()],
     )
-    verdict = next((h for h in reversed(view["history"]) if h["from_state"] == "evaluating"), None)
-    if verdict and verdict["payload"].get("reasons"):
-        out.print(f"[bold]evaluation ({verdict['to_state']}):[/]")
-        for reason in verdict["payload"]["reasons"]:
-            out.print(f"  {reason}")
+    print_verdict(view)
     links = view.get("links") or {}
     if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
         out.print(
@@ -188,7 +215,7 @@ def revise(
     as_json: JsonOpt = False,
 ) -> None:
     """A new candidate for a change sent back (eval_failed or changes_requested); author only."""
-    spec = parse_prompt_file(file)
+    spec = read_prompt_spec(file)
     with session_scope() as session:
         revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)
         view = change_view(session, change_id=change_id, with_history=False)

@@ -49,30 +49,42 @@ def push(
 def show(
     name: str,
     version: Annotated[int | None, typer.Option("--version", "-v")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", min=0, help="Items to show (table default 50, JSON default all; 0 = all)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a dataset's items (default: its latest version)."""
     with session_scope() as session:
         dataset = find_dataset(session, name=name, version=version)
+        rows = items_of(session, dataset=dataset)
+        total = len(rows)
+        shown = limit if limit else (total if as_json or limit == 0 else 50)
         items = [
             {"id": i.item_id, "input": i.input, "expected": i.expected, "tags": i.tags}
-            for i in items_of(session, dataset=dataset)
+            for i in rows[:shown]
         ]
         data = {
             "name": dataset.name,
             "version": dataset.version,
             "created_at": iso(dataset.created_at),
             "content_hash": dataset.content_hash,
+            "total_items": total,
             "items": items,
         }
     if as_json:
         emit_json(data)
         return
     table(
-        f"{name} v{data['version']} ({len(items)} items)",
+        f"{name} v{data['version']} ({total} items)",
         ["id", "input", "expected", "tags"],
         [[i["id"], _short(i["input"]), _short(i["expected"]), ", ".join(i["tags"])] for i in items],
     )
+    if total > len(items):
+        say(f"… and {total - len(items)} more (--limit 0 shows all)")
 
 
 @app.command("list")

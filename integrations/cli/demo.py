@@ -8,7 +8,7 @@ same change; ``--fresh`` withdraws it and starts over (finished eval runs are re
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import col, select
@@ -74,17 +74,12 @@ def demo(
     from integrations.cli.change import show
 
     show(change_id)
-    concluded = next(
-        (h for h in reversed(view["history"]) if h["from_state"] == "evaluating"), None
+    runs: dict[str, Any] = next(
+        (h["payload"] for h in reversed(view["history"]) if h["from_state"] == "evaluating"), {}
     )
-    if concluded:
-        verdict = "PASSED" if concluded["to_state"] == "in_review" else "FAILED"
-        out.print(f"\n[bold]gate {verdict}[/] — every reason:")
-        for reason in concluded["payload"].get("reasons", []):
-            out.print(f"  {reason}")
-        runs = concluded["payload"]
-        if runs.get("candidate_run"):
-            out.print(
-                f"\nnext: `promptloop eval compare {runs.get('baseline_run')} {runs['candidate_run']}` "
-                f"for the paired scorecard; the Prefect UI shows it as artifacts of the flow run."
-            )
+    if runs.get("candidate_run"):
+        out.print(
+            f"\nnext: `promptloop eval compare {runs.get('baseline_run')} {runs['candidate_run']}` "
+            "for the paired scorecard (also in the Prefect UI, as artifacts of the flow run); "
+            "`promptloop server stop` stops the local Prefect server."
+        )

@@ -52,7 +52,15 @@ def run(
         plan = make_plan(session, name=name, version=version, label=label, dataset=dataset)
     limit = concurrency or get_settings().concurrency
     with model_client(concurrency=limit, no_cache=no_cache) as (client, description):
-        say(f"model: {plan.prompt.model} via {description}")
+        for model in _models_of(plan):
+            problem = client.check(model)
+            if problem:
+                raise InputError(f"model '{model}' cannot be called: {problem}")
+        where = client.endpoint(plan.prompt.model).base_url
+        say(
+            f"model: {plan.prompt.model} at {where}"
+            + (f" ({description})" if "local" in description else "")
+        )
         with _progress_bar(len(plan.items), f"{name} v{plan.version_number}") as listener:
             run_id = asyncio.run(_execute(execute, plan, client, limit, no_cache, listener))
     from roles.evaluation.records import get_run, run_view
@@ -61,8 +69,22 @@ def run(
         view = run_view(session, get_run(session, run_id))
     if as_json:
         emit_json(view)
-        return
-    print_run(view)
+    else:
+        print_run(view)
+    if view["items"] and view["errors"] == view["items"]:
+        say("[red]every item failed[/]: check the model endpoint (OPENAI_BASE_URL) and its key")
+        raise typer.Exit(2)
+
+
+def _models_of(plan: Any) -> list[str]:
+    """The prompt's model and any judge model its suite calls."""
+    models = [plan.prompt.model]
+    for scorer in plan.suite.scorers:
+        judge = scorer.args.get("model") if scorer.name == "llm_judge" else None
+        judge = judge or (plan.suite.judge_model if scorer.name == "llm_judge" else None)
+        if judge and judge not in models:
+            models.append(judge)
+    return models
 
 
 async def _execute(
@@ -156,16 +178,55 @@ def _f(value: float | None) -> str:
 
 
 @app.command("show")
-def show(run_id: Annotated[int, typer.Argument(metavar="RUN")], as_json: JsonOpt = False) -> None:
-    """A recorded run: totals and per-metric scores."""
-    from roles.evaluation.records import get_run, run_view
+def show(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    items: Annotated[
+        bool, typer.Option("--items", help="Also each item: output, error, scores.")
+    ] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only items that errored, failed or went unscored.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many items.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A recorded run: totals and per-metric scores; --items for outputs and reasons."""
+    from roles.evaluation.records import get_run, item_views, run_view
 
     with session_scope() as session:
         view = run_view(session, get_run(session, run_id))
+        if items or failed:
+            view["results"] = item_views(session, run_id=run_id, failed_only=failed, limit=limit)
     if as_json:
         emit_json(view)
-    else:
-        print_run(view)
+        return
+    print_run(view)
+    if view["failure"]:
+        say(f"[red]this run did not finish:[/] {view['failure']}")
+    for row in view.get("results", []):
+        out.print(f"[bold]{row['item_id']}[/]" + (" (cached)" if row["cached"] else ""))
+        if row["error"]:
+            out.print(f"  [red]error:[/] {row['error']}")
+        else:
+            out.print(f"  output: {_clip(row['output'])}")
+        for metric, score in row["scores"].items():
+            if score["unscored"]:
+                detail = f"unscored — {score['reason']}"
+                if score["raw_answer"]:
+                    detail += f" (raw answer: {_clip(score['raw_answer'], 80)})"
+            else:
+                detail = _f(score["value"]) + (
+                    " pass" if score["passed"] else " fail" if score["passed"] is False else ""
+                )
+                if score["explanation"]:
+                    detail += f" — {_clip(score['explanation'], 100)}"
+            out.print(f"  {metric}: {detail}", markup=False, highlight=False)
+
+
+def _clip(text: str | None, limit: int = 160) -> str:
+    text = (text or "").replace("\n", " ⏎ ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Scorecard, Verdict]:
@@ -173,7 +234,12 @@ def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Sco
     from roles.data_scientist import build_scorecard, evaluate_gate
     from roles.evaluation.records import get_run, load_results
 
+    if baseline_id == candidate_id:
+        raise InputError("compare two different runs: a baseline and a candidate")
     base, cand = get_run(session, baseline_id), get_run(session, candidate_id)
+    for run in (base, cand):
+        if run.status != "finished":
+            raise InputError(f"eval run {run.id} is {run.status}, not finished; re-run it first")
     if base.dataset_id != cand.dataset_id:
         raise InputError(
             f"runs {baseline_id} and {candidate_id} used different datasets; pair runs of the same dataset version"

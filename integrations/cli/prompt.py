@@ -10,13 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt
+from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from integrations.cli.output import emit_json, out, say, table
 from integrations.db import session_scope
 from roles.clock import iso
 from roles.errors import InputError, RoleError
 from roles.ledger import Member, PromptVersion
-from roles.prompt_file import export_yaml, parse_prompt_file
+from roles.prompt_file import export_yaml
 from roles.registry import (
     PRODUCTION,
     find_prompt,
@@ -62,7 +62,7 @@ def push_(
     as_json: JsonOpt = False,
 ) -> None:
     """Store FILE as a new version (identical content returns the existing version)."""
-    spec = parse_prompt_file(file)
+    spec = read_prompt_spec(file)
     with session_scope() as session:
         version, created = push(session, spec=spec, actor=actor)
         number = version.number

@@ -1,13 +1,15 @@
 """Model answers already paid for, in ``PROMPTLOOP_HOME/cache.sqlite``.
 
-Keyed by ``ChatRequest.cache_key()`` (model, messages, parameters, seed). Only successful
-results are stored, each in its own transaction the moment it arrives, so a run that
-crashed half-way resumes from what it already has. WAL mode lets several processes read
-while one writes; a lookup by primary key costs tens of microseconds, so it runs on the
-event loop directly (a thread hop would cost more than the read).
+Keyed by a string the caller computes: ``LLMClient.cache_key`` hashes the endpoint's base
+URL with ``ChatRequest.cache_key()`` (model, messages, parameters, seed), so the same model
+name at two endpoints is two models. Only successful results are stored, each in its own
+transaction the moment it arrives, so a run that crashed half-way resumes from what it
+already has. WAL mode lets several processes read while one writes; a lookup by primary
+key costs tens of microseconds, so it runs on the event loop directly (a thread hop would
+cost more than the read).
 
     >>> cache = RequestCache(Path("/tmp/cache.sqlite"))  # doctest: +SKIP
-    >>> cache.put(request, result); cache.get(request).cached  # doctest: +SKIP
+    >>> cache.put(key, result); cache.get(key).cached  # doctest: +SKIP
     True
 """
 
@@ -19,7 +21,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from roles.calls import ChatRequest, ChatResult
+from roles.calls import ChatResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -57,20 +59,20 @@ class RequestCache:
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
-    def get(self, request: ChatRequest) -> ChatResult | None:
-        """The stored result, marked ``cached=True``, or None."""
+    def get(self, key: str) -> ChatResult | None:
+        """The result stored under ``key``, marked ``cached=True``, or None."""
         with self._lock:
             row = (
                 self._connection()
-                .execute("SELECT response FROM responses WHERE key = ?", (request.cache_key(),))
+                .execute("SELECT response FROM responses WHERE key = ?", (key,))
                 .fetchone()
             )
         if row is None:
             return None
         return ChatResult.model_validate_json(row[0]).model_copy(update={"cached": True})
 
-    def put(self, request: ChatRequest, result: ChatResult) -> None:
-        """Store a successful result (failures are never cached)."""
+    def put(self, key: str, result: ChatResult) -> None:
+        """Store a successful result under ``key`` (failures are never cached)."""
         if not result.ok:
             return
         stored = result.model_copy(update={"cached": False})
@@ -78,8 +80,8 @@ class RequestCache:
             self._connection().execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    request.cache_key(),
-                    request.model,
+                    key,
+                    result.model,
                     stored.model_dump_json(),
                     result.input_tokens,
                     result.output_tokens,

@@ -2,7 +2,9 @@
 
 Bounded concurrency, a per-call timeout, our own retries (the SDK's are off, so a
 ``max_retries`` of 4 means exactly 5 attempts), a request cache, and cost per call. A
-per-item failure comes back as a ``ChatResult`` with ``error`` set; it never raises.
+per-item failure comes back as a ``ChatResult`` with ``error`` set; it never raises (only
+cancellation and ``KeyboardInterrupt`` pass through). An answer that is not an OpenAI chat
+completion (an HTML page, JSON without ``choices``) is such a failure, and is not retried.
 
     async with LLMClient(concurrency=32) as client:
         results = await asyncio.gather(*(client(r) for r in requests))
@@ -12,6 +14,10 @@ per-item failure comes back as a ``ChatResult`` with ``error`` set; it never rai
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -20,7 +26,14 @@ import openai
 
 from integrations.llm.cache import RequestCache
 from integrations.llm.prices import PriceTable
-from integrations.llm.providers import Endpoint, EndpointError, route
+from integrations.llm.providers import (
+    LOCAL_API_KEY,
+    Endpoint,
+    EndpointError,
+    cache_scope,
+    display_url,
+    route,
+)
 from integrations.llm.retry import RetryPolicy, is_retryable_status, retry_after_s
 from integrations.settings import Settings, get_settings
 from roles.calls import ChatRequest, ChatResult
@@ -42,12 +55,18 @@ class CallStats:
     waited_s: float = 0.0  # total backoff before retries
 
 
+log = logging.getLogger(__name__)
+
+NOT_CHAT_API = "the endpoint did not answer like the OpenAI chat API"
+
+
 @dataclass
 class _Failure:
     kind: str  # "HTTP 500", "timeout", "connection error", ...
     detail: str
     retryable: bool
     retry_after: float | None = None
+    hint: str | None = None  # what to check or set, added to the final error
 
 
 @dataclass
@@ -96,6 +115,7 @@ class LLMClient:
         self.stats = CallStats()
         self._state: _LoopState | None = None
         self._endpoints: dict[str, Endpoint] = {}
+        self._scopes: dict[str, str] = {}  # model -> cache scope
 
     def endpoint(self, model: str) -> Endpoint:
         """Where ``model`` would be called; ``EndpointError`` if it cannot be. Checks up front."""
@@ -105,22 +125,58 @@ class LLMClient:
             self._endpoints[model] = found
         return found
 
+    def check(self, model: str) -> str | None:
+        """Why every call to ``model`` would fail, as one sentence naming what to set, or None.
+
+        Configuration only (URL, key, the embedded model): it sends no request, so a
+        command can refuse up front instead of failing each item the same way.
+        """
+        try:
+            self.endpoint(model)
+        except EndpointError as exc:
+            return exc.message
+        return None
+
+    def cache_key(self, request: ChatRequest) -> str:
+        """The request's key in the cache: its own key scoped by the endpoint's base URL.
+
+        The same model name at two endpoints is two models. Needs no API key, so answers
+        already paid for are served even when the key is gone.
+        """
+        scope = self._scopes.get(request.model)
+        if scope is None:
+            scope = self._scopes[request.model] = cache_scope(request.model, self.settings)
+        return hashlib.sha256(f"{scope}\n{request.cache_key()}".encode()).hexdigest()
+
     async def __call__(self, request: ChatRequest) -> ChatResult:
         self.stats.requests += 1
+        key = self.cache_key(request)
         if self.no_cache:
             result = await self._fresh(request)
-            self.cache.put(request, result)  # a forced call still saves the next run a payment
+            self._store(key, result)  # a forced call still saves the next run a payment
         else:
-            result = await self._cached(request)
+            result = await self._cached(request, key)
         if not result.ok:
             self.stats.errors += 1
         return result
 
-    async def _cached(self, request: ChatRequest) -> ChatResult:
+    def _lookup(self, key: str) -> ChatResult | None:
+        try:
+            return self.cache.get(key)
+        except (sqlite3.Error, ValueError) as exc:  # a broken cache costs money, not the run
+            log.warning("request cache %s unreadable, calling the model: %s", self.cache.path, exc)
+            return None
+
+    def _store(self, key: str, result: ChatResult) -> None:
+        try:
+            self.cache.put(key, result)
+        except sqlite3.Error as exc:
+            log.warning("request cache %s not written: %s", self.cache.path, exc)
+
+    async def _cached(self, request: ChatRequest, key: str) -> ChatResult:
         state = self._loop_state()
-        key = request.cache_key()
         while True:
-            hit = self.cache.get(request)
+            hit = self._lookup(key)
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit
@@ -143,7 +199,7 @@ class LLMClient:
         state.in_flight[key] = future
         try:
             result = await self._fresh(request)
-            self.cache.put(request, result)
+            self._store(key, result)
             future.set_result(result)
             return result
         except asyncio.CancelledError:
@@ -162,7 +218,11 @@ class LLMClient:
         except EndpointError as exc:
             return ChatResult(error=exc.message, model=request.model, attempts=0)
         state = self._loop_state()
-        sdk = self._sdk_client(state, endpoint)
+        try:
+            sdk = self._sdk_client(state, endpoint)
+        except Exception as exc:  # e.g. a URL the HTTP library refuses
+            error = f"cannot call {display_url(endpoint.base_url)}: {type(exc).__name__}: {exc}"
+            return ChatResult(error=error, model=request.model, attempts=0)
         attempts = self.retry.attempts
         for attempt in range(1, attempts + 1):
             async with state.semaphore:
@@ -183,41 +243,84 @@ class LLMClient:
         plural = "s" if attempts != 1 else ""
         tried = f" after {attempts} attempt{plural}" if failure.retryable else ""
         error = f"{failure.kind}{tried}: {failure.detail}"
+        if failure.hint:
+            error += f" ({failure.hint})"
         return ChatResult(error=error, model=request.model, attempts=attempts)
 
     async def _attempt(
         self, sdk: openai.AsyncOpenAI, endpoint: Endpoint, request: ChatRequest
     ) -> ChatResult | _Failure:
+        """One HTTP call. Every exception but cancellation becomes a ``_Failure``."""
         started = time.perf_counter()
         try:
             # Parameters travel as extra body fields: any the endpoint accepts pass through,
-            # including ones this SDK version has no keyword for.
-            completion = await sdk.chat.completions.create(
+            # including ones this SDK version has no keyword for. The raw response lets us
+            # check the answer is a chat completion before reading it as one.
+            raw = await sdk.chat.completions.with_raw_response.create(
                 model=endpoint.model,
                 messages=cast(Any, request.messages),
                 response_format=cast(Any, request.response_format or openai.omit),
                 extra_body=request.params or None,
             )
+            content_type = raw.headers.get("content-type", "")
+            body = raw.content
         except openai.APIStatusError as exc:
             return _Failure(
                 f"HTTP {exc.status_code}",
                 _status_detail(exc),
                 is_retryable_status(exc.status_code),
                 retry_after_s(exc.response.headers),
+                hint=_status_hint(exc.status_code, endpoint),
             )
         except openai.APITimeoutError:
             return _Failure("timeout", f"no answer within {self.timeout_s:g} s", True)
         except openai.APIConnectionError as exc:
-            return _Failure("connection error", str(exc.__cause__ or exc), True)
+            return _Failure(
+                "connection error",
+                str(exc.__cause__ or exc),
+                True,
+                hint=_url_hint(endpoint, "; is the server up?"),
+            )
+        except openai.APIResponseValidationError as exc:
+            got = f"got {_snippet(str(exc.body))!r}" if exc.body is not None else exc.message
+            return self._not_chat_api(endpoint, got)
         except openai.OpenAIError as exc:
             return _Failure(type(exc).__name__, str(exc), False)
+        except Exception as exc:  # anything the SDK or its HTTP library lets through
+            return _Failure(f"unexpected {type(exc).__name__}", str(exc) or repr(exc), False)
         latency = time.perf_counter() - started
-        return self._result(request, completion, latency)
+        parsed = _completion(content_type, body)
+        if isinstance(parsed, str):
+            return self._not_chat_api(endpoint, parsed)
+        return self._result(request, endpoint, parsed, latency)
 
-    def _result(self, request: ChatRequest, completion: Any, latency: float) -> ChatResult:
-        usage = completion.usage
-        input_tokens = usage.prompt_tokens if usage else None
-        output_tokens = usage.completion_tokens if usage else None
+    @staticmethod
+    def _not_chat_api(endpoint: Endpoint, got: str) -> _Failure:
+        # A login page, a web UI or a proxy answering: the URL is wrong, so retrying is no use.
+        where = display_url(endpoint.base_url)
+        hint: str | None = None if endpoint.embedded else f"from {where}"
+        if endpoint.url_setting is not None:
+            hint = f"check {endpoint.url_setting}={where}: such base URLs usually end in /v1"
+        return _Failure(NOT_CHAT_API, got, False, hint=hint)
+
+    def _result(
+        self, request: ChatRequest, endpoint: Endpoint, data: dict[str, Any], latency: float
+    ) -> ChatResult | _Failure:
+        choice = data["choices"][0]
+        message = choice["message"]
+        finish_reason = choice.get("finish_reason")
+        text = _text(message.get("content"))
+        tool_call = bool(message.get("tool_calls") or message.get("function_call"))
+        refusal = message.get("refusal")
+        empty_ok = tool_call or refusal or finish_reason in ("length", "content_filter")
+        if text is None and not empty_ok:
+            content = _snippet(json.dumps(message.get("content")))
+            got = f"got `message.content: {content}` without tool calls"
+            return self._not_chat_api(endpoint, f"{got} (finish_reason={finish_reason})")
+
+        usage = data.get("usage")
+        input_tokens = _tokens(usage, "prompt_tokens")
+        output_tokens = _tokens(usage, "completion_tokens")
         cost = self.prices.cost(
             request.model, input_tokens=input_tokens, output_tokens=output_tokens
         )
@@ -227,8 +330,6 @@ class LLMClient:
             self.stats.unpriced_calls += 1
         else:
             self.stats.cost_usd += cost
-        choice = completion.choices[0] if completion.choices else None
-        text = choice.message.content if choice else None
         common: dict[str, Any] = {
             "model": request.model,
             "input_tokens": input_tokens,
@@ -236,10 +337,13 @@ class LLMClient:
             "cost_usd": cost,
             "latency_s": latency,
         }
-        if text is None:
-            reason = choice.finish_reason if choice else "no choices"
-            return ChatResult(error=f"no text in the answer (finish_reason={reason})", **common)
-        return ChatResult(text=text, **common)
+        if text is not None:
+            return ChatResult(text=text, **common)
+        if refusal:
+            return ChatResult(error=f"the model refused: {refusal}", **common)
+        called = ": the model called a tool" if tool_call else ""
+        error = f"no text in the answer{called} (finish_reason={finish_reason})"
+        return ChatResult(error=error, **common)
 
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
@@ -279,3 +383,71 @@ def _status_detail(exc: openai.APIStatusError) -> str:
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])
     return exc.message
+
+
+def _status_hint(status: int, endpoint: Endpoint) -> str | None:
+    if status in (401, 403) and endpoint.key_setting and not endpoint.embedded:
+        verb = "set" if endpoint.api_key == LOCAL_API_KEY else "check"
+        return f"{verb} {endpoint.key_setting}"
+    if status == 404:
+        return _url_hint(endpoint, " and the model name")
+    return None
+
+
+def _url_hint(endpoint: Endpoint, tail: str) -> str | None:
+    """``check OPENAI_BASE_URL=<url><tail>``, when the URL came from a setting."""
+    if endpoint.url_setting is None:
+        return None
+    return f"check {endpoint.url_setting}={display_url(endpoint.base_url)}{tail}"
+
+
+def _completion(content_type: str, body: bytes) -> dict[str, Any] | str:
+    """The chat completion in an answer's body, or what came instead (to name in the error)."""
+    kind = content_type.split(";")[0].strip() or "no Content-Type"
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not text, or absurdly nested
+        if not body.strip():
+            return f"got an empty body ({kind})"
+        return f"got {kind}: {_snippet(body.decode('utf-8', 'replace'))!r}"
+    if not isinstance(data, dict):
+        return f"got JSON that is not an object: {_snippet(json.dumps(data))}"
+    if "choices" not in data:
+        keys = ", ".join(sorted(str(k) for k in data)[:8]) or "none"
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return f"got an error with status 200: {_snippet(str(error['message']))!r}"
+        return f"got JSON without `choices` (keys: {keys})"
+    choices = data["choices"]
+    if not isinstance(choices, list) or not choices:
+        return f"got `choices: {_snippet(json.dumps(choices))}`"
+    choice = choices[0]
+    if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+        return f"got a choice without a `message` object: {_snippet(json.dumps(choice))}"
+    return data
+
+
+def _text(content: Any) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        ]
+        return "".join(parts) if parts else None
+    return None
+
+
+def _tokens(usage: Any, name: str) -> int | None:
+    value = usage.get(name) if isinstance(usage, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _snippet(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"

@@ -124,7 +124,19 @@ def finish_run(
 
 
 def fail_run(session: Session, *, run_id: int, reason: str) -> None:
+    """Mark a run failed, counting the items it did record (kept, visibly incomplete)."""
+    from sqlalchemy import func
+
     run = get_run(session, run_id)
+    run.items = session.exec(
+        select(func.count()).select_from(EvalResult).where(EvalResult.run_id == run_id)
+    ).one()
+    run.errors = session.exec(
+        select(func.count())
+        .select_from(EvalResult)
+        .where(EvalResult.run_id == run_id)
+        .where(col(EvalResult.error).is_not(None))
+    ).one()
     run.status = "failed"
     run.failure = reason
     run.finished_at = utcnow()
@@ -248,3 +260,43 @@ def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
         "failure": run.failure,
         "common_errors": common_errors(session, run_id=run.id or 0) if run.errors else [],
     }
+
+
+def item_views(
+    session: Session, *, run_id: int, failed_only: bool = False, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Per-item outputs, errors and every score (with unscored reasons and raw judge answers)."""
+    query = select(EvalResult).where(EvalResult.run_id == run_id).order_by(col(EvalResult.id))
+    if failed_only:
+        failing = select(EvalScore.result_id).where(
+            (col(EvalScore.passed).is_(False)) | col(EvalScore.unscored)
+        )
+        query = query.where(col(EvalResult.error).is_not(None) | col(EvalResult.id).in_(failing))
+    if limit:
+        query = query.limit(limit)
+    results = list(session.exec(query))
+    ids = [r.id for r in results]
+    scores: dict[int, dict[str, Any]] = {}
+    for s in (
+        session.exec(select(EvalScore).where(col(EvalScore.result_id).in_(ids))) if ids else []
+    ):
+        scores.setdefault(s.result_id, {})[s.metric] = {
+            "value": s.value,
+            "passed": s.passed,
+            "unscored": s.unscored,
+            "reason": s.reason,
+            "explanation": s.explanation,
+            "raw_answer": s.raw_answer,
+        }
+    return [
+        {
+            "item_id": r.item_id,
+            "output": r.output,
+            "error": r.error,
+            "latency_s": r.latency_s,
+            "cached": r.cached,
+            "cost_usd": r.cost_usd,
+            "scores": scores.get(r.id or 0, {}),
+        }
+        for r in results
+    ]

@@ -11,6 +11,9 @@ waits ``latency_s``, and a script of faults can make the next requests fail::
         ...
         assert server.requests_received == 3
 
+``answer_raw`` and ``answer_json`` make the next answers misbehave instead: a 200 with an
+HTML page, broken JSON, or JSON that is not a chat completion.
+
 Each connection gets its own thread, so 32 concurrent requests at 200 ms take about
 0.2 s in total. From a shell, for a benchmark::
 
@@ -87,6 +90,9 @@ class Fault:
     drop: bool = False  # close the connection without answering
     times: int = 1
     match: str | None = None  # regex searched in the last user message; None matches all
+    body: bytes | None = None  # send these bytes as the answer (status 200 unless ``status``)
+    content_type: str = "application/json"  # with ``body``
+    headers: dict[str, str] | None = None  # extra headers with ``body``
 
 
 class FakeOpenAIServer:
@@ -162,6 +168,35 @@ class FakeOpenAIServer:
 
     def drop(self, *, times: int = 1, match: str | None = None) -> None:
         self.add_fault(Fault(drop=True, times=times, match=match))
+
+    def answer_raw(
+        self,
+        body: bytes | str,
+        *,
+        content_type: str = "text/html; charset=utf-8",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        match: str | None = None,
+    ) -> None:
+        """Answer with ``body`` verbatim: an HTML page, broken JSON, JSON that is no completion."""
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.add_fault(
+            Fault(
+                status=status,
+                body=data,
+                content_type=content_type,
+                headers=headers,
+                times=times,
+                match=match,
+            )
+        )
+
+    def answer_json(self, payload: Any, *, times: int = 1, match: str | None = None) -> None:
+        """Answer 200 with ``payload`` as JSON instead of a chat completion."""
+        self.answer_raw(
+            json.dumps(payload), content_type="application/json", times=times, match=match
+        )
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -304,6 +339,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             time.sleep(fake.latency_s)
+            if fault is not None and fault.body is not None:
+                return self._send_bytes(
+                    fault.status or 200, fault.body, fault.content_type, fault.headers
+                )
             if fault is not None and fault.status is not None:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return self._send(fault.status, _error(f"fake {fault.status}", "fake"), headers)
@@ -312,9 +351,13 @@ class _Handler(BaseHTTPRequestHandler):
             fake._leave()
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+
+    def _send_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)

@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
@@ -116,7 +117,7 @@ def _write_entries(args: tuple[str, int]) -> None:
     path, offset = args
     cache = RequestCache(Path(path))
     for request in items(200)[offset : offset + 150]:
-        cache.put(request, ChatResult(text="x", model=request.model))
+        cache.put(request.cache_key(), ChatResult(text="x", model=request.model))
 
 
 def test_several_processes_share_one_cache_file(tmp_path: Path) -> None:
@@ -126,3 +127,75 @@ def test_several_processes_share_one_cache_file(tmp_path: Path) -> None:
     assert len(RequestCache(path)) == 200
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_the_cache_is_usable_by_key(tmp_path: Path) -> None:
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    cache.put("k1", ChatResult(text="x", model="m"))
+    cache.put("k2", ChatResult(error="boom", model="m"))  # failures are never stored
+    hit = cache.get("k1")
+    assert hit is not None and hit.text == "x" and hit.cached
+    assert cache.get("k2") is None and cache.get("other") is None and len(cache) == 1
+
+
+def _settings(home: Path, **values: Any) -> Settings:
+    return Settings(home=home, retry_base_delay_s=0.01, **values)
+
+
+def test_the_same_model_at_another_endpoint_is_another_model(
+    llm_home: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    with FakeOpenAIServer(responder=lambda body: "from B") as other:
+        first = LLMClient(_settings(llm_home, openai_base_url=fake_openai.base_url))
+        run(first, items(3, model="smollm2-135m"))
+        moved = LLMClient(_settings(llm_home, openai_base_url=other.base_url))
+        answers = run(moved, items(3, model="smollm2-135m"))
+        assert moved.stats.cache_hits == 0 and moved.stats.model_calls == 3
+        assert {a.text for a in answers} == {"from B"} and other.requests_received == 3
+        # Each endpoint keeps its own answers; a trailing slash is the same endpoint.
+        back = LLMClient(_settings(llm_home, openai_base_url=fake_openai.base_url + "/"))
+        again = run(back, items(3, model="smollm2-135m"))
+        assert back.stats.cache_hits == 3 and all(a.text != "from B" for a in again)
+
+
+def test_embedded_model_answers_survive_a_new_port_but_not_another_endpoint(
+    llm_home: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    # The embedded model gets a free port each run: its cache entries must not depend on it.
+    embedded = LLMClient(_settings(llm_home), local_base_url=fake_openai.base_url)
+    run(embedded, items(2, model="smollm2-135m"))
+    with FakeOpenAIServer(responder=lambda body: "other server") as other:
+        next_run = LLMClient(_settings(llm_home), local_base_url=other.base_url)
+        run(next_run, items(2, model="smollm2-135m") + items(2, model="local/smollm2-135m"))
+        assert next_run.stats.cache_hits == 2 and other.requests_received == 2
+        # The defect: OPENAI_BASE_URL=http://other/v1 used to get the embedded model's answers.
+        elsewhere = LLMClient(_settings(llm_home, openai_base_url=other.base_url))
+        answers = run(elsewhere, items(2, model="smollm2-135m"))
+        assert elsewhere.stats.cache_hits == 0 and {a.text for a in answers} == {"other server"}
+
+
+def test_paid_answers_are_served_without_the_key(
+    llm_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = items(1, model="anthropic/claude-x")[0]
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    with_key = LLMClient(_settings(llm_home))
+    assert with_key.check("anthropic/claude-x") is None
+    with_key.cache.put(with_key.cache_key(request), ChatResult(text="paid", model=request.model))
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    without_key = LLMClient(_settings(llm_home))
+    assert without_key.check("anthropic/claude-x") is not None
+    [result] = run(without_key, [request])
+    assert result.text == "paid" and result.cached
+    assert without_key.cache_key(request) != request.cache_key()  # scoped, not the bare key
+
+
+def test_a_broken_cache_file_costs_calls_not_the_run(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    path = llm_settings.home / "cache.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database" * 100)
+    client = LLMClient(llm_settings)
+    results = run(client, items(2))
+    assert all(r.ok for r in results) and client.stats.model_calls == 2

@@ -62,7 +62,7 @@ def test_every_state_has_a_holder() -> None:
         (State.REJECTED, State.SUBMITTED, AUTHOR, TransitionError, "cannot move"),
         (State.AWAITING_APPROVAL, State.APPROVED, "omar", RoleError, "needs the engineer role"),
         (State.AWAITING_APPROVAL, State.APPROVED, "nobody", RoleError, "not on the team"),
-        (State.SUBMITTED, State.EVALUATING, "sam", RoleError, "needs the system role"),
+        (State.SUBMITTED, State.EVALUATING, "sam", RoleError, "done by promptloop itself"),
         (State.SUBMITTED, State.WITHDRAWN, "omar", RoleError, "only the author"),
         (State.EVAL_FAILED, State.SUBMITTED, "ines", RoleError, "only the author"),
     ],

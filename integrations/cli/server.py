@@ -1,0 +1,58 @@
+"""``promptloop server``: the local Prefect server promptloop starts for its flows."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from integrations.cli.common import JsonOpt
+from integrations.cli.output import emit_json, say
+from integrations.prefect_server import ensure_server, healthy, recorded_url, stop_server, ui_url
+
+app = typer.Typer(
+    help="The local Prefect server (started on demand by flows).", no_args_is_help=True
+)
+
+
+@app.command("status")
+def status(as_json: JsonOpt = False) -> None:
+    """Which Prefect server promptloop uses, and whether it answers."""
+    explicit = os.environ.get("PREFECT_API_URL")
+    url = explicit or recorded_url()
+    up = bool(url and healthy(url))
+    data = {
+        "api_url": url,
+        "ui_url": ui_url(url) if url else None,
+        "healthy": up,
+        "managed_by_promptloop": bool(url and not explicit),
+    }
+    if as_json:
+        emit_json(data)
+    elif url:
+        say(
+            f"{'up' if up else 'down'}: {data['ui_url']}"
+            + ("" if data["managed_by_promptloop"] else " (PREFECT_API_URL)")
+        )
+    else:
+        say("no server yet: one starts with the first evaluation, or `promptloop server start`")
+
+
+@app.command("start")
+def start(as_json: JsonOpt = False) -> None:
+    """Start the local Prefect server now (it keeps running; the UI shows the flow runs)."""
+    url = ensure_server()
+    if as_json:
+        emit_json({"api_url": url, "ui_url": ui_url(url)})
+    else:
+        say(f"Prefect server up: {ui_url(url)}")
+
+
+@app.command("stop")
+def stop(as_json: JsonOpt = False) -> None:
+    """Stop the local Prefect server promptloop started for this PROMPTLOOP_HOME."""
+    stopped = stop_server()
+    if as_json:
+        emit_json({"stopped": stopped})
+    else:
+        say("stopped" if stopped else "no server of ours was running")

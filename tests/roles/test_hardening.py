@@ -1,0 +1,103 @@
+"""Inputs a careless or hostile user may give: refused with a line number, never half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from roles.datasets import parse_jsonl_text
+from roles.errors import InputError
+from roles.ledger import Member
+from roles.prompt_file import parse_prompt_doc
+from roles.roster import read_team_file, sync_team
+from roles.sample import load_sample
+from roles.templates import RenderError, render
+from roles.yamlfile import load_yaml_text
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "name: x\nname: y\nmodel: m\ntemplate: t\n",
+            "p.yaml, line 2: not valid YAML: key 'name' is given twice",
+        ),
+        (
+            "name: x\nmodel: m\ntemplate: t\nparams: {temperature: .nan}\n",
+            "p.yaml, line 4: params.temperature: NaN",
+        ),
+        (
+            "name: x\nmodel: m\ntemplate: '{{ text }}'\nexamples:\n  - input: {tixket: a}\n    output: b\n",
+            "p.yaml, line 5: few-shot example 1 does not render through the template: variable 'text'",
+        ),
+    ],
+)
+def test_prompt_files_refuse_duplicates_non_finite_numbers_and_broken_examples(
+    text: str, words: str
+) -> None:
+    with pytest.raises(InputError) as info:
+        parse_prompt_doc(load_yaml_text(text, "p.yaml"))
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('{"id": "a", "id": "b", "input": {}}', "line 1: key 'id' is given twice"),
+        ('{"id": "a", "input": {"x": NaN}}', "line 1: NaN is not a number JSON allows"),
+        ('{"id": "a", "input": {"x": -Infinity}}', "line 1: -Infinity is not a number"),
+    ],
+)
+def test_jsonl_refuses_duplicate_keys_and_non_finite_numbers(line: str, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_jsonl_text(line + "\n", "d.jsonl")
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        (
+            "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}",
+            "loops more than",
+        ),
+        ("{{ 'x' * 100000000 }}", "over 1000000 long"),
+        ("{{ 2 ** 99999999 }}", "exponents above 64"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recurses too deeply"),
+    ],
+)
+def test_templates_cannot_take_the_machine(template: str, words: str) -> None:
+    with pytest.raises(RenderError, match=words):
+        render(template, {})
+
+
+def test_one_slack_user_is_one_person(tmp_path: Path, session: Session) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "people:\n  - {handle: a, name: A, roles: [pm], slack_user_id: U1}\n"
+        "  - {handle: b, name: B, roles: [engineer], slack_user_id: U1}\n"
+    )
+    with pytest.raises(InputError, match=r"t.yaml, line 3: slack_user_id U1 is already 'a''s"):
+        read_team_file(path)
+    load_sample(session)
+    session.commit()
+    path.write_text("people:\n  - {handle: zed, name: Z, roles: [pm], slack_user_id: U01MAYA}\n")
+    with pytest.raises(InputError, match="already belongs to 'maya'"):
+        sync_team(session, people=read_team_file(path), deactivate_missing=False)
+
+
+def test_the_sample_never_brings_back_someone_the_team_removed(
+    tmp_path: Path, session: Session
+) -> None:
+    load_sample(session)
+    path = tmp_path / "t.yaml"
+    path.write_text("people:\n  - {handle: ana, name: Ana, roles: [pm, admin]}\n")
+    sync_team(session, people=read_team_file(path))
+    session.commit()
+    report = load_sample(session)
+    session.commit()
+    assert not report.changed
+    active = {m.handle for m in session.exec(select(Member).where(Member.active)).all()}
+    assert active == {"ana", "promptloop"}
