@@ -172,3 +172,55 @@ def test_submit_starts_the_evaluation_in_the_background(
             state = invoke("change", "show", str(change["id"]), "--json").json()["state"]
         log = Path(change["log"]).read_text() if Path(change["log"]).exists() else ""
         assert state == "in_review", log
+
+
+def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=judge_aware(worse_candidate)) as server:
+        _point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        invoke("init", "--sample")
+        result = invoke(
+            "change",
+            "submit",
+            "--file",
+            str(SAMPLES / "support-triage-change.yaml"),
+            "--as",
+            "maya",
+            "--wait",
+        )
+        assert result.code == 0, result.stderr
+        assert "evaluation: eval_failed" in result.stdout
+        assert "FAIL: target correct" in result.stdout
+        as_json = invoke("change", "show", "1", "--json").json()
+        assert as_json["state"] == "eval_failed"
+
+
+def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) -> None:
+    """In a process of its own: this test process may hold the Prefect test server's settings."""
+    invoke("init", "--sample")
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+    }
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "promptloop",
+            "change",
+            "submit",
+            "--file",
+            str(SAMPLES / "support-triage-change.yaml"),
+            "--as",
+            "maya",
+            "--wait",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        "could not run" in result.stderr and "promptloop change evaluate 1 --wait" in result.stderr
+    )
+    assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"

@@ -1,0 +1,119 @@
+"""Behaviour a black-box review asked for: exit codes, clear refusals, per-item views."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer
+from support import SAMPLES, invoke, judge_aware
+
+
+def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from integrations.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+
+
+def test_eval_show_items_explains_every_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(responder=lambda body: "billing") as server:  # judge answers are not JSON
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        run = invoke("eval", "run", "support-triage", "--json").json()
+        shown = invoke("eval", "show", str(run["id"]), "--failed", "--limit", "3", "--json").json()
+        assert len(shown["results"]) == 3
+        judge = shown["results"][0]["scores"]["judge_correct"]
+        assert judge["unscored"] and judge["reason"] and judge["raw_answer"] == "billing"
+        text = invoke("eval", "show", str(run["id"]), "--items", "--limit", "2").stdout
+        assert "judge_correct: unscored" in text and "raw answer: billing" in text
+
+
+def test_every_item_failing_exits_2_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(responder=lambda body: "x") as server:
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        server.fail(500, times=1000)
+        result = invoke("eval", "run", "support-triage")
+        assert result.code == 2 and "every item failed" in result.stderr
+        assert "30 item(s) failed: HTTP 500" in result.stderr
+
+
+def test_a_model_that_cannot_be_called_is_refused_up_front(tmp_path: Path) -> None:
+    invoke("init", "--sample")
+    text = (
+        (SAMPLES / "support-triage-change.yaml")
+        .read_text()
+        .replace("model: smollm2-135m", "model: anthropic/claude-x")
+    )
+    (tmp_path / "p.yaml").write_text(text)
+    assert invoke("prompt", "push", str(tmp_path / "p.yaml"), "--as", "maya").code == 0
+    result = invoke("eval", "run", "support-triage", "--version", "2")
+    assert result.code == 2 and "ANTHROPIC_API_KEY" in result.stderr
+
+
+def test_compare_refuses_a_run_against_itself_and_unfinished_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        run = invoke("eval", "run", "support-triage", "--json").json()
+    same = invoke("eval", "compare", str(run["id"]), str(run["id"]))
+    assert same.code == 2 and "two different runs" in same.stderr
+
+
+def test_dataset_show_pages_large_datasets(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(f'{{"id": "i{n}", "input": {{"q": "{n}"}}}}\n' for n in range(120)))
+    assert invoke("dataset", "push", str(path), "--name", "big").code == 0
+    table = invoke("dataset", "show", "big")
+    assert "and 70 more" in table.stderr
+    assert len(invoke("dataset", "show", "big", "--json").json()["items"]) == 120
+    assert len(invoke("dataset", "show", "big", "--limit", "5", "--json").json()["items"]) == 5
+
+
+def test_prompt_push_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    invoke("init", "--sample")
+    exported = invoke("prompt", "export", "support-triage").stdout
+    monkeypatch.setattr(sys, "stdin", io.StringIO(exported.replace("Category (", "Kind (")))
+    pushed = invoke("prompt", "push", "-", "--as", "maya", "--json")
+    assert pushed.code == 0 and pushed.json()["version"] == 2
+
+
+def test_server_commands_without_a_server() -> None:
+    assert "no server yet" in invoke("server", "status").stderr
+    assert invoke("server", "stop", "--json").json() == {"stopped": False}
+
+
+def test_ctrl_c_during_an_eval_exits_130_and_keeps_what_was_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeOpenAIServer(latency_s=0.3, responder=lambda body: "billing") as server:
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        exe = Path(sys.executable).parent / "promptloop"
+        process = subprocess.Popen(
+            [exe, "eval", "run", "support-triage", "--concurrency", "2"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while server.requests_received < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    shown = invoke("eval", "show", "1", "--json").json()
+    assert shown["status"] == "failed" and shown["failure"] == "interrupted" and shown["items"] > 0
