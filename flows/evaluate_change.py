@@ -151,7 +151,9 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
         candidate = load_results(session, run_id=candidate_run)
         baseline = load_results(session, run_id=baseline_run) if baseline_run else None
         suite = suite_of_run(get_run(session, candidate_run))
-    card = build_scorecard(candidate, baseline, suite.metrics(), suite.statistics)
+    card = build_scorecard(
+        candidate, baseline, suite.metrics(), suite.statistics, suite.gated_metrics()
+    )
     verdict = evaluate_gate(suite.gate, card)
     title = f"Change {change_id}: eval scorecard ({'PASS' if verdict.passed else 'FAIL'})"
     key = f"change-{change_id}"

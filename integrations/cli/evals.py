@@ -250,6 +250,7 @@ def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Sco
         load_results(session, run_id=baseline_id),
         suite.metrics(),
         suite.statistics,
+        suite.gated_metrics(),
     )
     return card, evaluate_gate(suite.gate, card)
 

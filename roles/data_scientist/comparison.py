@@ -13,7 +13,7 @@ slices) form one Holm family. Outcomes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -74,7 +74,11 @@ def compare(
     candidate: Sequence[ItemResult],
     metrics: Sequence[MetricInfo],
     settings: st.StatsSettings | None = None,
+    family: Collection[str] | None = None,
 ) -> list[Comparison]:
+    """Every metric × slice, paired. Holm's correction runs within ``family`` (the metrics
+    a gate decides on) and, separately, within the other, descriptive metrics: adding a
+    descriptive scorer never changes a gate's verdict. Without a family, all rows are one."""
     settings = settings or st.StatsSettings()
     base, cand = by_item(baseline, "baseline"), by_item(candidate, "candidate")
     n_union = len(set(base) | set(cand))
@@ -84,7 +88,15 @@ def compare(
         for metric in metrics:
             pairs = _pairs(base, cand, items, metric)
             rows.append(_row(metric, name, pairs, n_slice - len(pairs), settings))
-    return _adjust(rows, settings.alpha)
+    if not family:
+        return _adjust(rows, settings.alpha)
+    gated = [i for i, r in enumerate(rows) if r.metric in family]
+    other = [i for i, r in enumerate(rows) if r.metric not in family]
+    out = list(rows)
+    for group in (gated, other):
+        for i, row in zip(group, _adjust([rows[i] for i in group], settings.alpha), strict=True):
+            out[i] = row
+    return out
 
 
 def _pairs(

@@ -12,7 +12,7 @@ item from its sample, so gates and guardrails can name them like any scorer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -97,6 +97,7 @@ def build_scorecard(
     baseline: Sequence[ItemResult] | None,
     metrics: Sequence[MetricInfo],
     settings: StatsSettings | None = None,
+    family: Collection[str] | None = None,
 ) -> Scorecard:
     settings = settings or StatsSettings()
     named = {metric.name for metric in metrics}
@@ -106,6 +107,6 @@ def build_scorecard(
     return Scorecard(
         candidate=summarize(cand, everything),
         baseline=summarize(base, everything) if base is not None else None,
-        comparisons=compare(base, cand, everything, settings) if base is not None else [],
+        comparisons=compare(base, cand, everything, settings, family) if base is not None else [],
         settings=settings,
     )

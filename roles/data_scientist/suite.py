@@ -60,6 +60,10 @@ class Suite:
         """The scorers' metrics (the scorecard adds the built-in ones)."""
         return [s.metric for s in self.scorers]
 
+    def gated_metrics(self) -> set[str]:
+        """The metrics the gate decides on: one family for Holm's correction."""
+        return {metric for _, metric in self.gate.metric_refs()}
+
     def context(self, model_caller: ModelCaller | None = None) -> ScoreContext:
         return ScoreContext(model_caller=model_caller, judge_model=self.judge_model)
 
