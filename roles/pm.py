@@ -64,7 +64,13 @@ def submit_change(
     member, role = require_member(session, handle=author, roles=AUTHORS)
     prompt = find_prompt(session, name=spec.name)
     base = label_target(session, prompt=prompt, label=PRODUCTION)
-    check_renders(session, spec=spec, dataset=dataset_for(session, spec, base))
+    dataset = dataset_for(session, spec, base)
+    if dataset is None:
+        raise InputError(
+            f"'{spec.name}' names no eval dataset, so the change could not be evaluated; add "
+            "`dataset: NAME` to the file (see `promptloop dataset list`)"
+        )
+    check_renders(session, spec=spec, dataset=dataset)
     if base is not None and base.content_hash == spec.content_hash():
         raise InputError(
             f"the file is identical to production (version {base.number} of '{spec.name}'); "

@@ -191,3 +191,18 @@ def test_rendering_is_sandboxed_and_strict() -> None:
         render_messages(
             system=None, template="{{ x.__class__.__mro__ }}", examples=[], variables={"x": 1}
         )
+
+
+def test_submit_refuses_a_prompt_without_a_dataset(session: Session, tmp_path: Path) -> None:
+    load(session)
+    text = (
+        sample_path("support-triage-change.yaml")
+        .read_text()
+        .replace("dataset: support-tickets\n", "")
+    )
+    spec = parse_prompt_file(
+        write(tmp_path, "p.yaml", text.replace("name: support-triage", "name: fresh"))
+    )
+    push(session, spec=spec.model_copy(update={"template": "v1 {{ ticket }}"}), actor="maya")
+    with pytest.raises(InputError, match="names no eval dataset"):
+        submit_change(session, spec=spec, author="maya")
