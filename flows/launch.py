@@ -25,11 +25,53 @@ def use_server() -> str:
     return api_url
 
 
+def running_evaluation(change_id: int) -> str | None:
+    """The flow run already evaluating this change, if one is still live (not final)."""
+    from integrations.db import session_scope
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        state, flow_run_id = change.state, change.flow_run_id
+    if state != "evaluating" or not flow_run_id:
+        return None
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+    except Exception:  # unknown to this server (another server, or deleted): not live here
+        return None
+    if run.state is None or run.state.is_final():
+        return None
+    return f"flow run {run.name} ({flow_run_id}) is {run.state.name}"
+
+
 def evaluate(
-    change_id: int, *, prompt: str | None, concurrency: int | None = None, no_cache: bool = False
+    change_id: int,
+    *,
+    prompt: str | None,
+    concurrency: int | None = None,
+    no_cache: bool = False,
+    force: bool = False,
 ) -> str:
-    """Run ``evaluate_change`` here, in the foreground; returns the change's state."""
+    """Run ``evaluate_change`` here, in the foreground; returns the change's state.
+
+    Refuses while another live flow run evaluates the same change (``force`` overrides,
+    e.g. for a run whose process was killed and that Prefect still shows as running).
+    """
     use_server()
+    if not force:
+        busy = running_evaluation(change_id)
+        if busy:
+            from roles.errors import PolicyError
+
+            raise PolicyError(
+                f"change {change_id} is already being evaluated: {busy}; wait for it, or "
+                f"use `promptloop change evaluate {change_id} --force` if that run is dead"
+            )
     from prefect import tags
 
     from flows.evaluate_change import evaluate_change
@@ -49,12 +91,14 @@ def log_path(change_id: int) -> Path:
     return logs / f"change-{change_id}-evaluate.log"
 
 
-def evaluate_in_background(change_id: int, *, prompt: str | None) -> Path:
+def evaluate_in_background(change_id: int, *, prompt: str | None, force: bool = False) -> Path:
     """Start the evaluation in a detached process; returns its log file."""
     path = log_path(change_id)
     command = [sys.executable, "-m", "flows.launch", "evaluate", str(change_id)]
     if prompt:
         command += ["--prompt", prompt]
+    if force:
+        command.append("--force")
     with open(path, "ab") as log:
         subprocess.Popen(
             command,
@@ -73,9 +117,10 @@ def main() -> None:
     run = commands.add_parser("evaluate", help="evaluate a submitted change")
     run.add_argument("change_id", type=int)
     run.add_argument("--prompt")
+    run.add_argument("--force", action="store_true")
     args = parser.parse_args()
     try:
-        state = evaluate(args.change_id, prompt=args.prompt)
+        state = evaluate(args.change_id, prompt=args.prompt, force=args.force)
     except Exception as exc:
         note_launch_failure(args.change_id, exc)
         raise

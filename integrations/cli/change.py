@@ -26,7 +26,9 @@ WaitOpt = Annotated[
 NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the evaluation now.")]
 
 
-def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> dict[str, Any]:
+def start_evaluation(
+    change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False
+) -> dict[str, Any]:
     """Start ``evaluate_change`` for a submitted change: detached, or here with --wait."""
     from integrations.settings import get_settings
 
@@ -37,7 +39,7 @@ def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> 
 
         say(f"evaluating change {change_id} (candidate against production)...")
         try:
-            state = evaluate(change_id, prompt=prompt)
+            state = evaluate(change_id, prompt=prompt, force=force)
         except PromptloopError:
             raise
         except Exception as exc:
@@ -50,7 +52,7 @@ def start_evaluation(change_id: int, prompt: str, *, wait: bool, skip: bool) -> 
         return {"evaluation": "finished", "state_after_evaluation": state}
     from flows.launch import evaluate_in_background
 
-    log = evaluate_in_background(change_id, prompt=prompt)
+    log = evaluate_in_background(change_id, prompt=prompt, force=force)
     say(
         f"evaluation started in the background (log: {log}); follow it with "
         f"`promptloop change show {change_id}` or in the Prefect UI"
@@ -70,10 +72,10 @@ def print_verdict(view: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _evaluate_and_report(
-    view: dict[str, Any], *, wait: bool, skip: bool, as_json: bool
+    view: dict[str, Any], *, wait: bool, skip: bool, as_json: bool, force: bool = False
 ) -> dict[str, Any]:
     """Start (or run, with --wait) the evaluation; print JSON; return the fresh view."""
-    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=skip)
+    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=skip, force=force)
     if wait:
         with session_scope() as session:
             full = change_view(session, change_id=view["id"])
@@ -247,6 +249,9 @@ def withdraw(
 def evaluate(
     change_id: Annotated[int, typer.Argument(metavar="ID")],
     wait: WaitOpt = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Even if Prefect shows another run evaluating it.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """(Re)start the evaluation of a submitted or evaluating change, e.g. after a crash."""
@@ -258,6 +263,6 @@ def evaluate(
         raise PolicyError(
             f"change {change_id} is {view['state']}; only submitted or evaluating changes are evaluated"
         )
-    view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json)
+    view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")

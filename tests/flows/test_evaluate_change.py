@@ -224,3 +224,37 @@ def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) 
         "could not run" in result.stderr and "promptloop change evaluate 1 --wait" in result.stderr
     )
     assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"
+
+
+def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A live flow run already evaluating the change: refused; --force overrides a dead one."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    from integrations.db import session_scope
+    from roles.states import State
+    from roles.transitions import get_change, transition
+
+    @flow(name="stand-in-evaluation")
+    def stand_in() -> None:
+        pass
+
+    async def live_run() -> str:
+        async with get_client() as client:
+            run = await client.create_flow_run(stand_in, state=Running())
+        return str(run.id)
+
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+        _point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        change_id = _submit()
+        with session_scope() as session:
+            transition(session, change_id=change_id, target=State.EVALUATING, actor="promptloop")
+            get_change(session, change_id).flow_run_id = asyncio.run(live_run())
+        refused = invoke("change", "evaluate", str(change_id), "--wait")
+        assert refused.code == 1 and "already being evaluated" in refused.stderr
+        assert server.requests_received == 0
+        forced = invoke("change", "evaluate", str(change_id), "--wait", "--force")
+        assert forced.code == 0, forced.stderr
+        assert invoke("change", "show", str(change_id), "--json").json()["state"] == "in_review"
