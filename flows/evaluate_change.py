@@ -76,7 +76,12 @@ async def run_side(
             name=target.prompt,
             version=version,
             dataset=dataset,
-            suite_from=session.get(PromptVersion, target.candidate_version_id),
+            # Production's suite judges the change (the candidate's own suite, when it
+            # changes the gate, applies only once deployed): an author cannot loosen
+            # the gate that judges their own change. A new prompt has only its own.
+            suite_from=session.get(
+                PromptVersion, target.base_version_id or target.candidate_version_id
+            ),
         )
         reuse = reusable_run(
             session,
@@ -97,7 +102,7 @@ async def run_side(
         purpose=side,
         change_id=target.change_id,
         flow_run_id=str(flow_run.id or ""),
-        listener=_progress_logger(side, logger),
+        listener=_progress_logger(side, logger, target.change_id),
     )
     key = uuid.uuid4().hex
     _CONTEXTS[key] = ctx
@@ -123,14 +128,16 @@ async def run_side(
     return run_id
 
 
-def _progress_logger(side: str, logger: Any) -> Any:
-    """Log progress at every tenth of the items: in the terminal and in the Prefect UI."""
+def _progress_logger(side: str, logger: Any, change_id: int) -> Any:
+    """Log progress at every tenth of the items (terminal and Prefect UI), and stop paying
+    for calls if the change was withdrawn meanwhile."""
     marks: set[int] = set()
 
     def listener(progress: Progress) -> None:
         tenth = progress.done * 10 // max(progress.total, 1)
         if tenth not in marks and (tenth > 0 or progress.done == 1):
             marks.add(tenth)
+            _still_evaluating(change_id)
             logger.info(
                 "%s: %s/%s items, %s errors, %s cache hits",
                 side,
@@ -155,6 +162,13 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
         candidate, baseline, suite.metrics(), suite.statistics, suite.gated_metrics()
     )
     verdict = evaluate_gate(suite.gate, card)
+    reasons = list(verdict.reasons)
+    if _suite_changed(change_id):
+        reasons.append(
+            "note: the candidate changes its eval suite; it was judged by production's suite, "
+            "and the new one applies once it is deployed"
+        )
+    verdict = verdict.model_copy(update={"reasons": reasons})
     title = f"Change {change_id}: eval scorecard ({'PASS' if verdict.passed else 'FAIL'})"
     key = f"change-{change_id}"
     create_markdown_artifact(
@@ -179,6 +193,31 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
             description="paired comparison, candidate − baseline",
         )
     return {"passed": verdict.passed, "reasons": verdict.reasons}
+
+
+def _suite_changed(change_id: int) -> bool:
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        if change.base_version_id is None:
+            return False
+        base = session.get(PromptVersion, change.base_version_id)
+        candidate = session.get(PromptVersion, change.candidate_version_id)
+        return bool(base and candidate and base.suite != candidate.suite)
+
+
+class ChangeMovedOn(Exception):
+    """The change left ``evaluating`` (withdrawn, say) while its evaluation ran."""
+
+
+def _still_evaluating(change_id: int) -> None:
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        state = get_change(session, change_id).state
+    if state != "evaluating":
+        raise ChangeMovedOn(state)
 
 
 @task(name="conclude-evaluation", cache_policy=NONE)
@@ -240,9 +279,11 @@ async def evaluate_change(
             finally:
                 await client.aclose()
         outcome = judge(change_id, baseline, candidate)
-    except Exception as exc:
-        reason = f"FAIL: the evaluation could not finish: {type(exc).__name__}: {exc}"
-        conclude(change_id, False, [reason], {"error": str(exc)})
-        raise
+    except ChangeMovedOn as moved:
+        logger.info("change %s moved on (%s) during its evaluation; stopped", change_id, moved)
+        return str(moved)
+    # Any other failure (a scorer that cannot be imported, an outage) is not a verdict on
+    # the change: it stays in evaluating, the error is recorded where `change show` looks,
+    # and `promptloop change evaluate ID` runs it again once the cause is fixed.
     payload = {"baseline_run": baseline, "candidate_run": candidate}
     return conclude(change_id, outcome["passed"], outcome["reasons"], payload)

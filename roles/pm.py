@@ -112,13 +112,20 @@ def revise_change(
             f"change {change_id} is {change.state}; only eval_failed or changes_requested "
             "changes can be revised"
         )
-    base = session.get(PromptVersion, change.base_version_id) if change.base_version_id else None
+    # A revision is judged against production as it is now, which may have moved.
+    base = label_target(session, prompt=prompt, label=PRODUCTION)
     check_renders(session, spec=spec, dataset=dataset_for(session, spec, base))
+    if base is not None and base.content_hash == spec.content_hash():
+        raise InputError(
+            f"the file is identical to production (version {base.number} of '{spec.name}'); "
+            "there is nothing to change"
+        )
     candidate, _ = add_version(session, spec=spec, author=member)
     if candidate.id == change.candidate_version_id:
         raise InputError(f"the file is identical to the current candidate of change {change_id}")
     previous = change.candidate_version_id
     change.candidate_version_id = candidate.id  # type: ignore[assignment]
+    change.base_version_id = base.id if base else None
     session.add(change)
     session.flush()
     transition(

@@ -83,7 +83,20 @@ def add_version(
 
 
 def push(session: Session, *, spec: PromptSpec, actor: str) -> tuple[PromptVersion, bool]:
+    """Store a version as ``actor``; a named dataset must exist and every item must render."""
+    from roles.datasets import find_dataset
+    from roles.pm import check_renders  # pm builds on the registry; imported late
+
     member, _ = require_member(session, handle=actor, roles=PUSH_ROLES)
+    if spec.dataset:
+        try:
+            dataset = find_dataset(session, name=spec.dataset)
+        except NotFoundError:
+            raise InputError(
+                f"'{spec.name}' names dataset '{spec.dataset}', which does not exist; push it "
+                "first (`promptloop dataset push FILE.jsonl --name NAME`)"
+            ) from None
+        check_renders(session, spec=spec, dataset=dataset)
     return add_version(session, spec=spec, author=member)
 
 

@@ -62,7 +62,13 @@ def start_evaluation(
 
 def print_verdict(view: dict[str, Any]) -> dict[str, Any] | None:
     """The last evaluation's handoff, its reasons printed; None if there is none yet."""
-    verdict = next((h for h in reversed(view["history"]) if h["from_state"] == "evaluating"), None)
+    verdict = None
+    for handoff in reversed(view["history"]):  # only the current candidate's verdict
+        if handoff["from_state"] == "evaluating":
+            verdict = handoff
+            break
+        if handoff["to_state"] == "submitted":
+            break
     if verdict and verdict["payload"].get("reasons"):
         colour = "green" if verdict["to_state"] == "in_review" else "red"
         out.print(f"[bold {colour}]evaluation: {verdict['to_state']}[/]")
@@ -106,6 +112,8 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
+    if wait and no_eval:
+        raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
         change = submit_change(session, spec=spec, author=actor, note=note)
@@ -217,6 +225,8 @@ def revise(
     as_json: JsonOpt = False,
 ) -> None:
     """A new candidate for a change sent back (eval_failed or changes_requested); author only."""
+    if wait and no_eval:
+        raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
         revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)

@@ -72,8 +72,13 @@ def run(
     else:
         print_run(view)
     if view["items"] and view["errors"] == view["items"]:
-        say("[red]every item failed[/]: check the model endpoint (OPENAI_BASE_URL) and its key")
-        raise typer.Exit(2)
+        common = (view.get("common_errors") or [{"error": ""}])[0]["error"] or ""
+        hint = (
+            "the template does not render for the items; fix the prompt or the dataset"
+            if common.startswith("template:")
+            else "check the model endpoint (OPENAI_BASE_URL) and its key"
+        )
+        raise InputError(f"every item of eval run {view['id']} failed: {hint}")
 
 
 def _models_of(plan: Any) -> list[str]:

@@ -130,7 +130,7 @@ class Scorer:
                 result = await result
         except InputError:  # the run is misconfigured (e.g. a judge without a model)
             raise
-        except Exception as exc:  # a scorer's bug leaves this item unscored, not the run
+        except (Exception, SystemExit) as exc:  # a scorer's bug leaves this item unscored
             return Score.could_not_score(f"scorer {shown!r} raised {_describe(exc)}")
         return _as_score(result, shown)
 

@@ -46,10 +46,13 @@ def open_evaluation(
     elif change.state != State.EVALUATING.value:
         return None
     change = get_change(session, change_id)
+    # A new attempt starts clean: an error recorded by an earlier one no longer applies.
+    links = {k: v for k, v in change.links.items() if not k.startswith("evaluation_")}
     if flow_run_id:
         change.flow_run_id = flow_run_id
-        change.links = {**change.links, "evaluate_flow_run_id": flow_run_id}
-        session.add(change)
+        links["evaluate_flow_run_id"] = flow_run_id
+    change.links = links
+    session.add(change)
     candidate = session.get(PromptVersion, change.candidate_version_id)
     base = session.get(PromptVersion, change.base_version_id) if change.base_version_id else None
     prompt = session.get(Prompt, change.prompt_id)

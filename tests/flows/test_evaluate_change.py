@@ -258,3 +258,49 @@ def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> No
         forced = invoke("change", "evaluate", str(change_id), "--wait", "--force")
         assert forced.code == 0, forced.stderr
         assert invoke("change", "show", str(change_id), "--json").json()["state"] == "in_review"
+
+
+def test_the_author_cannot_loosen_the_gate_that_judges_their_change(
+    prefect_api, monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A candidate that drops its suite is still judged by production's suite."""
+    with FakeOpenAIServer(responder=judge_aware(worse_candidate)) as server:
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        text = (SAMPLES / "support-triage-change.yaml").read_text()
+        (tmp_path / "loose.yaml").write_text(text.split("suite:")[0] + "suite: {scorers: []}\n")
+        change = invoke(
+            "change", "submit", "--file", str(tmp_path / "loose.yaml"), "--as", "maya", "--json"
+        ).json()
+        assert _evaluate(change["id"]) == "eval_failed"
+        last = invoke("change", "show", str(change["id"]), "--json").json()["history"][-1]
+        assert "FAIL: target correct" in last["note"]
+        assert any("judged by production's suite" in r for r in last["payload"]["reasons"])
+
+
+def test_a_withdrawn_change_stops_its_evaluation(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from integrations.db import session_scope
+    from roles.pm import withdraw_change
+
+    with FakeOpenAIServer(latency_s=0.2, responder=judge_aware(sharper_candidate)) as server:
+        _point_at(server, monkeypatch)
+        monkeypatch.setenv("PROMPTLOOP_CONCURRENCY", "2")
+        from integrations.settings import get_settings
+
+        get_settings.cache_clear()
+        change_id = _submit()
+
+        def withdraw_soon() -> None:
+            deadline = time.monotonic() + 30
+            while server.requests_received < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with session_scope() as session:
+                withdraw_change(session, change_id=change_id, author="maya", note="never mind")
+
+        withdrawer = threading.Thread(target=withdraw_soon)
+        withdrawer.start()
+        assert _evaluate(change_id) == "withdrawn"
+        withdrawer.join()
+        assert server.requests_received < 30  # stopped well before the 60+ calls of a full run

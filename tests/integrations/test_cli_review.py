@@ -43,7 +43,7 @@ def test_every_item_failing_exits_2_and_says_why(monkeypatch: pytest.MonkeyPatch
         invoke("init", "--sample")
         server.fail(500, times=1000)
         result = invoke("eval", "run", "support-triage")
-        assert result.code == 2 and "every item failed" in result.stderr
+        assert result.code == 2 and "every item of eval run 1 failed" in result.stderr
         assert "30 item(s) failed: HTTP 500" in result.stderr
 
 

@@ -206,3 +206,55 @@ def test_submit_refuses_a_prompt_without_a_dataset(session: Session, tmp_path: P
     push(session, spec=spec.model_copy(update={"template": "v1 {{ ticket }}"}), actor="maya")
     with pytest.raises(InputError, match="names no eval dataset"):
         submit_change(session, spec=spec, author="maya")
+
+
+def test_revise_refuses_production_and_rebases_on_it(session: Session, tmp_path: Path) -> None:
+    from helpers import walk
+
+    from roles.pm import revise_change
+    from roles.states import State
+
+    load(session)
+    change = submit(session)
+    walk(session, change.id, State.CHANGES_REQUESTED)
+    production = parse_prompt_file(sample_path("support-triage.yaml"))
+    with pytest.raises(InputError, match="identical to production"):
+        revise_change(session, change_id=change.id, spec=production, author="maya")
+    session.rollback()
+    # production moves on (an admin), then the author revises: judged against the new base
+    prompt = find_prompt(session, name="support-triage")
+    other = production.model_copy(update={"template": production.template + "Be brief.\n"})
+    v3, _ = push(session, spec=other, actor="dana")
+    move_label(
+        session,
+        prompt=prompt,
+        label="production",
+        version=v3,
+        actor=find_member(session, handle="lee"),
+    )
+    revised = parse_prompt_file(sample_path("support-triage-change.yaml"))
+    revised = revised.model_copy(update={"template": revised.template + "One word.\n"})
+    revise_change(session, change_id=change.id, spec=revised, author="maya")
+    session.commit()
+    assert session.get(ChangeRequest, change.id).base_version_id == v3.id
+
+
+def test_push_refuses_a_missing_dataset_and_unrenderable_items(
+    session: Session, tmp_path: Path
+) -> None:
+    load(session)
+    text = sample_path("support-triage-change.yaml").read_text()
+    missing = parse_prompt_file(
+        write(tmp_path, "a.yaml", text.replace("dataset: support-tickets", "dataset: nodata"))
+    )
+    with pytest.raises(InputError, match="dataset 'nodata', which does not exist"):
+        push(session, spec=missing, actor="maya")
+    broken = parse_prompt_file(
+        write(
+            tmp_path,
+            "b.yaml",
+            sample_path("support-triage.yaml").read_text().replace("{{ ticket }}", "{{ nope }}"),
+        )
+    )
+    with pytest.raises(InputError, match=r"item 'b01'.*'nope'"):
+        push(session, spec=broken, actor="maya")
