@@ -90,6 +90,9 @@ async def run_side(
             model=plan.prompt.model,
             suite_hash=suite_hash(plan.suite),
         )
+        endpoint = client.scope(plan.prompt.model)
+        if reuse is not None and reuse.settings.get("endpoint") != endpoint:
+            reuse = None  # answered by another endpoint: another model, whatever its name
         if reuse is not None and reuse.id is not None:
             logger.info("%s: reusing finished eval run %s (v%s)", side, reuse.id, version.number)
             return reuse.id
@@ -98,7 +101,7 @@ async def run_side(
         caller=client,
         stats=client.stats,
         concurrency=concurrency,
-        settings={"concurrency": concurrency},
+        settings={"concurrency": concurrency, "endpoint": client.scope(plan.prompt.model)},
         purpose=side,
         change_id=target.change_id,
         flow_run_id=str(flow_run.id or ""),

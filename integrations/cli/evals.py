@@ -102,7 +102,11 @@ async def _execute(
                 caller=client,
                 stats=client.stats,
                 concurrency=limit,
-                settings={"concurrency": limit, "no_cache": no_cache},
+                settings={
+                    "concurrency": limit,
+                    "no_cache": no_cache,
+                    "endpoint": client.scope(plan.prompt.model),
+                },
                 listener=listener,
             )
         )

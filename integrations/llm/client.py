@@ -137,6 +137,13 @@ class LLMClient:
             return exc.message
         return None
 
+    def scope(self, model: str) -> str:
+        """Which endpoint answers ``model`` (the same name at two endpoints is two models)."""
+        found = self._scopes.get(model)
+        if found is None:
+            found = self._scopes[model] = cache_scope(model, self.settings)
+        return found
+
     def cache_key(self, request: ChatRequest) -> str:
         """The request's key in the cache: its own key scoped by the endpoint's base URL.
 

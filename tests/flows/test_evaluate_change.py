@@ -304,3 +304,34 @@ def test_a_withdrawn_change_stops_its_evaluation(prefect_api, monkeypatch) -> No
         assert _evaluate(change_id) == "withdrawn"
         withdrawer.join()
         assert server.requests_received < 30  # stopped well before the 60+ calls of a full run
+
+
+def test_a_finished_baseline_is_reused_only_from_the_same_endpoint(
+    prefect_api, monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    def baseline_of(change_id: int) -> int:
+        history = invoke("change", "show", str(change_id), "--json").json()["history"]
+        return int(history[-1]["payload"]["baseline_run"])
+
+    def submit_variant(suffix: str) -> int:
+        text = (SAMPLES / "support-triage-change.yaml").read_text()
+        path = tmp_path / f"{suffix}.yaml"
+        path.write_text(text.replace("Category:", f"Category ({suffix}):"))
+        result = invoke("change", "submit", "--file", str(path), "--as", "maya", "--json")
+        assert result.code == 0, result.stderr
+        return int(result.json()["id"])
+
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+        _point_at(server, monkeypatch)
+        first = _submit()
+        _evaluate(first)
+        second = submit_variant("again")
+        before = server.requests_received
+        _evaluate(second)
+        assert baseline_of(second) == baseline_of(first)  # same endpoint: reused
+        assert server.requests_received - before <= 60  # only the candidate was paid for
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as other:
+        _point_at(other, monkeypatch)
+        third = submit_variant("elsewhere")
+        _evaluate(third)
+        assert baseline_of(third) != baseline_of(first)  # another endpoint: run again
