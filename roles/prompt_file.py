@@ -19,14 +19,14 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roles.errors import InputError
 from roles.templates import RenderError, check_syntax, render
-from roles.yamlfile import YamlDoc, load_yaml
+from roles.yamlfile import Loc, YamlDoc, load_yaml
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -94,15 +94,20 @@ def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.source}: a prompt file is a mapping with name, model and template")
     suite_source = doc.where(("suite",))
+    suite_doc, suite_root = doc, cast(Loc, ("suite",))
     if isinstance(doc.data.get("suite"), str):
-        suite_data, suite_source = _suite_file(doc)
-        doc.data = {**doc.data, "suite": suite_data}
+        suite_doc, suite_root = _suite_file(doc)
+        suite_source = suite_doc.source
+        doc.data = {**doc.data, "suite": suite_doc.data}
     spec = doc.validate(PromptSpec)
     if spec.suite is not None:
         # Imported here: the statistics behind suites are not needed by most commands.
         from roles.data_scientist.suite import parse_suite
 
-        parse_suite(spec.suite, suite_source)
+        try:
+            parse_suite(spec.suite, suite_source)
+        except InputError as exc:
+            raise InputError(_pinpoint(exc.message, suite_source, suite_doc, suite_root)) from None
     check_syntax(spec.template, doc.where(("template",)))
     if spec.system:
         check_syntax(spec.system, doc.where(("system",)))
@@ -118,18 +123,31 @@ def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
     return spec
 
 
-def _suite_file(doc: YamlDoc) -> tuple[Any, str]:
-    """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file, inlined;
-    returns its data and the name its errors should carry."""
-    reference = str(doc.data["suite"])
-    path = Path(doc.source).parent / reference
+def _suite_file(doc: YamlDoc) -> tuple[YamlDoc, Loc]:
+    """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file; returns it and
+    where the suite's keys start in it (the top, or under a ``suite:`` key)."""
+    path = Path(doc.source).parent / str(doc.data["suite"])
     suite_doc = load_yaml(path)
-    data = suite_doc.data
-    if isinstance(data, dict) and set(data) == {"suite"}:
-        data = data["suite"]
-    if not isinstance(data, dict):
+    root: Loc = ()
+    if isinstance(suite_doc.data, dict) and set(suite_doc.data) == {"suite"}:
+        suite_doc.data, root = suite_doc.data["suite"], ("suite",)
+    if not isinstance(suite_doc.data, dict):
         raise InputError(f"{path}: a suite file is a mapping with scorers and gate")
-    return data, str(path)
+    return suite_doc, root
+
+
+_SUITE_PATH = re.compile(r"^suite((?:\.[A-Za-z_]+|\[\d+\])*)")
+
+
+def _pinpoint(message: str, source: str, doc: YamlDoc, root: Loc) -> str:
+    """Point a suite error at the line of the scorer or gate field it names."""
+    rest = message[len(source) + 2 :] if message.startswith(source + ": ") else None
+    match = _SUITE_PATH.match(rest or "")
+    if rest is None or match is None:
+        return message
+    parts = re.findall(r"\.([A-Za-z_]+)|\[(\d+)\]", match.group(1))
+    loc: Loc = (*root, *(int(i) if i else name for name, i in parts))
+    return f"{doc.where(loc)}: {rest}"
 
 
 def parse_prompt_file(path: Path | str) -> PromptSpec:

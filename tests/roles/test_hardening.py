@@ -101,3 +101,25 @@ def test_the_sample_never_brings_back_someone_the_team_removed(
     assert not report.changed
     active = {m.handle for m in session.exec(select(Member).where(Member.active)).all()}
     assert active == {"ana", "promptloop"}
+
+
+SUITE_PROMPT = """name: s
+model: m
+template: "{{ q }}"
+suite:
+  scorers:
+    - exact_match
+    - name: numeric
+      args: {tolerance: 1}
+"""
+
+
+def test_suite_errors_point_at_the_scorer_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"p.yaml, line 7: suite.scorers\[1\]: scorer 'numeric'"):
+        parse_prompt_doc(load_yaml_text(SUITE_PROMPT, str(tmp_path / "p.yaml")))
+    (tmp_path / "suite.yaml").write_text("scorers:\n  - exact_match\ngate:\n  guardrails: [nope]\n")
+    (tmp_path / "q.yaml").write_text(SUITE_PROMPT.split("suite:")[0] + "suite: suite.yaml\n")
+    from roles.prompt_file import parse_prompt_file
+
+    with pytest.raises(InputError, match=r"suite.yaml, line 4: suite.gate.guardrails\[0\].metric"):
+        parse_prompt_file(tmp_path / "q.yaml")
