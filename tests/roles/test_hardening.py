@@ -123,3 +123,8 @@ def test_suite_errors_point_at_the_scorer_line(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match=r"suite.yaml, line 4: suite.gate.guardrails\[0\].metric"):
         parse_prompt_file(tmp_path / "q.yaml")
+
+
+def test_yes_and_no_stay_words_as_in_yaml_1_2() -> None:
+    data = load_yaml_text("choices: {yes: 1.0, no: 0.0}\nstrict: true\n", "s.yaml").data
+    assert data == {"choices": {"yes": 1.0, "no": 0.0}, "strict": True}
