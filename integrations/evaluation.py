@@ -52,8 +52,40 @@ class Plan:
 
 def suite_of(version: PromptVersion, *, name: str, items: list[EvalItem]) -> Suite:
     if version.suite:
-        return parse_suite(version.suite, f"{name} v{version.number}")
+        source = f"{name} v{version.number}"
+        check_custom_scorers(version.suite, source)
+        return parse_suite(version.suite, source)
     return default_suite(has_expected=any(i.expected is not None for i in items))
+
+
+def check_custom_scorers(suite: dict[str, Any], source: str) -> None:
+    """Custom scorers run code named in prompt files: only modules PROMPTLOOP_CUSTOM_SCORERS
+    allows (a JSON list of module prefixes; unset allows any) are imported to run evals."""
+    from integrations.settings import get_settings
+
+    allowed = get_settings().custom_scorers
+    if allowed is None:
+        return
+    for spec in suite.get("scorers") or []:
+        if isinstance(spec, str):
+            target = spec
+        elif isinstance(spec, dict):
+            args = spec.get("args") or {}
+            target = (
+                str(args.get("function", ""))
+                if spec.get("name") == "custom"
+                else str(spec.get("name", ""))
+            )
+        else:
+            continue
+        if ":" not in target:
+            continue
+        module = target.split(":", 1)[0]
+        if not any(module == prefix or module.startswith(prefix + ".") for prefix in allowed):
+            raise InputError(
+                f"{source}: custom scorer '{target}' is not allowed here (PROMPTLOOP_CUSTOM_SCORERS "
+                f"allows {allowed or 'none'})"
+            )
 
 
 def plan_for_version(

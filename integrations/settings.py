@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How long the embedded model may take to answer."
     )
 
+    custom_scorers: list[str] | None = Field(
+        default=None,
+        description="Module prefixes custom scorers may come from when evals run (unset: any).",
+    )
     auto_evaluate: bool = Field(
         default=True,
         description="Start the evaluation flow in the background when a change is submitted.",

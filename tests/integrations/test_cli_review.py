@@ -117,3 +117,37 @@ def test_ctrl_c_during_an_eval_exits_130_and_keeps_what_was_recorded(
     assert "interrupted" in err
     shown = invoke("eval", "show", "1", "--json").json()
     assert shown["status"] == "failed" and shown["failure"] == "interrupted" and shown["items"] > 0
+
+
+def test_custom_scorers_run_only_from_allowed_modules(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from integrations.settings import get_settings
+
+    (tmp_path / "team_scorers.py").write_text(
+        "from roles.data_scientist import Score\n\n"
+        "def short(limit=20):\n"
+        "    def score(sample, ctx):\n"
+        "        return Score.from_check(len(sample.output or '') <= limit)\n"
+        "    return score\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = (SAMPLES / "support-triage-change.yaml").read_text().split("suite:")[0]
+    (tmp_path / "p.yaml").write_text(text + "suite:\n  scorers:\n    - team_scorers:short\n")
+    with FakeOpenAIServer(responder=lambda body: "billing") as server:
+        _point_at(server, monkeypatch)
+        invoke("init", "--sample")
+        assert invoke("prompt", "push", str(tmp_path / "p.yaml"), "--as", "maya").code == 0
+        monkeypatch.setenv("PROMPTLOOP_CUSTOM_SCORERS", '["approved"]')
+        get_settings.cache_clear()
+        refused = invoke("eval", "run", "support-triage", "--version", "2")
+        assert (
+            refused.code == 2
+            and "custom scorer 'team_scorers:short' is not allowed" in refused.stderr
+        )
+        assert server.requests_received == 0
+        monkeypatch.setenv("PROMPTLOOP_CUSTOM_SCORERS", '["team_scorers"]')
+        get_settings.cache_clear()
+        ran = invoke("eval", "run", "support-triage", "--version", "2", "--json")
+        assert ran.code == 0, ran.stderr
+        assert ran.json()["scores"]["short"]["mean"] == 1.0  # labelled by the function name
