@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def running_evaluation(change_id: int) -> str | None:
         state, flow_run_id = change.state, change.flow_run_id
     if state != "evaluating" or not flow_run_id:
         return None
+    if evaluator_gone(change_id):
+        return None  # its process died; whatever Prefect still shows, nobody is working on it
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
@@ -47,6 +50,38 @@ def running_evaluation(change_id: int) -> str | None:
     if run.state is None or run.state.is_final():
         return None
     return f"flow run {run.name} ({flow_run_id}) is {run.state.name}"
+
+
+def record_evaluator(change_id: int) -> None:
+    """Note which process evaluates the change, so a dead one can be told from a busy one."""
+    from integrations.db import session_scope
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        change.links = {
+            **change.links,
+            "evaluator": {"pid": os.getpid(), "host": socket.gethostname()},
+        }
+        session.add(change)
+
+
+def evaluator_gone(change_id: int) -> bool:
+    """True when the change's recorded evaluator ran on this machine and is no longer alive."""
+    from integrations.db import session_scope
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        evaluator = get_change(session, change_id).links.get("evaluator") or {}
+    if evaluator.get("host") != socket.gethostname() or not evaluator.get("pid"):
+        return False
+    try:
+        os.kill(int(evaluator["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def evaluate(
@@ -72,6 +107,7 @@ def evaluate(
                 f"change {change_id} is already being evaluated: {busy}; wait for it, or "
                 f"use `promptloop change evaluate {change_id} --force` if that run is dead"
             )
+    record_evaluator(change_id)
     from prefect import tags
 
     from flows.evaluate_change import evaluate_change

@@ -171,6 +171,18 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
             f"{links['evaluation_error']}; log: {links['evaluation_log']}; retry with "
             f"`promptloop change evaluate {view['id']}`"
         )
+    if (
+        view["state"] == "evaluating"
+        and not links.get("evaluation_error")
+        and links.get("evaluator")
+    ):
+        from flows.launch import evaluator_gone
+
+        if evaluator_gone(view["id"]):
+            out.print(
+                f"[red]the process evaluating this change (pid {links['evaluator']['pid']}) is gone[/]; "
+                f"resume with `promptloop change evaluate {view['id']}`"
+            )
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
 

@@ -335,3 +335,30 @@ def test_a_finished_baseline_is_reused_only_from_the_same_endpoint(
         third = submit_variant("elsewhere")
         _evaluate(third)
         assert baseline_of(third) != baseline_of(first)  # another endpoint: run again
+
+
+def test_a_dead_evaluator_is_named_and_does_not_block_a_new_evaluation(
+    prefect_api, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from integrations.db import session_scope
+    from roles.states import State
+    from roles.transitions import get_change, transition
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+        _point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        change_id = _submit()
+        with session_scope() as session:
+            transition(session, change_id=change_id, target=State.EVALUATING, actor="promptloop")
+            change = get_change(session, change_id)
+            change.flow_run_id = "00000000-0000-0000-0000-000000000000"
+            change.links = {"evaluator": {"pid": gone.pid, "host": socket.gethostname()}}
+        shown = invoke("change", "show", str(change_id))
+        assert f"(pid {gone.pid}) is gone" in shown.stdout
+        resumed = invoke("change", "evaluate", str(change_id), "--wait")
+        assert resumed.code == 0, resumed.stderr
+        assert invoke("change", "show", str(change_id), "--json").json()["state"] == "in_review"
