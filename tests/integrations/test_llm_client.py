@@ -97,12 +97,10 @@ def test_429_without_retry_after_backs_off_with_jitter(
 ) -> None:
     fake_openai.fail(429, times=2)
     client = fresh(llm_settings)
-    started = time.perf_counter()
     [result] = call(client, ask("hi"))
     assert result.ok and result.attempts == 3
     assert client.stats.retries == 2
     assert 0 <= client.stats.waited_s <= 0.01 + 0.02  # base 0.01, doubled, full jitter
-    assert time.perf_counter() - started < 1.0
 
 
 def test_500_then_success(llm_settings: Settings, fake_openai: FakeOpenAIServer) -> None:
@@ -221,7 +219,5 @@ def test_fake_server_answers_32_requests_at_once(
     llm_settings: Settings, fake_openai: FakeOpenAIServer
 ) -> None:
     fake_openai.latency_s = 0.2
-    started = time.perf_counter()
     call(fresh(llm_settings, concurrency=32), *(ask(f"q{i}") for i in range(32)))
-    assert fake_openai.max_in_flight == 32
-    assert time.perf_counter() - started < 1.0  # serialised, it would take 6.4 s
+    assert fake_openai.max_in_flight == 32  # all at once, not serialised (speed: benchmarks/)
