@@ -51,6 +51,17 @@ def seconds_in_states(handoffs: list[Handoff], now: datetime | None = None) -> d
     return spent
 
 
+def current_verdict(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The handoff that concluded the current candidate's evaluation, if it has concluded:
+    a verdict from before the last revision (back to submitted) no longer applies."""
+    for handoff in reversed(history):
+        if handoff["from_state"] == State.EVALUATING.value:
+            return dict(handoff)
+        if handoff["to_state"] == State.SUBMITTED.value:
+            return None
+    return None
+
+
 def change_view(session: Session, *, change_id: int, with_history: bool = True) -> dict[str, Any]:
     change = get_change(session, change_id)
     views = _views(session, [change], with_history=with_history)

@@ -6,55 +6,23 @@ candidate is checked first: its template must render for every item of its datas
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, col, select
 
 from roles.clock import utcnow
-from roles.datasets import find_dataset, items_of
+from roles.datasets import find_dataset
 from roles.errors import InputError, PolicyError
 from roles.ledger import ChangeRequest, Dataset, PromptVersion
 from roles.prompt_file import PromptSpec
 from roles.registry import PRODUCTION, add_version, find_prompt, label_target
+from roles.render_check import check_renders
 from roles.roster import require_member
 from roles.states import AUTHORS, OPEN_STATES, State
-from roles.templates import RenderError, render_messages
 from roles.transitions import first_handoff, get_change, transition
 
 
 def dataset_for(session: Session, spec: PromptSpec, base: PromptVersion | None) -> Dataset | None:
     name = spec.dataset or (base.dataset if base else None)
     return find_dataset(session, name=name) if name else None
-
-
-def check_renders(session: Session, *, spec: PromptSpec, dataset: Dataset | None) -> int:
-    """Render the candidate for every few-shot example and dataset item; return the item count.
-
-    Raises:
-        InputError: naming the first example or item that fails and the missing variable.
-    """
-    for index, example in enumerate(spec.examples, start=1):
-        _render_or_refuse(spec, example.input, f"few-shot example {index}")
-    if dataset is None:
-        return 0
-    items = items_of(session, dataset=dataset)
-    for item in items:
-        where = f"item '{item.item_id}' of dataset '{dataset.name}' v{dataset.version}"
-        _render_or_refuse(spec, item.input, where)
-    return len(items)
-
-
-def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -> None:
-    try:
-        render_messages(
-            system=spec.system, template=spec.template, examples=[], variables=variables
-        )
-    except RenderError as exc:
-        what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
-        raise InputError(
-            f"the template of '{spec.name}' does not render for {where}: {what}; "
-            "nothing was written"
-        ) from None
 
 
 def submit_change(

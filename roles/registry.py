@@ -17,9 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from roles.clock import utcnow
+from roles.datasets import find_dataset
 from roles.errors import ConflictError, InputError, NotFoundError
 from roles.ledger import Label, LabelMove, Member, Prompt, PromptVersion
 from roles.prompt_file import PromptSpec
+from roles.render_check import check_renders
 from roles.roster import require_member
 from roles.states import Role
 
@@ -84,9 +86,6 @@ def add_version(
 
 def push(session: Session, *, spec: PromptSpec, actor: str) -> tuple[PromptVersion, bool]:
     """Store a version as ``actor``; a named dataset must exist and every item must render."""
-    from roles.datasets import find_dataset
-    from roles.pm import check_renders  # pm builds on the registry; imported late
-
     member, _ = require_member(session, handle=actor, roles=PUSH_ROLES)
     if spec.dataset:
         try:

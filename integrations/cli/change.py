@@ -11,7 +11,7 @@ import typer
 from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from integrations.cli.output import ago, emit_json, out, say, table
 from integrations.db import session_scope
-from roles.changes import change_view, list_changes
+from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PromptloopError
 from roles.pm import revise_change, submit_change, withdraw_change
 
@@ -60,21 +60,14 @@ def start_evaluation(
     return {"evaluation": "started", "log": str(log)}
 
 
-def print_verdict(view: dict[str, Any]) -> dict[str, Any] | None:
-    """The last evaluation's handoff, its reasons printed; None if there is none yet."""
-    verdict = None
-    for handoff in reversed(view["history"]):  # only the current candidate's verdict
-        if handoff["from_state"] == "evaluating":
-            verdict = handoff
-            break
-        if handoff["to_state"] == "submitted":
-            break
+def print_verdict(view: dict[str, Any]) -> None:
+    """Print the current candidate's verdict and every reason, if its evaluation concluded."""
+    verdict = current_verdict(view["history"])
     if verdict and verdict["payload"].get("reasons"):
         colour = "green" if verdict["to_state"] == "in_review" else "red"
         out.print(f"[bold {colour}]evaluation: {verdict['to_state']}[/]")
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
-    return verdict
 
 
 def _evaluate_and_report(
@@ -86,9 +79,7 @@ def _evaluate_and_report(
         with session_scope() as session:
             full = change_view(session, change_id=view["id"])
         view = {k: v for k, v in full.items() if k not in ("history", "seconds_in_state")}
-        verdict = next(
-            (h for h in reversed(full["history"]) if h["from_state"] == "evaluating"), None
-        )
+        verdict = current_verdict(full["history"])
         extra["reasons"] = verdict["payload"].get("reasons", []) if verdict else []
         if not as_json:
             print_verdict(full)

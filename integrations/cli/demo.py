@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from integrations.cli.output import emit_json, out, say
 from integrations.db import session_scope
-from roles.changes import change_view
+from roles.changes import change_view, current_verdict
 from roles.ledger import ChangeRequest
 from roles.pm import submit_change, withdraw_change
 from roles.prompt_file import parse_prompt_file
@@ -74,9 +74,8 @@ def demo(
     from integrations.cli.change import show
 
     show(change_id)
-    runs: dict[str, Any] = next(
-        (h["payload"] for h in reversed(view["history"]) if h["from_state"] == "evaluating"), {}
-    )
+    verdict = current_verdict(view["history"])
+    runs: dict[str, Any] = verdict["payload"] if verdict else {}
     if runs.get("candidate_run"):
         out.print(
             f"\nnext: `promptloop eval compare {runs.get('baseline_run')} {runs['candidate_run']}` "
