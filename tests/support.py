@@ -60,3 +60,15 @@ def submit_sample(*extra: str) -> dict[str, Any]:
     )
     assert result.code == 0, result.stderr
     return dict(result.json())
+
+
+def point_at(server: Any, monkeypatch: Any, **settings: str) -> None:
+    """Send this test's model calls to a local fake server (no retries unless given)."""
+    from integrations.settings import get_settings
+
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "0")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, last_user_text
-from support import SAMPLES, invoke, judge_aware, submit_sample
+from support import SAMPLES, invoke, judge_aware, point_at, submit_sample
 
 pytestmark = pytest.mark.prefect
 
@@ -41,15 +41,6 @@ def worse_candidate(body: dict[str, Any]) -> str:
     """Production is right; the candidate always says 'account'."""
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
     return "account" if CANDIDATE_MARK in system else ANSWERS.get(ticket_of(body), "billing")
-
-
-def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from integrations.settings import get_settings
-
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "0")
-    get_settings.cache_clear()
 
 
 def _submit() -> int:
@@ -80,7 +71,7 @@ def _artifact_keys(flow_run_id: str) -> set[str]:
 
 def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         change_id = _submit()
         assert _evaluate(change_id) == "in_review"
         # 30 answers + 30 judge calls per side; identical judge requests are paid once
@@ -111,7 +102,7 @@ def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None
 
 def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(worse_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         change_id = _submit()
         assert _evaluate(change_id) == "eval_failed"
         shown = invoke("change", "show", str(change_id), "--json").json()
@@ -122,7 +113,7 @@ def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeyp
 
 def test_a_failing_model_endpoint_fails_the_gate_on_error_rate(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         server.fail(500, times=1000, match=r"Category:\s*$")  # the candidate's user turn
         change_id = _submit()
         assert _evaluate(change_id) == "eval_failed"
@@ -139,7 +130,7 @@ def test_submit_starts_the_evaluation_in_the_background(
 ) -> None:  # type: ignore[no-untyped-def]
     """The user's path: `change submit` returns at once; a detached flow run concludes it."""
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "true")
         assert invoke("init", "--sample").code == 0
@@ -179,7 +170,7 @@ def test_submit_starts_the_evaluation_in_the_background(
 
 def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(worse_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         invoke("init", "--sample")
         result = invoke(
@@ -249,7 +240,7 @@ def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> No
         return str(run.id)
 
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         change_id = _submit()
         with session_scope() as session:
@@ -268,7 +259,7 @@ def test_the_author_cannot_loosen_the_gate_that_judges_their_change(
 ) -> None:  # type: ignore[no-untyped-def]
     """A candidate that drops its suite is still judged by production's suite."""
     with FakeOpenAIServer(responder=judge_aware(worse_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         text = (SAMPLES / "support-triage-change.yaml").read_text()
         (tmp_path / "loose.yaml").write_text(text.split("suite:")[0] + "suite: {scorers: []}\n")
@@ -288,11 +279,7 @@ def test_a_withdrawn_change_stops_its_evaluation(prefect_api, monkeypatch) -> No
     from roles.pm import withdraw_change
 
     with FakeOpenAIServer(latency_s=0.2, responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
-        monkeypatch.setenv("PROMPTLOOP_CONCURRENCY", "2")
-        from integrations.settings import get_settings
-
-        get_settings.cache_clear()
+        point_at(server, monkeypatch, PROMPTLOOP_CONCURRENCY="2")
         change_id = _submit()
 
         def withdraw_soon() -> None:
@@ -325,7 +312,7 @@ def test_a_finished_baseline_is_reused_only_from_the_same_endpoint(
         return int(result.json()["id"])
 
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         first = _submit()
         _evaluate(first)
         second = submit_variant("again")
@@ -334,7 +321,7 @@ def test_a_finished_baseline_is_reused_only_from_the_same_endpoint(
         assert baseline_of(second) == baseline_of(first)  # same endpoint: reused
         assert server.requests_received - before <= 60  # only the candidate was paid for
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as other:
-        _point_at(other, monkeypatch)
+        point_at(other, monkeypatch)
         third = submit_variant("elsewhere")
         _evaluate(third)
         assert baseline_of(third) != baseline_of(first)  # another endpoint: run again
@@ -352,7 +339,7 @@ def test_a_dead_evaluator_is_named_and_does_not_block_a_new_evaluation(
     gone = subprocess.Popen(["true"])
     gone.wait()
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         change_id = _submit()
         with session_scope() as session:

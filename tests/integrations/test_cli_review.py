@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
-from support import SAMPLES, invoke, judge_aware
-
-
-def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from integrations.settings import get_settings
-
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "0")
-    get_settings.cache_clear()
+from support import SAMPLES, invoke, judge_aware, point_at
 
 
 def test_eval_show_items_explains_every_score(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAIServer(responder=lambda body: "billing") as server:  # judge answers are not JSON
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         run = invoke("eval", "run", "support-triage", "--json").json()
         shown = invoke("eval", "show", str(run["id"]), "--failed", "--limit", "3", "--json").json()
@@ -39,7 +30,7 @@ def test_eval_show_items_explains_every_score(monkeypatch: pytest.MonkeyPatch) -
 
 def test_every_item_failing_exits_2_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAIServer(responder=lambda body: "x") as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         server.fail(500, times=1000)
         result = invoke("eval", "run", "support-triage")
@@ -64,7 +55,7 @@ def test_compare_refuses_a_run_against_itself_and_unfinished_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         run = invoke("eval", "run", "support-triage", "--json").json()
     same = invoke("eval", "compare", str(run["id"]), str(run["id"]))
@@ -98,7 +89,7 @@ def test_ctrl_c_during_an_eval_exits_130_and_keeps_what_was_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with FakeOpenAIServer(latency_s=0.3, responder=lambda body: "billing") as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         exe = Path(sys.executable).parent / "promptloop"
         process = subprocess.Popen(
@@ -135,7 +126,7 @@ def test_custom_scorers_run_only_from_allowed_modules(
     text = (SAMPLES / "support-triage-change.yaml").read_text().split("suite:")[0]
     (tmp_path / "p.yaml").write_text(text + "suite:\n  scorers:\n    - team_scorers:short\n")
     with FakeOpenAIServer(responder=lambda body: "billing") as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         invoke("init", "--sample")
         assert invoke("prompt", "push", str(tmp_path / "p.yaml"), "--as", "maya").code == 0
         monkeypatch.setenv("PROMPTLOOP_CUSTOM_SCORERS", '["approved"]')

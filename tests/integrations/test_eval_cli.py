@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
-from support import judge_aware
+from support import judge_aware, point_at
 
 RUN_KEYS = {
     "id",
@@ -28,17 +28,9 @@ RUN_KEYS = {
 }
 
 
-def _point_at(server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from integrations.settings import get_settings
-
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    get_settings.cache_clear()
-
-
 def test_eval_run_records_and_caches(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         assert cli("init", "--sample").code == 0
         first = cli("eval", "run", "support-triage", "--json")
         assert first.code == 0, first.stderr
@@ -68,12 +60,9 @@ def test_eval_run_records_and_caches(cli, monkeypatch) -> None:  # type: ignore[
 
 def test_server_errors_are_counted_per_item_not_fatal(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
-        _point_at(server, monkeypatch)
-        monkeypatch.setenv("PROMPTLOOP_MAX_RETRIES", "1")
-        monkeypatch.setenv("PROMPTLOOP_RETRY_BASE_DELAY_S", "0.01")
-        from integrations.settings import get_settings
-
-        get_settings.cache_clear()
+        point_at(
+            server, monkeypatch, PROMPTLOOP_MAX_RETRIES="1", PROMPTLOOP_RETRY_BASE_DELAY_S="0.01"
+        )
         cli("init", "--sample")
         server.fail(
             500, times=10, match="charge|refund|invoice|receipt|billed"
@@ -102,7 +91,7 @@ def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
     from support import invoke
 
     with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
-        _point_at(server, monkeypatch)
+        point_at(server, monkeypatch)
         assert invoke("init", "--sample").code == 0
         exe = Path(sys.executable).parent / "promptloop"
         process = subprocess.Popen(
