@@ -3,6 +3,11 @@
     submitted → evaluating → (baseline run, candidate run) → scorecard → gate
               → in_review (pass) | eval_failed (every reason in the handoff note)
 
+An outage (the endpoint failed more items than ``PROMPTLOOP_MAX_OUTAGE_SHARE`` allows) or
+a crash is no verdict: the change stays ``evaluating`` with the error recorded, and the
+flow run ends Failed with a message that says which. The final state names the outcome
+for the Prefect UI ("In review", "Gate failed: 2 reasons", "Outage: 30/30 items …").
+
 Items run under the model client's semaphore inside a few batch tasks, not one task per
 item; the ledger records every item, Prefect sees batches. The scorecard is published
 as artifacts so the Prefect UI shows it. Every step reads the ledger first, so a retried
@@ -13,15 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+import traceback
 import uuid
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed
 
-from integrations.db import session_scope
+from integrations.db import ledger_tag, session_scope
 from integrations.evaluation import (
     Progress,
     RunContext,
@@ -32,7 +40,14 @@ from integrations.evaluation import (
     run_batch,
 )
 from roles.data_scientist import build_scorecard, evaluate_gate
-from roles.evaluation.change import EvalTarget, conclude_evaluation, open_evaluation
+from roles.errors import PromptloopError
+from roles.evaluation.change import (
+    ErrorKind,
+    EvalTarget,
+    conclude_evaluation,
+    note_evaluation_error,
+    open_evaluation,
+)
 from roles.evaluation.records import get_run, load_results, reusable_run, suite_hash
 from roles.evaluation.report import comparison_rows, scorecard_markdown, summary_rows
 from roles.ledger import Dataset, PromptVersion
@@ -47,7 +62,12 @@ _CONTEXTS: dict[str, RunContext] = {}
 def _run_name() -> str:
     params = flow_run.parameters
     prompt = params.get("prompt") or "prompt"
-    return f"{prompt}-change-{params['change_id']}-eval"
+    return f"{prompt}-change-{params['change_id']}-eval-{ledger_tag()}"
+
+
+def artifact_key(change_id: int, what: str) -> str:
+    """``<ledger>-change-<id>-<what>``: unique per ledger on a shared Prefect server."""
+    return f"{ledger_tag()}-change-{change_id}-{what}"
 
 
 @task(name="open-evaluation", cache_policy=NONE)
@@ -173,25 +193,24 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
         )
     verdict = verdict.model_copy(update={"reasons": reasons})
     title = f"Change {change_id}: eval scorecard ({'PASS' if verdict.passed else 'FAIL'})"
-    key = f"change-{change_id}"
     create_markdown_artifact(
-        key=f"{key}-scorecard",
+        key=artifact_key(change_id, "scorecard"),
         markdown=scorecard_markdown(card, verdict, title=title),
         description=title,
     )
     create_table_artifact(
-        key=f"{key}-candidate-run",
+        key=artifact_key(change_id, "candidate-run"),
         table=summary_rows(card.candidate),
         description=f"eval run {candidate_run} (candidate)",
     )
     if card.baseline is not None:
         create_table_artifact(
-            key=f"{key}-baseline-run",
+            key=artifact_key(change_id, "baseline-run"),
             table=summary_rows(card.baseline),
             description=f"eval run {baseline_run} (baseline)",
         )
         create_table_artifact(
-            key=f"{key}-comparison",
+            key=artifact_key(change_id, "comparison"),
             table=comparison_rows(card),
             description="paired comparison, candidate − baseline",
         )
@@ -231,62 +250,137 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
         ).value
 
 
+def _outage(run_id: int) -> str | None:
+    """The run's outage message, if the endpoint failed it (it is then no evidence)."""
+    with session_scope() as session:
+        run = get_run(session, run_id)
+        return run.failure if run.status == "outage" else None
+
+
+@task(name="record-evaluation-error", cache_policy=NONE)
+def record_error(change_id: int, kind: ErrorKind, message: str, log: str | None = None) -> None:
+    with session_scope() as session:
+        note_evaluation_error(session, change_id=change_id, kind=kind, message=message, log=log)
+
+
+def _crash_log(change_id: int) -> str:
+    """Append the current traceback to the change's evaluation log; returns its path."""
+    from integrations.settings import get_settings
+
+    logs = get_settings().home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"change-{change_id}-evaluate.log"
+    with path.open("a", encoding="utf-8") as log:
+        log.write(traceback.format_exc())
+    return str(path)
+
+
+def _models(target: EvalTarget) -> list[str]:
+    """Every model the evaluation will call: both sides' and the suite's judges."""
+    with session_scope() as session:
+        names: list[str] = []
+        suite_from = session.get(
+            PromptVersion, target.base_version_id or target.candidate_version_id
+        )
+        for version_id in (target.base_version_id, target.candidate_version_id):
+            version = session.get(PromptVersion, version_id) if version_id else None
+            if version is not None:
+                names.append(version.model)
+        dataset = session.get(Dataset, target.dataset_id)
+        assert suite_from is not None and dataset is not None
+        plan = plan_for_version(
+            session, name=target.prompt, version=suite_from, dataset=dataset
+        )
+    return list(dict.fromkeys(names + plan.suite.judge_models()))
+
+
+async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> State:
+    """Both sides, then the gate; an outage on either side stops before any verdict."""
+    from integrations.llm import model_client
+
+    logger = get_run_logger()
+    runs: dict[str, int | None] = {"baseline_run": None, "candidate_run": None}
+    sides = [("baseline", target.base_version_id), ("candidate", target.candidate_version_id)]
+    with model_client(
+        models=_models(target), concurrency=concurrency, no_cache=no_cache
+    ) as (client, description):
+        logger.info("model endpoint: %s", description)
+        try:
+            for side, version_id in sides:
+                if version_id is None:
+                    continue
+                run_id = await run_side(
+                    side=side,
+                    version_id=version_id,
+                    target=target,
+                    client=client,
+                    concurrency=concurrency,
+                )
+                runs[f"{side}_run"] = run_id
+                outage = _outage(run_id)
+                if outage is not None:
+                    message = f"{side} eval run {run_id}: {outage}"
+                    record_error(target.change_id, "outage", message)
+                    logger.error("%s; the change stays evaluating", message)
+                    return Failed(name="Outage", message=message)
+        finally:
+            await client.aclose()
+    candidate = runs["candidate_run"]
+    assert candidate is not None
+    outcome = judge(target.change_id, runs["baseline_run"], candidate)
+    state = conclude(target.change_id, outcome["passed"], outcome["reasons"], runs)
+    failures = [r for r in outcome["reasons"] if r.startswith("FAIL")]
+    if state == "in_review":
+        return Completed(name="In review", message="gate passed: in review", data=state)
+    if state == "eval_failed":
+        message = f"gate failed: {len(failures)} reason{'s' if len(failures) != 1 else ''}"
+        return Completed(name="Gate failed", message=message, data=state)
+    return Completed(message=f"the change is {state}", data=state)
+
+
 @flow(name="evaluate-change", flow_run_name=_run_name, log_prints=True)
 async def evaluate_change(
     change_id: int,
     prompt: str | None = None,
     concurrency: int | None = None,
     no_cache: bool = False,
-) -> str:
+) -> State:
     """Evaluate change ``change_id``: candidate against production, then the gate.
 
     Args:
         prompt: only names the flow run in the UI.
         concurrency: model calls in flight (default PROMPTLOOP_CONCURRENCY).
     Returns:
-        The change's state afterwards.
+        The final state: Completed with the change's state as its result, or Failed
+        (outage, bad input, a bug) with the change left in evaluating and the error
+        recorded on it.
     """
-    from integrations.llm import model_client
     from integrations.settings import get_settings
 
     logger = get_run_logger()
-    target = open_step(change_id)
-    if target is None:
-        with session_scope() as session:
-            from roles.transitions import get_change
-
-            state = get_change(session, change_id).state
-        logger.info("change %s is %s; nothing to evaluate", change_id, state)
-        return state
-    limit = concurrency or get_settings().concurrency
     try:
-        with model_client(concurrency=limit, no_cache=no_cache) as (client, description):
-            logger.info("model endpoint: %s", description)
-            try:
-                baseline = None
-                if target.base_version_id is not None:
-                    baseline = await run_side(
-                        side="baseline",
-                        version_id=target.base_version_id,
-                        target=target,
-                        client=client,
-                        concurrency=limit,
-                    )
-                candidate = await run_side(
-                    side="candidate",
-                    version_id=target.candidate_version_id,
-                    target=target,
-                    client=client,
-                    concurrency=limit,
-                )
-            finally:
-                await client.aclose()
-        outcome = judge(change_id, baseline, candidate)
+        target = open_step(change_id)
+        if target is None:
+            with session_scope() as session:
+                from roles.transitions import get_change
+
+                state = get_change(session, change_id).state
+            logger.info("change %s is %s; nothing to evaluate", change_id, state)
+            return Completed(message=f"nothing to evaluate: the change is {state}", data=state)
+        limit = concurrency or get_settings().concurrency
+        return await _evaluate(target, concurrency=limit, no_cache=no_cache)
     except ChangeMovedOn as moved:
         logger.info("change %s moved on (%s) during its evaluation; stopped", change_id, moved)
-        return str(moved)
-    # Any other failure (a scorer that cannot be imported, an outage) is not a verdict on
-    # the change: it stays in evaluating, the error is recorded where `change show` looks,
-    # and `promptloop change evaluate ID` runs it again once the cause is fixed.
-    payload = {"baseline_run": baseline, "candidate_run": candidate}
-    return conclude(change_id, outcome["passed"], outcome["reasons"], payload)
+        return Completed(message=f"stopped: the change is {moved}", data=str(moved))
+    except PromptloopError as exc:
+        # Bad input (a scorer that may not be imported, an endpoint not configured): the
+        # change stays in evaluating; `promptloop change evaluate ID` once it is fixed.
+        record_error(change_id, "input", exc.message)
+        logger.error("%s", exc.message)
+        return Failed(message=exc.message)
+    except Exception as exc:
+        log = _crash_log(change_id)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        record_error(change_id, "bug", message, log)
+        logger.error("%s (traceback in %s)", message, log)
+        return Failed(message=message)

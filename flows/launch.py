@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from integrations.prefect_server import ensure_server, server_env
 from integrations.settings import get_settings
+from roles.errors import InputError, InternalError, OutageError, PromptloopError
+from roles.processes import gone, this_process
 
 
 def use_server() -> str:
@@ -27,7 +29,11 @@ def use_server() -> str:
 
 
 def running_evaluation(change_id: int) -> str | None:
-    """The flow run already evaluating this change, if one is still live (not final)."""
+    """The flow run already evaluating this change, if one is still live (not final).
+
+    A run whose process died (kill -9, a crash) is marked Crashed in Prefect here, so the
+    UI stops showing it Running.
+    """
     from integrations.db import session_scope
     from roles.transitions import get_change
 
@@ -36,8 +42,6 @@ def running_evaluation(change_id: int) -> str | None:
         state, flow_run_id = change.state, change.flow_run_id
     if state != "evaluating" or not flow_run_id:
         return None
-    if evaluator_gone(change_id):
-        return None  # its process died; whatever Prefect still shows, nobody is working on it
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
@@ -45,6 +49,13 @@ def running_evaluation(change_id: int) -> str | None:
     try:
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(UUID(flow_run_id))
+            if evaluator_gone(change_id):
+                if run.state is not None and not run.state.is_final():
+                    from prefect.states import Crashed
+
+                    message = "its process is gone (killed or crashed); evaluated again"
+                    client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+                return None  # nobody is working on it, whatever Prefect showed
     except Exception:  # unknown to this server (another server, or deleted): not live here
         return None
     if run.state is None or run.state.is_final():
@@ -59,10 +70,8 @@ def record_evaluator(change_id: int) -> None:
 
     with session_scope() as session:
         change = get_change(session, change_id)
-        change.links = {
-            **change.links,
-            "evaluator": {"pid": os.getpid(), "host": socket.gethostname()},
-        }
+        pid, host = this_process()
+        change.links = {**change.links, "evaluator": {"pid": pid, "host": host}}
         session.add(change)
 
 
@@ -73,15 +82,7 @@ def evaluator_gone(change_id: int) -> bool:
 
     with session_scope() as session:
         evaluator = get_change(session, change_id).links.get("evaluator") or {}
-    if evaluator.get("host") != socket.gethostname() or not evaluator.get("pid"):
-        return False
-    try:
-        os.kill(int(evaluator["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return gone(evaluator.get("pid"), evaluator.get("host"))
 
 
 def evaluate(
@@ -96,8 +97,20 @@ def evaluate(
 
     Refuses while another live flow run evaluates the same change (``force`` overrides,
     e.g. for a run whose process was killed and that Prefect still shows as running).
+    Raises ``OutageError`` (the endpoint failed), ``InputError`` or ``InternalError`` (a
+    bug) when the flow run ends Failed; the change then stays evaluating, the error
+    recorded on it.
     """
-    use_server()
+    try:
+        use_server()
+    except PromptloopError as exc:
+        state = change_state(change_id)
+        exc.message += (
+            f"; change {change_id} stays {state}: retry with "
+            f"`promptloop change evaluate {change_id} --wait`"
+        )
+        exc.args = (exc.message,)
+        raise
     if not force:
         busy = running_evaluation(change_id)
         if busy:
@@ -111,14 +124,58 @@ def evaluate(
     from prefect import tags
 
     from flows.evaluate_change import evaluate_change
+    from integrations.db import ledger_tag
 
-    labels = [f"change:{change_id}", "promptloop", "evaluate"]
+    labels = [f"change:{change_id}", f"ledger:{ledger_tag()}", "promptloop", "evaluate"]
     if prompt:
         labels.insert(0, f"prompt:{prompt}")
     with tags(*labels):
-        return asyncio.run(
-            evaluate_change(change_id, prompt=prompt, concurrency=concurrency, no_cache=no_cache)
+        final: Any = asyncio.run(
+            evaluate_change(  # type: ignore[arg-type]
+                change_id,
+                prompt=prompt,
+                concurrency=concurrency,
+                no_cache=no_cache,
+                return_state=True,
+            )
         )
+    if not final.is_completed():
+        raise evaluation_failure(change_id, final.message or final.name)
+    return change_state(change_id)
+
+
+def change_state(change_id: int) -> str:
+    from integrations.db import session_scope
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        return get_change(session, change_id).state
+
+
+def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
+    """The error to raise for an evaluation that ended without a verdict, in one sentence."""
+    from integrations.db import session_scope
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        links, state = dict(change.links), change.state
+    kind = links.get("evaluation_error_kind", "bug")
+    message = links.get("evaluation_error") or fallback
+    again = f"`promptloop change evaluate {change_id} --wait`"
+    if kind == "outage":
+        return OutageError(
+            f"change {change_id} stays {state}: {message}; once the endpoint answers, {again} "
+            "runs it again (answers already received are reused)"
+        )
+    if kind == "input":
+        return InputError(f"change {change_id} stays {state}: {message}; fix it, then {again}")
+    log = links.get("evaluation_log")
+    where = f"; the traceback is in {log}" if log else ""
+    return InternalError(
+        f"the evaluation of change {change_id} failed ({message}){where}; the change stays "
+        f"{state}: {again} retries it (please report the bug)"
+    )
 
 
 def log_path(change_id: int) -> Path:
@@ -157,27 +214,39 @@ def main() -> None:
     args = parser.parse_args()
     try:
         state = evaluate(args.change_id, prompt=args.prompt, force=args.force)
+    except PromptloopError as exc:
+        if not _error_recorded(args.change_id):
+            note_launch_failure(args.change_id, exc)  # refused before the flow ran
+        print(exc.message, file=sys.stderr)
+        sys.exit(exc.exit_code)
     except Exception as exc:
         note_launch_failure(args.change_id, exc)
         raise
     print(f"change {args.change_id}: {state}")
 
 
-def note_launch_failure(change_id: int, exc: BaseException) -> None:
-    """Leave the failure where `change show` looks, so a change never sits silently."""
+def _error_recorded(change_id: int) -> bool:
     from integrations.db import session_scope
-    from roles.clock import iso, utcnow
     from roles.transitions import get_change
 
     with session_scope() as session:
-        change = get_change(session, change_id)
-        change.links = {
-            **change.links,
-            "evaluation_error": f"{type(exc).__name__}: {exc}",
-            "evaluation_error_at": iso(utcnow()),
-            "evaluation_log": str(log_path(change_id)),
-        }
-        session.add(change)
+        return bool(get_change(session, change_id).links.get("evaluation_error"))
+
+
+def note_launch_failure(change_id: int, exc: BaseException) -> None:
+    """Leave the failure where `change show` looks, so a change never sits silently."""
+    from integrations.db import session_scope
+    from roles.evaluation.change import ErrorKind, note_evaluation_error
+
+    kind: ErrorKind = "input" if isinstance(exc, InputError) else "bug"
+    with session_scope() as session:
+        note_evaluation_error(
+            session,
+            change_id=change_id,
+            kind=kind,
+            message=f"{type(exc).__name__}: {exc}",
+            log=str(log_path(change_id)),
+        )
 
 
 if __name__ == "__main__":

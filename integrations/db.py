@@ -124,3 +124,12 @@ def _is_missing_table(exc: Exception) -> bool:
 
 def _first_line(exc: Exception) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+
+
+def ledger_tag() -> str:
+    """A short name for this ledger (a hash of its URL, no password), so that two ledgers
+    sharing one Prefect server give their flow runs and artifacts distinct names."""
+    import hashlib
+
+    url = make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode()).hexdigest()[:6]

@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from integrations.db import session_scope
+from integrations.settings import get_settings
 from roles.calls import ModelCaller
 from roles.data_scientist import Suite, build_scorecard, default_suite, parse_suite
 from roles.datasets import find_dataset, items_of
@@ -25,14 +26,17 @@ from roles.evaluation.records import (
     eval_items,
     fail_run,
     finish_run,
+    note_progress,
     record_outcomes,
     start_run,
 )
 from roles.evaluation.runner import EvalItem, ItemOutcome, PromptUnderTest, run_items
 from roles.ledger import Dataset, PromptVersion
+from roles.processes import this_process
 from roles.registry import find_prompt, resolve
 
 BATCH = 100
+FLUSH_EVERY_S = 1.0  # a small run's counts are true within about a second, too
 
 
 @dataclass
@@ -61,8 +65,6 @@ def suite_of(version: PromptVersion, *, name: str, items: list[EvalItem]) -> Sui
 def check_custom_scorers(suite: dict[str, Any], source: str) -> None:
     """Custom scorers run code named in prompt files: only modules PROMPTLOOP_CUSTOM_SCORERS
     allows (a JSON list of module prefixes; unset allows any) are imported to run evals."""
-    from integrations.settings import get_settings
-
     allowed = get_settings().custom_scorers
     if allowed is None:
         return
@@ -166,27 +168,32 @@ class Progress:
 
 
 class _Writer:
-    """Writes outcomes to the ledger in batches on one background thread."""
+    """Writes outcomes to the ledger in batches on one background thread; each batch also
+    brings the run's counts (items, errors, calls spent) up to date."""
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, spent: Callable[[], dict[str, Any]]) -> None:
         self.run_id = run_id
+        self.spent = spent
         self.pending: list[ItemOutcome] = []
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promptloop-writer")
         self.futures: list[Any] = []
+        self.last_flush = time.monotonic()
 
     def add(self, outcome: ItemOutcome) -> None:
         self.pending.append(outcome)
-        if len(self.pending) >= BATCH:
+        if len(self.pending) >= BATCH or time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
             self.flush()
 
     def flush(self) -> None:
+        self.last_flush = time.monotonic()
         if self.pending:
             batch, self.pending = self.pending, []
-            self.futures.append(self.pool.submit(self._write, batch))
+            self.futures.append(self.pool.submit(self._write, batch, self.spent()))
 
-    def _write(self, batch: list[ItemOutcome]) -> None:
+    def _write(self, batch: list[ItemOutcome], spent: dict[str, Any]) -> None:
         with session_scope() as session:
             record_outcomes(session, run_id=self.run_id, outcomes=batch)
+            note_progress(session, run_id=self.run_id, spent=spent)
 
     def close(self) -> None:
         self.flush()
@@ -236,6 +243,7 @@ def begin(
         stats: the client's call counters (``model_calls``, ``cache_hits``, tokens, cost),
             read now and at the end so the run reports only its own calls.
     """
+    pid, host = this_process()
     with session_scope() as session:
         run = start_run(
             session,
@@ -247,8 +255,11 @@ def begin(
             purpose=purpose,
             change_id=change_id,
             flow_run_id=flow_run_id,
+            pid=pid,
+            host=host,
         )
         run_id = run.id or 0
+    before = _snapshot(stats)
     return RunContext(
         run_id=run_id,
         plan=plan,
@@ -256,8 +267,8 @@ def begin(
         stats=stats,
         concurrency=concurrency,
         progress=Progress(total=len(plan.items), listener=listener),
-        writer=_Writer(run_id),
-        before=_snapshot(stats),
+        writer=_Writer(run_id, lambda: _spent(stats, before)),
+        before=before,
     )
 
 
@@ -306,17 +317,18 @@ async def finish(ctx: RunContext) -> int:
             run_id=ctx.run_id,
             totals=totals,
             summary={"scores": scores, "run": card.candidate.model_dump(mode="json")},
+            max_outage_share=get_settings().max_outage_share,
         )
     return ctx.run_id
 
 
 def abort(ctx: RunContext, exc: BaseException) -> None:
-    """Mark the run failed (its partial rows stay, visibly incomplete)."""
+    """Mark the run failed; its partial rows and what it spent stay, visibly incomplete."""
     ctx.writer.close()
     with session_scope() as session:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
-        fail_run(session, run_id=ctx.run_id, reason=reason)
+        fail_run(session, run_id=ctx.run_id, reason=reason, spent=_spent(ctx.stats, ctx.before))
 
 
 async def execute(plan: Plan, **options: Any) -> int:
@@ -340,6 +352,17 @@ def _snapshot(stats: Any) -> dict[str, float]:
         "unpriced_calls",
     )
     return {k: getattr(stats, k) for k in keys}
+
+
+def _spent(stats: Any, before: dict[str, float]) -> dict[str, Any]:
+    """The run's own calls so far, as ``EvalRun`` columns."""
+    now = _snapshot(stats)
+    return {
+        "model_calls": int(now["model_calls"] - before["model_calls"]),
+        "cache_hits": int(now["cache_hits"] - before["cache_hits"]),
+        "input_tokens": int(now["input_tokens"] - before["input_tokens"]),
+        "output_tokens": int(now["output_tokens"] - before["output_tokens"]),
+    }
 
 
 def suite_of_run(run: Any) -> Suite:

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from integrations.settings import get_settings
-from roles.errors import PromptloopError
+from roles.errors import OutageError, PromptloopError
 
 DEFAULT_PORT = 4200
 START_TIMEOUT_S = 90.0
@@ -29,6 +29,10 @@ START_TIMEOUT_S = 90.0
 
 class ServerError(PromptloopError):
     exit_code = 1
+
+
+class ServerUnreachable(OutageError):
+    """The Prefect server named by PREFECT_API_URL is down: an outage, exit 4."""
 
 
 def _state_dir() -> Path:
@@ -77,6 +81,10 @@ def ensure_server() -> str:
     """The API URL of a healthy Prefect server, starting ours if needed (under a file lock)."""
     explicit = os.environ.get("PREFECT_API_URL")
     if explicit:
+        if not healthy(explicit):
+            raise ServerUnreachable(
+                f"the Prefect server at {explicit} (PREFECT_API_URL) does not answer"
+            )
         return explicit
     state = _state_dir()
     with open(state / "server.lock", "w") as lock:

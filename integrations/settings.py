@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Base URL by provider prefix (openai, anthropic, mistral, ...), over built-ins.",
     )
+    max_outage_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of a run's items that may fail through the endpoint (an outage) "
+        "before the run is incomplete: no verdict, never reused, evaluated again later.",
+    )
     local_model_start_timeout_s: float = Field(
         default=60.0, gt=0, description="How long the embedded model may take to answer."
     )

@@ -45,10 +45,16 @@ class ChatRequest(BaseModel):
 
 
 class ChatResult(BaseModel):
-    """What came back. Exactly one of ``text`` and ``error`` is set."""
+    """What came back. Exactly one of ``text`` and ``error`` is set.
+
+    ``outage`` marks an error that is the endpoint's, not the item's (connection refused,
+    timeouts, 5xx or 429 after every retry, a refused key, a wrong URL): no verdict on
+    the prompt may be drawn from it, and it is never cached.
+    """
 
     text: str | None = None
     error: str | None = None
+    outage: bool = False
     model: str = ""
     input_tokens: int | None = None
     output_tokens: int | None = None

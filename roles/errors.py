@@ -3,6 +3,10 @@
 ``PolicyError`` (exit 1): the request is well formed but the team's rules refuse it —
 a missing role, an illegal transition, a conflict with someone else's move.
 ``InputError`` (exit 2): the request itself is wrong — a bad file, an unknown name.
+``InternalError`` (exit 3): a bug of ours, reported in one sentence with where the
+traceback went.
+``OutageError`` (exit 4): a service it needs did not answer (a model endpoint down or
+refusing): nothing was concluded, and the same command can be run again later.
 """
 
 from __future__ import annotations
@@ -42,3 +46,15 @@ class TransitionError(PolicyError):
 
 class ConflictError(PolicyError):
     """Someone else changed the same record first; nothing was written."""
+
+
+class OutageError(PromptloopError):
+    """A model endpoint (or another service) failed; no verdict was drawn from it."""
+
+    exit_code = 4
+
+
+class InternalError(PromptloopError):
+    """A bug: something failed that should not have; the traceback is in a log."""
+
+    exit_code = 3

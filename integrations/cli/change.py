@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from integrations.cli.output import ago, emit_json, out, say, table
@@ -41,14 +42,10 @@ def start_evaluation(
         try:
             state = evaluate(change_id, prompt=prompt, force=force)
         except PromptloopError:
-            raise
+            raise  # one sentence, its own exit code; the error is recorded on the change
         except Exception as exc:
             note_launch_failure(change_id, exc)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(
-                f"the evaluation of change {change_id} could not run: {first}; the change is "
-                f"unchanged — retry with `promptloop change evaluate {change_id} --wait`"
-            ) from None
+            raise  # a bug: `internal error` and exit 3
         return {"evaluation": "finished", "state_after_evaluation": state}
     from flows.launch import evaluate_in_background
 
@@ -157,9 +154,12 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
     print_verdict(view)
     links = view.get("links") or {}
     if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
+        kind = links.get("evaluation_error_kind")
+        what = "an outage stopped the evaluation" if kind == "outage" else "the evaluation could not run"
+        log = f"; log: {links['evaluation_log']}" if links.get("evaluation_log") else ""
         out.print(
-            f"[red]the evaluation could not run[/] ({links['evaluation_error_at']}): "
-            f"{links['evaluation_error']}; log: {links['evaluation_log']}; retry with "
+            f"[red]{what}[/] ({links['evaluation_error_at']}): "
+            f"{escape(links['evaluation_error'])}{escape(log)}; retry with "
             f"`promptloop change evaluate {view['id']}`"
         )
     if (
@@ -265,17 +265,22 @@ def evaluate(
     force: Annotated[
         bool, typer.Option("--force", help="Even if Prefect shows another run evaluating it.")
     ] = False,
+    actor: Annotated[
+        str | None,
+        typer.Option("--as", help="Your handle (the author, for an eval_failed change)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """(Re)start the evaluation of a submitted or evaluating change, e.g. after a crash."""
-    from roles.errors import PolicyError
+    """(Re)start the evaluation of a submitted or evaluating change, e.g. after an outage.
+
+    An eval_failed change whose verdict came from an outage (its runs are marked so) is
+    evaluated again too, when its author asks (--as).
+    """
+    from roles.evaluation.change import prepare_reevaluation
 
     with session_scope() as session:
+        prepare_reevaluation(session, change_id=change_id, actor=actor)
         view = change_view(session, change_id=change_id, with_history=False)
-    if view["state"] not in ("submitted", "evaluating"):
-        raise PolicyError(
-            f"change {change_id} is {view['state']}; only submitted or evaluating changes are evaluated"
-        )
     view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")

@@ -20,15 +20,22 @@ from roles.ledger import ChangeRequest
 from roles.pm import submit_change, withdraw_change
 from roles.prompt_file import parse_prompt_file
 from roles.registry import find_prompt
+from roles.roster import find_member
 from roles.sample import SAMPLE_AUTHOR, SAMPLE_PROMPT, load_sample, sample_path
 from roles.states import OPEN_STATES
 
+DEMO_NOTE = "demo: few-shot examples"
+
 
 def _open_change(session: object) -> ChangeRequest | None:
+    """The demo's own open change: the sample PM's, with the demo's note (never another's)."""
     prompt = find_prompt(session, name=SAMPLE_PROMPT)  # type: ignore[arg-type]
+    author = find_member(session, handle=SAMPLE_AUTHOR)  # type: ignore[arg-type]
     return session.exec(  # type: ignore[attr-defined, no-any-return]
         select(ChangeRequest)
         .where(ChangeRequest.prompt_id == prompt.id)
+        .where(ChangeRequest.author_id == author.id)
+        .where(ChangeRequest.note == DEMO_NOTE)
         .where(col(ChangeRequest.state).in_([s.value for s in OPEN_STATES]))
         .order_by(col(ChangeRequest.id).desc())
     ).first()
@@ -52,7 +59,7 @@ def demo(
         if change is None:
             spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
             change = submit_change(
-                session, spec=spec, author=SAMPLE_AUTHOR, note="demo: few-shot examples"
+                session, spec=spec, author=SAMPLE_AUTHOR, note=DEMO_NOTE
             )
             say(
                 f"1. {SAMPLE_AUTHOR} (pm) submitted change {change.id}: {SAMPLE_PROMPT} v1 → few-shot examples"

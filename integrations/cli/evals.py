@@ -10,7 +10,7 @@ import typer
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, err, out, say, table
 from integrations.db import session_scope
-from roles.errors import InputError
+from roles.errors import InputError, OutageError
 
 if TYPE_CHECKING:
     from roles.data_scientist import Scorecard, Verdict
@@ -51,11 +51,11 @@ def run(
     with session_scope() as session:
         plan = make_plan(session, name=name, version=version, label=label, dataset=dataset)
     limit = concurrency or get_settings().concurrency
-    with model_client(concurrency=limit, no_cache=no_cache) as (client, description):
-        for model in _models_of(plan):
-            problem = client.check(model)
-            if problem:
-                raise InputError(f"model '{model}' cannot be called: {problem}")
+    models = [plan.prompt.model, *plan.suite.judge_models()]
+    with model_client(models=models, concurrency=limit, no_cache=no_cache) as (
+        client,
+        description,
+    ):
         where = client.endpoint(plan.prompt.model).base_url
         say(
             f"model: {plan.prompt.model} at {where}"
@@ -71,6 +71,11 @@ def run(
         emit_json(view)
     else:
         print_run(view)
+    if view["status"] == "outage":
+        raise OutageError(
+            f"eval run {view['id']} is incomplete, {view['failure']}; it is kept but never "
+            "reused: run it again once the endpoint answers (answers received are cached)"
+        )
     if view["items"] and view["errors"] == view["items"]:
         common = (view.get("common_errors") or [{"error": ""}])[0]["error"] or ""
         hint = (
@@ -79,17 +84,6 @@ def run(
             else "check the model endpoint (OPENAI_BASE_URL) and its key"
         )
         raise InputError(f"every item of eval run {view['id']} failed: {hint}")
-
-
-def _models_of(plan: Any) -> list[str]:
-    """The prompt's model and any judge model its suite calls."""
-    models = [plan.prompt.model]
-    for scorer in plan.suite.scorers:
-        judge = scorer.args.get("model") if scorer.name == "llm_judge" else None
-        judge = judge or (plan.suite.judge_model if scorer.name == "llm_judge" else None)
-        if judge and judge not in models:
-            models.append(judge)
-    return models
 
 
 async def _execute(

@@ -34,7 +34,12 @@ from integrations.llm.providers import (
     display_url,
     route,
 )
-from integrations.llm.retry import RetryPolicy, is_retryable_status, retry_after_s
+from integrations.llm.retry import (
+    RetryPolicy,
+    is_outage_status,
+    is_retryable_status,
+    retry_after_s,
+)
 from integrations.settings import Settings, get_settings
 from roles.calls import ChatRequest, ChatResult
 
@@ -67,6 +72,7 @@ class _Failure:
     retryable: bool
     retry_after: float | None = None
     hint: str | None = None  # what to check or set, added to the final error
+    outage: bool = True  # the endpoint's fault (down, refusing, misconfigured), not the item's
 
 
 @dataclass
@@ -223,13 +229,13 @@ class LLMClient:
         try:
             endpoint = self.endpoint(request.model)
         except EndpointError as exc:
-            return ChatResult(error=exc.message, model=request.model, attempts=0)
+            return ChatResult(error=exc.message, model=request.model, attempts=0, outage=True)
         state = self._loop_state()
         try:
             sdk = self._sdk_client(state, endpoint)
         except Exception as exc:  # e.g. a URL the HTTP library refuses
             error = f"cannot call {display_url(endpoint.base_url)}: {type(exc).__name__}: {exc}"
-            return ChatResult(error=error, model=request.model, attempts=0)
+            return ChatResult(error=error, model=request.model, attempts=0, outage=True)
         attempts = self.retry.attempts
         for attempt in range(1, attempts + 1):
             async with state.semaphore:
@@ -252,7 +258,9 @@ class LLMClient:
         error = f"{failure.kind}{tried}: {failure.detail}"
         if failure.hint:
             error += f" ({failure.hint})"
-        return ChatResult(error=error, model=request.model, attempts=attempts)
+        return ChatResult(
+            error=error, model=request.model, attempts=attempts, outage=failure.outage
+        )
 
     async def _attempt(
         self, sdk: openai.AsyncOpenAI, endpoint: Endpoint, request: ChatRequest
@@ -278,6 +286,7 @@ class LLMClient:
                 is_retryable_status(exc.status_code),
                 retry_after_s(exc.response.headers),
                 hint=_status_hint(exc.status_code, endpoint),
+                outage=is_outage_status(exc.status_code),
             )
         except openai.APITimeoutError:
             return _Failure("timeout", f"no answer within {self.timeout_s:g} s", True)
@@ -292,9 +301,11 @@ class LLMClient:
             got = f"got {_snippet(str(exc.body))!r}" if exc.body is not None else exc.message
             return self._not_chat_api(endpoint, got)
         except openai.OpenAIError as exc:
-            return _Failure(type(exc).__name__, str(exc), False)
+            return _Failure(type(exc).__name__, str(exc), False, outage=False)
         except Exception as exc:  # anything the SDK or its HTTP library lets through
-            return _Failure(f"unexpected {type(exc).__name__}", str(exc) or repr(exc), False)
+            return _Failure(
+                f"unexpected {type(exc).__name__}", str(exc) or repr(exc), False, outage=False
+            )
         latency = time.perf_counter() - started
         parsed = _completion(content_type, body)
         if isinstance(parsed, str):
@@ -303,7 +314,8 @@ class LLMClient:
 
     @staticmethod
     def _not_chat_api(endpoint: Endpoint, got: str) -> _Failure:
-        # A login page, a web UI or a proxy answering: the URL is wrong, so retrying is no use.
+        # A login page, a web UI or a proxy answering: the URL is wrong, so retrying is no
+        # use, and it is an outage (every item would get the same), not an item's error.
         where = display_url(endpoint.base_url)
         hint: str | None = None if endpoint.embedded else f"from {where}"
         if endpoint.url_setting is not None:
@@ -323,7 +335,9 @@ class LLMClient:
         if text is None and not empty_ok:
             content = _snippet(json.dumps(message.get("content")))
             got = f"got `message.content: {content}` without tool calls"
-            return self._not_chat_api(endpoint, f"{got} (finish_reason={finish_reason})")
+            odd = self._not_chat_api(endpoint, f"{got} (finish_reason={finish_reason})")
+            odd.outage = False  # the endpoint speaks the API; this one answer is odd
+            return odd
 
         usage = data.get("usage")
         input_tokens = _tokens(usage, "prompt_tokens")

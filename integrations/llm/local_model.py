@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import importlib.util
 import json
 import os
@@ -48,7 +49,8 @@ while server.poll() is None and os.getppid() == parent:
     time.sleep(0.5)
 if server.poll() is None:
     server.terminate()
-sys.exit(server.wait())
+code = server.wait()
+sys.exit(128 - code if code < 0 else code)  # killed by signal N: 128 + N, as a shell says
 """
 
 
@@ -90,12 +92,17 @@ class LocalModel:
         self.description = f"SmolLM2-135M, local, demo quality (llama.cpp on 127.0.0.1:{self.port})"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._log_start = 0
 
     def start(self) -> LocalModel:
         require_server()
         gguf = model_file()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("wb")
+        # Appended, never overwritten: the log of a server that crashed is what explains it.
+        self._log = self.log_path.open("ab")
+        self._log.write(f"\n--- promptloop starts the embedded model at {time.ctime()}\n".encode())
+        self._log.flush()
+        self._log_start = self._log.tell()
         command = [
             sys.executable, "-c", _WATCHDOG, str(os.getpid()),
             sys.executable, "-m", "llama_cpp.server",
@@ -150,15 +157,51 @@ class LocalModel:
             headers={"Content-Type": "application/json"},
         )
         timeout = max(deadline - time.monotonic(), 5.0)
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-
-    def _check_alive(self) -> None:
-        if self._process is not None and self._process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-2000:]
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read()
+        except (OSError, http.client.HTTPException) as exc:  # the server hung up or died
+            self._check_alive(when="on its first answer", grace_s=3.0)
             raise LocalModelError(
-                f"the embedded model exited with code {self._process.returncode}:\n{tail}"
-            )
+                f"the embedded model did not answer its first request ({exc}); "
+                f"its log: {self.log_path}"
+            ) from None
+
+    def _check_alive(self, *, when: str = "while starting", grace_s: float = 0.0) -> None:
+        """Raise, naming the exit code and signal, if the server process has exited."""
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace_s)
+        if process.returncode is None:
+            return
+        code = process.returncode
+        signal_name = ""
+        if code > 128:
+            with contextlib.suppress(ValueError):
+                signal_name = f" (signal {code - 128}, {signal.Signals(code - 128).name})"
+        tail = self._log_tail()
+        hint = (
+            "; a CPU-specific build of llama-cpp-python can crash so: `python3 dev.py demo` "
+            "installs a portable one"
+            if code in (132, 134, 139)  # SIGILL, SIGABRT, SIGSEGV
+            else ""
+        )
+        raise LocalModelError(
+            f"the embedded model exited with code {code}{signal_name} {when}{hint}; "
+            f"its log: {self.log_path}" + (f"\n{tail}" if tail else "")
+        )
+
+    def _log_tail(self, limit: int = 1500) -> str:
+        if self._log is not None:
+            self._log.flush()
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")[-limit:].strip()
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -92,6 +92,11 @@ def _target(model: str, settings: Settings) -> _Target:
     return _Target(provider, name, provider.base_url, None)
 
 
+def needs_embedded(model: str, settings: Settings) -> bool:
+    """Whether ``model`` is answered by the embedded local model."""
+    return _target(model, settings).base_url is None
+
+
 def cache_scope(model: str, settings: Settings) -> str:
     """The model server ``model`` is answered by, as the request cache tells them apart.
 

@@ -29,6 +29,13 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUSES or status >= 500
 
 
+def is_outage_status(status: int) -> bool:
+    """The endpoint's fault, whatever the item: down or overloaded (after the retries), a
+    refused or missing key (401, 403), a wrong URL or model name (404). Other 4xx answers
+    (400, 413, 422: a request the endpoint would not take) belong to the item."""
+    return is_retryable_status(status) or status in (401, 403, 404)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 4

@@ -173,4 +173,5 @@ def _call_metadata(result: ChatResult, judge_model: str) -> dict[str, Any]:
         "judge_cost_usd": result.cost_usd,
         "judge_latency_s": result.latency_s,
         "judge_cached": result.cached,
+        **({"outage": True} if result.outage else {}),
     }

@@ -79,6 +79,7 @@ class Sample(BaseModel):
     expected: Any = None
     output: str | None = None
     error: str | None = None  # the model call failed
+    outage: bool = False  # ... and the endpoint, not the item, was at fault
     latency_s: float = 0.0
     cost_usd: float | None = None  # None = unknown, never a silent 0
     input_tokens: int | None = None
@@ -111,6 +112,7 @@ class Sample(BaseModel):
             expected=expected,
             output=output,
             error=error,
+            outage=result.outage,
             latency_s=result.latency_s,
             cost_usd=result.cost_usd,
             input_tokens=result.input_tokens,

@@ -64,6 +64,15 @@ class Suite:
         """The metrics the gate decides on: one family for Holm's correction."""
         return {metric for _, metric in self.gate.metric_refs()}
 
+    def judge_models(self) -> list[str]:
+        """The models the suite's LLM judges call (each once, in order)."""
+        models = [
+            str(s.args.get("model") or self.judge_model)
+            for s in self.scorers
+            if s.name == "llm_judge" and (s.args.get("model") or self.judge_model)
+        ]
+        return list(dict.fromkeys(models))
+
     def context(self, model_caller: ModelCaller | None = None) -> ScoreContext:
         return ScoreContext(model_caller=model_caller, judge_model=self.judge_model)
 

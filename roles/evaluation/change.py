@@ -7,12 +7,13 @@ retry, a suspended run resumed) picks up where the ledger says it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from roles.clock import iso, utcnow
 from roles.datasets import find_dataset
-from roles.errors import InputError
+from roles.errors import InputError, PolicyError
 from roles.ledger import Prompt, PromptVersion
 from roles.roster import SYSTEM_HANDLE
 from roles.states import State
@@ -96,3 +97,75 @@ def conclude_evaluation(
         expected=State.EVALUATING,
     )
     return target
+
+
+ErrorKind = Literal["outage", "input", "bug"]
+
+
+def note_evaluation_error(
+    session: Session, *, change_id: int, kind: ErrorKind, message: str, log: str | None = None
+) -> None:
+    """Leave why the evaluation could not conclude where ``change show`` looks; the change
+    stays where it is (an outage or a crash is no verdict on it). The next attempt clears it."""
+    change = get_change(session, change_id)
+    change.links = {
+        **change.links,
+        "evaluation_error": message,
+        "evaluation_error_kind": kind,
+        "evaluation_error_at": iso(utcnow()),
+        **({"evaluation_log": log} if log else {}),
+    }
+    session.add(change)
+
+
+def outage_verdict(session: Session, *, change_id: int) -> str | None:
+    """Why the change's eval_failed verdict is void, if it came from an outage: the runs
+    that judged it are marked ``outage`` (ledgers from before outages were told apart)."""
+    from roles.changes import current_verdict
+    from roles.ledger import EvalRun, Handoff
+
+    handoffs = session.exec(
+        select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id))
+    ).all()
+    verdict = current_verdict(
+        [{"from_state": h.from_state, "to_state": h.to_state, "payload": h.payload} for h in handoffs]
+    )
+    if verdict is None or verdict["to_state"] != State.EVAL_FAILED.value:
+        return None
+    for key in ("baseline_run", "candidate_run"):
+        run_id = verdict["payload"].get(key)
+        run = session.get(EvalRun, run_id) if run_id else None
+        if run is not None and run.status == "outage":
+            return f"eval run {run.id} had an outage ({run.outage_items}/{run.items} items)"
+    return None
+
+
+def prepare_reevaluation(session: Session, *, change_id: int, actor: str | None) -> None:
+    """Check that the change may be evaluated (again) now, and make it so.
+
+    Submitted and evaluating changes are evaluated as they are. An eval_failed change is
+    evaluated again only when its verdict came from an outage, and only at its author's
+    request: it goes back to submitted, saying why. Anything else is refused.
+    """
+    change = get_change(session, change_id)
+    if change.state in (State.SUBMITTED.value, State.EVALUATING.value):
+        return
+    why = outage_verdict(session, change_id=change_id)
+    if change.state != State.EVAL_FAILED.value or why is None:
+        raise PolicyError(
+            f"change {change_id} is {change.state}; only submitted or evaluating changes are "
+            "evaluated (and eval_failed ones whose verdict came from an outage)"
+        )
+    if actor is None:
+        raise InputError(
+            f"change {change_id} failed its evaluation in an outage ({why}); its author may "
+            f"evaluate it again: `promptloop change evaluate {change_id} --as AUTHOR`"
+        )
+    transition(
+        session,
+        change_id=change_id,
+        target=State.SUBMITTED,
+        actor=actor,
+        note=f"evaluated again: the verdict came from an outage ({why})",
+        expected=State.EVAL_FAILED,
+    )

@@ -19,11 +19,27 @@ from roles.data_scientist import ItemResult, Sample, Score, Suite
 from roles.errors import NotFoundError
 from roles.evaluation.runner import EvalItem, ItemOutcome
 from roles.ledger import DatasetItem, EvalResult, EvalRun, EvalScore
+from roles.processes import gone
 
 
 def suite_hash(suite: Suite) -> str:
     canonical = json.dumps(suite.to_dict(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def is_outage(result: ItemResult) -> bool:
+    """Whether the item failed through an endpoint (its answer's, or a judge's)."""
+    return result.sample.outage or any(
+        score.unscored and score.metadata.get("outage") for score in result.scores.values()
+    )
+
+
+def concluded_status(*, items: int, outage_items: int, max_outage_share: float) -> str:
+    """``finished``, or ``outage`` when more items than the policy allows could not be
+    answered because an endpoint failed: such a run is no evidence and is never reused."""
+    if outage_items and outage_items > max_outage_share * items:
+        return "outage"
+    return "finished"
 
 
 def eval_items(rows: Sequence[DatasetItem]) -> list[EvalItem]:
@@ -44,8 +60,13 @@ def start_run(
     purpose: str = "adhoc",
     change_id: int | None = None,
     flow_run_id: str | None = None,
+    pid: int | None = None,
+    host: str | None = None,
 ) -> EvalRun:
     run = EvalRun(
+        pid=pid,
+        host=host,
+        updated_at=utcnow(),
         prompt_version_id=version_id,
         dataset_id=dataset_id,
         change_id=change_id,
@@ -75,6 +96,7 @@ def record_outcomes(session: Session, *, run_id: int, outcomes: Sequence[ItemOut
                 "item_id": sample.item_id,
                 "output": sample.output,
                 "error": sample.error,
+                "outage": is_outage(outcome.result),
                 "latency_s": sample.latency_s,
                 "input_tokens": sample.input_tokens,
                 "output_tokens": sample.output_tokens,
@@ -109,37 +131,88 @@ def record_outcomes(session: Session, *, run_id: int, outcomes: Sequence[ItemOut
         session.execute(insert(EvalScore), score_rows)
 
 
+def note_progress(session: Session, *, run_id: int, spent: dict[str, Any]) -> None:
+    """Bring a running run's counts up to what it has recorded and spent so far, so they
+    are true at any moment (a run killed mid-way still says what it did)."""
+    run = get_run(session, run_id)
+    _count_recorded(session, run)
+    for key, value in spent.items():
+        setattr(run, key, value)
+    run.updated_at = utcnow()
+    session.add(run)
+    session.flush()
+
+
+def _count_recorded(session: Session, run: EvalRun) -> None:
+    from sqlalchemy import case, func
+
+    items, errors, outages = session.exec(
+        select(
+            func.count(),
+            func.count(col(EvalResult.error)),
+            func.coalesce(func.sum(case((col(EvalResult.outage), 1), else_=0)), 0),
+        ).where(EvalResult.run_id == run.id)
+    ).one()
+    run.items, run.errors, run.outage_items = int(items), int(errors), int(outages)
+
+
 def finish_run(
-    session: Session, *, run_id: int, totals: dict[str, Any], summary: dict[str, Any]
+    session: Session,
+    *,
+    run_id: int,
+    totals: dict[str, Any],
+    summary: dict[str, Any],
+    max_outage_share: float = 0.0,
 ) -> EvalRun:
+    """Write the totals; the status is ``finished``, or ``outage`` (see ``concluded_status``)."""
     run = get_run(session, run_id)
     for key, value in totals.items():
         setattr(run, key, value)
+    _count_recorded(session, run)
     run.summary = summary
-    run.status = "finished"
-    run.finished_at = utcnow()
+    run.status = concluded_status(
+        items=run.items, outage_items=run.outage_items, max_outage_share=max_outage_share
+    )
+    if run.status == "outage":
+        run.failure = outage_summary(session, run)
+    run.finished_at = run.updated_at = utcnow()
     session.add(run)
     session.flush()
     return run
 
 
-def fail_run(session: Session, *, run_id: int, reason: str) -> None:
-    """Mark a run failed, counting the items it did record (kept, visibly incomplete)."""
-    from sqlalchemy import func
-
-    run = get_run(session, run_id)
-    run.items = session.exec(
-        select(func.count()).select_from(EvalResult).where(EvalResult.run_id == run_id)
-    ).one()
-    run.errors = session.exec(
-        select(func.count())
-        .select_from(EvalResult)
-        .where(EvalResult.run_id == run_id)
+def outage_summary(session: Session, run: EvalRun) -> str:
+    """``outage: 30/30 items could not be answered (connection error …)``."""
+    first = session.exec(
+        select(EvalResult.error)
+        .where(EvalResult.run_id == run.id)
+        .where(col(EvalResult.outage))
         .where(col(EvalResult.error).is_not(None))
-    ).one()
+        .limit(1)
+    ).first()
+    if first is None:  # the answers came, the judge's endpoint failed
+        first = session.exec(
+            select(EvalScore.reason)
+            .join(EvalResult, col(EvalResult.id) == col(EvalScore.result_id))
+            .where(EvalResult.run_id == run.id)
+            .where(col(EvalResult.outage))
+            .where(col(EvalScore.unscored))
+            .limit(1)
+        ).first()
+    return f"outage: {run.outage_items}/{run.items} items could not be answered ({first})"
+
+
+def fail_run(
+    session: Session, *, run_id: int, reason: str, spent: dict[str, Any] | None = None
+) -> None:
+    """Mark a run failed, counting what it did record and spend (kept, visibly incomplete)."""
+    run = get_run(session, run_id)
+    _count_recorded(session, run)
+    for key, value in (spent or {}).items():
+        setattr(run, key, value)
     run.status = "failed"
     run.failure = reason
-    run.finished_at = utcnow()
+    run.finished_at = run.updated_at = utcnow()
     session.add(run)
     session.flush()
 
@@ -154,7 +227,8 @@ def get_run(session: Session, run_id: int) -> EvalRun:
 def reusable_run(
     session: Session, *, version_id: int, dataset_id: int, model: str, suite_hash: str
 ) -> EvalRun | None:
-    """A finished run of the same version, dataset version, model and suite, if any."""
+    """A finished run of the same version, dataset version, model and suite, if any
+    (never an ``outage`` run: it is no evidence)."""
     return session.exec(
         select(EvalRun)
         .where(EvalRun.prompt_version_id == version_id)
@@ -241,9 +315,10 @@ def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
         "model": run.model,
         "purpose": run.purpose,
         "change_id": run.change_id,
-        "status": run.status,
+        "status": "abandoned" if run.status == "running" and gone(run.pid, run.host) else run.status,
         "items": run.items,
         "errors": run.errors,
+        "outage_items": run.outage_items,
         "model_calls": run.model_calls,
         "cache_hits": run.cache_hits,
         "tokens": run.input_tokens + run.output_tokens,

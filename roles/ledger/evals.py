@@ -31,10 +31,12 @@ class EvalRun(SQLModel, table=True):
     suite_hash: str = Field(max_length=64)
     suite: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    status: str = Field(default="running", index=True, max_length=16)  # running | finished | failed
+    # running | finished | failed | outage (the endpoint failed too many items: never reused)
+    status: str = Field(default="running", index=True, max_length=16)
     flow_run_id: str | None = Field(default=None, max_length=64)
     items: int = 0
     errors: int = 0
+    outage_items: int = 0  # items whose answer or judge call failed through the endpoint
     cache_hits: int = 0
     model_calls: int = 0
     input_tokens: int = 0
@@ -46,6 +48,10 @@ class EvalRun(SQLModel, table=True):
     failure: str | None = Field(default=None, sa_type=Text)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who runs it, and when it last wrote: a running run whose process is gone is abandoned.
+    pid: int | None = None
+    host: str | None = Field(default=None, max_length=255)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class EvalResult(SQLModel, table=True):
@@ -59,6 +65,7 @@ class EvalResult(SQLModel, table=True):
     item_id: str = Field(max_length=200)
     output: str | None = Field(default=None, sa_type=Text)
     error: str | None = Field(default=None, sa_type=Text)
+    outage: bool = False  # the error was the endpoint's (or the judge's endpoint's)
     latency_s: float = 0.0
     input_tokens: int | None = None
     output_tokens: int | None = None

@@ -163,6 +163,11 @@ class FakeOpenAIServer:
     ) -> None:
         self.add_fault(Fault(status=status, retry_after=retry_after, times=times, match=match))
 
+    def recover(self) -> None:
+        """Drop every scripted fault: the endpoint answers normally from now on."""
+        with self._lock:
+            self._faults.clear()
+
     def hang(self, seconds: float, *, times: int = 1, match: str | None = None) -> None:
         self.add_fault(Fault(hang_s=seconds, times=times, match=match))
 

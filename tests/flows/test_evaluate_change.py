@@ -16,6 +16,8 @@ import pytest
 from fakes.openai_server import FakeOpenAIServer, last_user_text
 from support import SAMPLES, invoke, judge_aware, point_at, submit_sample
 
+from integrations.db import ledger_tag
+
 pytestmark = pytest.mark.prefect
 
 ANSWERS = {
@@ -93,7 +95,11 @@ def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None
         assert candidate["scores"]["correct"]["mean"] == 1.0
         assert round(baseline["scores"]["correct"]["mean"], 3) == round(10 / 30, 3)
         keys = _artifact_keys(shown["flow_run_id"])
-        assert {f"change-{change_id}-scorecard", f"change-{change_id}-comparison"} <= keys
+        tag = ledger_tag()
+        assert {f"{tag}-change-{change_id}-scorecard", f"{tag}-change-{change_id}-comparison"} <= keys
+        run = _flow_run(shown["flow_run_id"])
+        assert run.name == f"support-triage-change-{change_id}-eval-{tag}"
+        assert (run.state.name, run.state.message) == ("In review", "gate passed: in review")
 
         # The same change evaluated again (a restarted flow) does nothing twice.
         assert _evaluate(change_id) == "in_review"
@@ -111,18 +117,50 @@ def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeyp
         assert last["note"].startswith("gate failed: FAIL") and "correct" in last["note"]
 
 
-def test_a_failing_model_endpoint_fails_the_gate_on_error_rate(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _flow_run(flow_run_id: str) -> Any:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(flow_run_id))
+
+
+def test_an_outage_is_no_verdict_and_a_rerun_pays_only_for_what_is_missing(
+    prefect_api, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The endpoint fails the candidate's calls (HTTP 500 after the retries): the change
+    stays evaluating with the error named, the run is an outage (never reused), the flow
+    run ends Failed "Outage"; once the endpoint is back, evaluating again concludes it and
+    pays only for the candidate's answers."""
+    from flows.evaluate_change import evaluate_change
+
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
         point_at(server, monkeypatch)
         server.fail(500, times=1000, match=r"Category:\s*$")  # the candidate's user turn
         change_id = _submit()
-        assert _evaluate(change_id) == "eval_failed"
+        final = asyncio.run(evaluate_change(change_id, return_state=True))
+        assert final.is_failed() and final.name == "Outage"
+        assert "30/30 items could not be answered" in (final.message or "")
         shown = invoke("change", "show", str(change_id), "--json").json()
+        assert shown["state"] == "evaluating"
+        assert shown["links"]["evaluation_error_kind"] == "outage"
+        assert "HTTP 500" in shown["links"]["evaluation_error"]
+        assert [h["to_state"] for h in shown["history"]] == ["submitted", "evaluating"]
+        printed = invoke("change", "show", str(change_id)).stdout
+        assert "an outage stopped the evaluation" in printed and "HTTP 500" in printed
+
+        server.recover()  # the endpoint is back
+        paid = server.requests_received
+        assert _evaluate(change_id) == "in_review"
+        # the baseline's finished run is reused; the outage run is not: only the
+        # candidate's 30 answers (and their judge calls) are paid for again
+        assert server.requests_received - paid <= 60
+        history = invoke("change", "show", str(change_id), "--json").json()["history"]
         candidate = invoke(
-            "eval", "show", str(shown["history"][-1]["payload"]["candidate_run"]), "--json"
+            "eval", "show", str(history[-1]["payload"]["candidate_run"]), "--json"
         ).json()
-        assert candidate["errors"] == 30 and candidate["status"] == "finished"
-        assert "error rate" in shown["history"][-1]["note"]
+        assert candidate["status"] == "finished" and candidate["errors"] == 0
 
 
 def test_submit_starts_the_evaluation_in_the_background(
@@ -213,10 +251,11 @@ def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) 
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2, result.stderr
-    assert (
-        "could not run" in result.stderr and "promptloop change evaluate 1 --wait" in result.stderr
-    )
+    assert result.returncode == 4, result.stderr  # an outage (of Prefect), not bad input
+    assert "(PREFECT_API_URL) does not answer" in result.stderr
+    assert "change 1 stays submitted" in result.stderr
+    assert "promptloop change evaluate 1 --wait" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
     assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"
 
 

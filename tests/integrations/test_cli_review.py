@@ -28,14 +28,20 @@ def test_eval_show_items_explains_every_score(monkeypatch: pytest.MonkeyPatch) -
         assert "judge_correct: unscored" in text and "raw answer: billing" in text
 
 
-def test_every_item_failing_exits_2_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_endpoint_failing_every_item_is_an_outage_exit_4(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with FakeOpenAIServer(responder=lambda body: "x") as server:
         point_at(server, monkeypatch)
         invoke("init", "--sample")
         server.fail(500, times=1000)
         result = invoke("eval", "run", "support-triage")
-        assert result.code == 2 and "every item of eval run 1 failed" in result.stderr
+        assert result.code == 4, result.stderr
+        assert "eval run 1 is incomplete, outage: 30/30 items could not be answered" in (
+            result.stderr
+        )
         assert "30 item(s) failed: HTTP 500" in result.stderr
+        assert "[outage]" in result.stdout
 
 
 def test_a_model_that_cannot_be_called_is_refused_up_front(tmp_path: Path) -> None:

@@ -58,7 +58,9 @@ def test_eval_run_records_and_caches(cli, monkeypatch) -> None:  # type: ignore[
         assert cli("eval", "show", str(run["id"]), "--json").json()["id"] == run["id"]
 
 
-def test_server_errors_are_counted_per_item_not_fatal(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_server_errors_on_some_items_are_an_outage_and_the_rerun_pays_for_the_rest(
+    cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
         point_at(
             server, monkeypatch, PROMPTLOOP_MAX_RETRIES="1", PROMPTLOOP_RETRY_BASE_DELAY_S="0.01"
@@ -68,13 +70,30 @@ def test_server_errors_are_counted_per_item_not_fatal(cli, monkeypatch) -> None:
             500, times=10, match="charge|refund|invoice|receipt|billed"
         )  # some items, twice each
         result = cli("eval", "run", "support-triage", "--json")
+        assert result.code == 4, result.stderr  # 5 of 30 lost to the endpoint: no evidence
+        run = result.json()
+        assert run["status"] == "outage" and run["items"] == 30
+        assert 0 < run["errors"] == run["outage_items"] < 30
+        assert f"{run['outage_items']}/30 items could not be answered" in run["failure"]
+        again = cli("eval", "run", "support-triage", "--json")  # faults used up
+        assert again.code == 0, again.stderr
+        # only the failed answers are asked again, plus the judge on each of them
+        assert again.json()["errors"] == 0
+        assert again.json()["model_calls"] == 2 * run["errors"]
+
+
+def test_an_outage_share_within_policy_finishes_with_the_errors_counted(
+    cli, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
+        point_at(server, monkeypatch, PROMPTLOOP_MAX_OUTAGE_SHARE="0.5")
+        cli("init", "--sample")
+        server.fail(500, times=5, match="charge|refund|invoice|receipt|billed")
+        result = cli("eval", "run", "support-triage", "--json")
         assert result.code == 0, result.stderr
         run = result.json()
-        assert run["items"] == 30 and 0 < run["errors"] < 30
+        assert run["status"] == "finished" and 0 < run["outage_items"] == run["errors"]
         assert run["scores"]["error_rate"]["mean"] == pytest.approx(run["errors"] / 30)
-        again = cli("eval", "run", "support-triage", "--json").json()  # faults used up
-        # only the failed answers are asked again, plus the judge on each of them
-        assert again["errors"] == 0 and again["model_calls"] == 2 * run["errors"]
 
 
 def test_unknown_prompt_and_missing_dataset_are_clear(cli) -> None:  # type: ignore[no-untyped-def]
