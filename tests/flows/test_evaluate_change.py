@@ -391,3 +391,76 @@ def test_a_dead_evaluator_is_named_and_does_not_block_a_new_evaluation(
         resumed = invoke("change", "evaluate", str(change_id), "--wait")
         assert resumed.code == 0, resumed.stderr
         assert invoke("change", "show", str(change_id), "--json").json()["state"] == "in_review"
+
+
+def test_wait_in_an_outage_is_one_true_sentence_and_exit_4(prefect_api, home: Path) -> None:
+    """`change submit --wait` with the model endpoint down: no traceback, the change stays
+    evaluating (and says so), exit 4; `change show` names the error."""
+    invoke("init", "--sample")
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api,
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # nothing listens there
+        "PROMPTLOOP_MAX_RETRIES": "0",
+    }
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "promptloop",
+            "change", "submit", "--file", str(SAMPLES / "support-triage-change.yaml"),
+            "--as", "maya", "--wait",
+        ],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1, result.stderr
+    assert "change 1 stays evaluating" in error[0] and "connection error" in error[0]
+    assert "promptloop change evaluate 1 --wait" in error[0]
+    assert invoke("change", "show", "1", "--json").json()["state"] == "evaluating"
+
+
+def test_an_eval_failed_verdict_from_an_outage_can_be_evaluated_again_by_its_author(
+    prefect_api, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A ledger from before outages were told apart: the change went eval_failed on runs
+    now marked outage. Its author (only) may evaluate it again."""
+    from sqlmodel import select
+
+    from integrations.db import session_scope
+    from roles.ledger import EvalRun
+
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+        point_at(server, monkeypatch, PROMPTLOOP_MAX_OUTAGE_SHARE="1")  # as the old code did
+        server.fail(500, times=1000, match=r"Category:\s*$")
+        change_id = _submit()
+        assert _evaluate(change_id) == "eval_failed"  # on error rate, from an outage
+        refused = invoke("change", "evaluate", str(change_id))
+        assert refused.code == 1 and "only submitted or evaluating" in refused.stderr
+        with session_scope() as session:  # what migration 0003 does to such runs
+            for run in session.exec(select(EvalRun).where(EvalRun.purpose == "candidate")):
+                run.status = "outage"
+                session.add(run)
+        asked = invoke("change", "evaluate", str(change_id))
+        assert asked.code == 2 and "--as AUTHOR" in asked.stderr
+        stranger = invoke("change", "evaluate", str(change_id), "--as", "lee")
+        assert stranger.code == 1 and "only the author" in stranger.stderr
+        server.recover()
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        again = invoke("change", "evaluate", str(change_id), "--as", "maya", "--wait")
+        assert again.code == 0, again.stderr
+        shown = invoke("change", "show", str(change_id), "--json").json()
+        assert shown["state"] == "in_review"
+        back = [h for h in shown["history"] if h["from_state"] == "eval_failed"]
+        assert back and "the verdict came from an outage" in back[0]["note"]
+
+
+def test_two_ledgers_name_their_flow_runs_apart(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from integrations.settings import get_settings
+
+    tags = set()
+    for name in ("a", "b"):
+        monkeypatch.setenv("PROMPTLOOP_DATABASE_URL", f"sqlite:///{tmp_path / name}.db")
+        get_settings.cache_clear()
+        tags.add(ledger_tag())
+    assert len(tags) == 2

@@ -55,6 +55,10 @@ def test_a_model_that_cannot_be_called_is_refused_up_front(tmp_path: Path) -> No
     assert invoke("prompt", "push", str(tmp_path / "p.yaml"), "--as", "maya").code == 0
     result = invoke("eval", "run", "support-triage", "--version", "2")
     assert result.code == 2 and "ANTHROPIC_API_KEY" in result.stderr
+    # checked before anything started: the embedded judge was never launched
+    from integrations.settings import get_settings
+
+    assert not (get_settings().home / "local-model.log").exists()
 
 
 def test_compare_refuses_a_run_against_itself_and_unfinished_runs(

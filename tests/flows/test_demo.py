@@ -1,0 +1,40 @@
+"""`promptloop demo` runs the loop on its own change and touches nobody else's."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer
+from support import SAMPLES, invoke, judge_aware, point_at
+
+pytestmark = pytest.mark.prefect
+
+
+def test_the_demo_touches_only_the_change_it_made(prefect_api, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
+        point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        assert invoke("init", "--sample").code == 0
+        text = (SAMPLES / "support-triage-change.yaml").read_text()
+        (tmp_path / "mine.yaml").write_text(text.replace("Category:", "Category (mine):"))
+        other = invoke(
+            "change", "submit", "--file", str(tmp_path / "mine.yaml"), "--as", "maya",
+            "--note", "someone else's work", "--no-eval", "--json",
+        ).json()  # fmt: skip
+
+        first = invoke("demo", "--json")
+        assert first.code == 0, first.stderr
+        demo_change = first.json()["change"]
+        assert demo_change["id"] != other["id"]
+        assert demo_change["state"] not in ("submitted", "evaluating")
+
+        again = invoke("demo", "--json").json()["change"]
+        assert again["id"] == demo_change["id"]  # the same change, shown again
+
+        fresh = invoke("demo", "--fresh", "--json").json()["change"]
+        assert fresh["id"] not in (demo_change["id"], other["id"])
+        assert invoke("change", "show", str(demo_change["id"]), "--json").json()["state"] == (
+            "withdrawn"
+        )
+        untouched = invoke("change", "show", str(other["id"]), "--json").json()
+        assert untouched["state"] == "submitted"
+        assert [h["to_state"] for h in untouched["history"]] == ["submitted"]
