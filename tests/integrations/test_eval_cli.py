@@ -103,6 +103,24 @@ def test_unknown_prompt_and_missing_dataset_are_clear(cli) -> None:  # type: ign
     assert other.code == 2 and "no dataset 'absent'" in other.stderr
 
 
+def _run_until(server: FakeOpenAIServer, requests: int) -> subprocess.Popen[bytes]:
+    """`promptloop eval run` in a process of its own, once it has sent ``requests`` calls."""
+    from support import invoke
+
+    assert invoke("init", "--sample").code == 0
+    exe = Path(sys.executable).parent / "promptloop"
+    process = subprocess.Popen(
+        [exe, "eval", "run", "support-triage", "--concurrency", "2", "--json"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while server.requests_received < requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process
+
+
 def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
     ledger: str, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,17 +128,7 @@ def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
 
     with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
         point_at(server, monkeypatch)
-        assert invoke("init", "--sample").code == 0
-        exe = Path(sys.executable).parent / "promptloop"
-        process = subprocess.Popen(
-            [exe, "eval", "run", "support-triage", "--concurrency", "2", "--json"],
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while server.requests_received < 16 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        process = _run_until(server, 16)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         paid_before = server.requests_received
@@ -154,17 +162,7 @@ def test_an_interrupted_run_says_what_it_spent(
 
     with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
         point_at(server, monkeypatch)
-        assert invoke("init", "--sample").code == 0
-        exe = Path(sys.executable).parent / "promptloop"
-        process = subprocess.Popen(
-            [exe, "eval", "run", "support-triage", "--concurrency", "2"],
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while server.requests_received < 8 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        process = _run_until(server, 8)
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=30) == 130
     shown = invoke("eval", "show", "1", "--json").json()
