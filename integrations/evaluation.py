@@ -26,6 +26,7 @@ from roles.evaluation.records import (
     eval_items,
     fail_run,
     finish_run,
+    is_outage,
     note_progress,
     record_outcomes,
     start_run,
@@ -37,6 +38,9 @@ from roles.registry import find_prompt, resolve
 
 BATCH = 100
 FLUSH_EVERY_S = 1.0  # a small run's counts are true within about a second, too
+# This many outages in a row, with no answer between them: the endpoint is down, so the
+# run stops instead of retrying every remaining item (it is an outage either way).
+OUTAGE_BREAKER = 20
 
 
 @dataclass
@@ -218,8 +222,14 @@ class RunContext:
     before: dict[str, float]
     started: float = field(default_factory=time.perf_counter)
     outcomes: list[ItemOutcome] = field(default_factory=list)
+    outages_in_a_row: int = 0
+
+    @property
+    def endpoint_down(self) -> bool:
+        return self.outages_in_a_row >= OUTAGE_BREAKER
 
     def on_result(self, outcome: ItemOutcome) -> None:
+        self.outages_in_a_row = self.outages_in_a_row + 1 if is_outage(outcome.result) else 0
         self.outcomes.append(outcome)
         self.progress.on_item(outcome)
         self.writer.add(outcome)
@@ -283,6 +293,7 @@ async def run_batch(
         suite=ctx.plan.suite,
         concurrency=concurrency or ctx.concurrency,
         on_result=ctx.on_result,
+        stop=lambda: ctx.endpoint_down,
     )
     return sum(o.result.sample.error is not None for o in outcomes)
 
@@ -318,6 +329,7 @@ async def finish(ctx: RunContext) -> int:
             totals=totals,
             summary={"scores": scores, "run": card.candidate.model_dump(mode="json")},
             max_outage_share=get_settings().max_outage_share,
+            not_tried=len(ctx.plan.items) - len(outcomes),
         )
     return ctx.run_id
 

@@ -163,18 +163,24 @@ def finish_run(
     totals: dict[str, Any],
     summary: dict[str, Any],
     max_outage_share: float = 0.0,
+    not_tried: int = 0,
 ) -> EvalRun:
-    """Write the totals; the status is ``finished``, or ``outage`` (see ``concluded_status``)."""
+    """Write the totals; the status is ``finished``, or ``outage`` (see ``concluded_status``;
+    ``not_tried`` items were left out because the endpoint was down: always an outage)."""
     run = get_run(session, run_id)
     for key, value in totals.items():
         setattr(run, key, value)
     _count_recorded(session, run)
     run.summary = summary
     run.status = concluded_status(
-        items=run.items, outage_items=run.outage_items, max_outage_share=max_outage_share
+        items=run.items + not_tried,
+        outage_items=run.outage_items + not_tried,
+        max_outage_share=max_outage_share,
     )
     if run.status == "outage":
         run.failure = outage_summary(session, run)
+        if not_tried:
+            run.failure += f"; {not_tried} more not tried: the endpoint failed every call in a row"
     run.finished_at = run.updated_at = utcnow()
     session.add(run)
     session.flush()

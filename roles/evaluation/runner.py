@@ -79,15 +79,17 @@ async def run_items(
     suite: Suite,
     concurrency: int,
     on_result: OnResult | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[ItemOutcome]:
-    """Every item's outcome, in the items' order."""
+    """Every item's outcome, in the items' order; once ``stop()`` is true, items not yet
+    started are left out (the caller says why)."""
     outcomes: list[ItemOutcome | None] = [None] * len(items)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(items)):
         queue.put_nowait(index)
 
     async def worker() -> None:
-        while True:
+        while stop is None or not stop():
             try:
                 index = queue.get_nowait()
             except asyncio.QueueEmpty:

@@ -219,3 +219,22 @@ def test_a_real_eval_on_the_embedded_smollm2(tmp_path: Path, local_model: None) 
         assert verdict.value is not None or (
             verdict.unscored and verdict.reason and verdict.raw_answer
         )
+
+
+def test_an_endpoint_that_is_down_stops_the_run_early(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every call failing through the endpoint, one after another: the run stops instead
+    of retrying each remaining item, and says how many were not tried."""
+    from support import invoke
+
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
+        point_at(server, monkeypatch)
+        server.fail(503, times=1000)
+        assert invoke("init", "--sample").code == 0
+        result = invoke("eval", "run", "support-triage", "--concurrency", "2", "--json")
+        assert result.code == 4, result.stderr
+        run = result.json()
+        assert run["status"] == "outage" and run["items"] < 30
+        assert f"{30 - run['items']} more not tried" in run["failure"]
+        assert server.requests_received < 30
