@@ -115,8 +115,11 @@ def test_a_suite_scores_samples_end_to_end() -> None:
     assert row is not None and row.verdict == "improved"
     assert card.candidate.metrics["helpful"].pass_rate == 1.0
     verdict = evaluate_gate(suite.gate, card)
-    assert not verdict.passed  # the judge says "yes" to both: the target did not improve
-    assert any("target helpful must improve: unchanged" in f for f in verdict.failures)
+    # the judge says "yes" to both: no gain shown, so not a pass (by default it goes to review)
+    assert verdict.outcome == "inconclusive" and verdict.failures == []
+    assert any(
+        "target helpful must improve: no significant gain" in f for f in verdict.inconclusive
+    )
 
 
 @pytest.mark.parametrize(
