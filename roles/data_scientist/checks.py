@@ -70,7 +70,14 @@ def superiority(row: Comparison, settings: StatsSettings) -> CheckResult:
     if verdict is False:
         return result("broken", "significantly worse")
     if verdict is None:
-        return result("inconclusive", "no significant gain; " + _detectable(row, size, "gains"))
+        why = "no significant gain; " + _detectable(row, size, "gains")
+        interval, p = row.stats.interval(1 - alpha), row.stats.p_value()
+        if interval is not None and p is not None and (interval[0] > 0 or interval[1] < 0):
+            why += (
+                f"; the score interval excludes 0 but the {row.test} test, which decides and is "
+                f"exact, has p {p:.3g} >= {alpha:g}"
+            )
+        return result("inconclusive", why)
     if row.worst_case is not None and not shown(row.worst_case):
         return result("inconclusive", _not_robust(row, row.worst_case, alpha), robust=False)
     return result("held", "improved")
