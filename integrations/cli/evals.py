@@ -275,6 +275,7 @@ def compare(
                 "baseline": run_a,
                 "candidate": run_b,
                 "passed": verdict.passed,
+                "outcome": verdict.outcome,
                 "reasons": verdict.reasons,
                 "comparisons": [r.model_dump(mode="json") for r in card.comparisons],
                 "candidate_summary": summary_rows(card.candidate),
@@ -285,40 +286,14 @@ def compare(
 
 
 def print_scorecard(card: Scorecard, verdict: Verdict) -> None:
-    def ci(r: Any) -> str:
-        return "-" if r.ci_low is None else f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}]"
+    from roles.evaluation.report import COMPARISON_COLUMNS, comparison_cells, verdict_word
 
     table(
         "candidate vs baseline (paired)",
-        [
-            "metric",
-            "slice",
-            "n",
-            "baseline",
-            "candidate",
-            "diff",
-            "CI",
-            "p (Holm)",
-            "MDE",
-            "verdict",
-        ],
-        [
-            [
-                r.metric,
-                r.slice,
-                r.n_pairs,
-                _f(r.baseline),
-                _f(r.candidate),
-                "-" if r.diff is None else f"{r.diff:+.3f}",
-                ci(r),
-                _f(r.p_adjusted),
-                _f(r.mde),
-                r.verdict,
-            ]
-            for r in card.comparisons
-        ],
+        COMPARISON_COLUMNS,
+        [comparison_cells(r) for r in card.comparisons],
     )
-    colour = "green" if verdict.passed else "red"
-    out.print(f"[bold {colour}]gate: {'PASS' if verdict.passed else 'FAIL'}[/]")
+    colour = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
+    out.print(f"[bold {colour}]gate: {verdict_word(verdict)}[/]")
     for reason in verdict.reasons:
         out.print(f"  {reason}")

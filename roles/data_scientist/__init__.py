@@ -4,6 +4,7 @@ Importing the package registers the built-in scorers.
 """
 
 from roles.data_scientist import budgets, deterministic, judge, structured
+from roles.data_scientist.checks import CheckOutcome, CheckResult
 from roles.data_scientist.comparison import Comparison, Outcome, compare
 from roles.data_scientist.gate import (
     GatePolicy,
@@ -31,6 +32,8 @@ from roles.data_scientist.suite import Suite, default_suite, parse_suite
 
 __all__ = [
     "BUILTIN_METRICS",
+    "CheckOutcome",
+    "CheckResult",
     "Comparison",
     "GatePolicy",
     "Guardrail",

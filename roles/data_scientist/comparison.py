@@ -1,14 +1,20 @@
-"""Candidate vs baseline on the same items, per metric and per slice.
+"""Candidate vs baseline on the same items, per metric and per slice: descriptive rows.
 
-Items pair by ``item_id``; a pair counts for a metric only when both sides scored it
-(the rest are ``n_excluded``). Slices are ``all`` plus every dataset tag carried by at
-least ``min_slice_items`` paired items. Binary metrics are tested with exact McNemar,
-continuous ones with Wilcoxon signed-rank; all p-values of one comparison (metrics ×
-slices) form one Holm family. Outcomes:
+Items pair by ``item_id``; a pair counts for a metric only when both sides scored it.
+Every row counts what it could not use: items unscored (or absent) on each side. Slices
+are ``all`` plus every dataset tag carried by at least ``min_slice_items`` paired items.
 
-- ``improved`` / ``regressed``: Holm-adjusted p < alpha, in the better / worse direction;
-- ``unchanged``: tested, not significant (``mde`` says how large a change could hide);
-- ``inconclusive``: too few pairs to test (n_pairs < 2).
+Each row reports one estimand, the mean paired difference, with its interval, its test
+and its MDE (see ``statistics`` and ``power``), all at face value (no correction: which
+rows form a family of decisions is the gate's business). ``verdict`` reads the row alone:
+
+- ``improved`` / ``regressed``: p < alpha, in the better / worse direction;
+- ``not_significant``: tested, p >= alpha (``mde`` says how large a change could hide);
+- ``untestable``: too few pairs, or no spread to test with.
+
+The ``all`` row also carries ``worst_case``: the same statistics over every item, with the
+candidate's unscored items counted as failures (its worst observed value) and the
+baseline's as passes (its best) — the sensitivity check of a gate that held.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from roles.data_scientist import statistics as st
+from roles.data_scientist import power as pw
 from roles.data_scientist.scores import ItemResult, MetricInfo, MetricKind
+from roles.data_scientist.statistics import PairedStats, StatsSettings
 from roles.errors import InputError
 
-Outcome = Literal["improved", "regressed", "unchanged", "inconclusive"]
+Outcome = Literal["improved", "regressed", "not_significant", "untestable"]
 ALL = "all"
+TEST_NAMES: dict[MetricKind, str] = {"binary": "exact McNemar", "continuous": "paired t"}
 
 
 class Comparison(BaseModel):
@@ -33,17 +41,25 @@ class Comparison(BaseModel):
     slice: str
     kind: MetricKind
     higher_is_better: bool
+    gated: bool  # the gate decides on this metric; else the row is descriptive only
     n_pairs: int
-    n_excluded: int
+    n_excluded: int  # items of the slice not in a pair
+    n_unscored_baseline: int  # of the slice's items, unscored or absent on that side
+    n_unscored_candidate: int
     baseline: float | None  # mean over the pairs
     candidate: float | None
     diff: float | None  # candidate - baseline
-    ci_low: float | None
+    ci_low: float | None  # at 1 - alpha
     ci_high: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    mde: float | None
+    test: str
+    p_value: float | None  # two-sided, uncorrected
+    mde: float | None  # at alpha, with the settings' power, of this row's test
     verdict: Outcome
+    stats: PairedStats
+    worst_case: PairedStats | None = None  # ``all`` rows only
+
+    def better(self, diff: float) -> bool:
+        return diff > 0 if self.higher_is_better else diff < 0
 
 
 def by_item(results: Sequence[ItemResult], side: str) -> dict[str, ItemResult]:
@@ -58,9 +74,10 @@ def by_item(results: Sequence[ItemResult], side: str) -> dict[str, ItemResult]:
 def slices(
     baseline: dict[str, ItemResult], candidate: dict[str, ItemResult], min_items: int
 ) -> dict[str, list[str]]:
-    """``all`` and each tag with at least ``min_items`` items present in both runs."""
+    """``all`` (every item of either run) and each tag with at least ``min_items`` items
+    present in both runs."""
     common = [item for item in candidate if item in baseline]
-    out = {ALL: common}
+    out = {ALL: [*candidate, *(item for item in baseline if item not in candidate)]}
     tags = sorted({tag for item in common for tag in candidate[item].sample.tags})
     for tag in tags:
         items = [item for item in common if tag in candidate[item].sample.tags]
@@ -73,98 +90,84 @@ def compare(
     baseline: Sequence[ItemResult],
     candidate: Sequence[ItemResult],
     metrics: Sequence[MetricInfo],
-    settings: st.StatsSettings | None = None,
+    settings: StatsSettings | None = None,
     family: Collection[str] | None = None,
 ) -> list[Comparison]:
-    """Every metric × slice, paired. Holm's correction runs within ``family`` (the metrics
-    a gate decides on) and, separately, within the other, descriptive metrics: adding a
-    descriptive scorer never changes a gate's verdict. Without a family, all rows are one."""
-    settings = settings or st.StatsSettings()
+    """Every metric × slice, paired; ``family`` names the metrics the gate decides on."""
+    settings = settings or StatsSettings()
     base, cand = by_item(baseline, "baseline"), by_item(candidate, "candidate")
-    n_union = len(set(base) | set(cand))
     rows: list[Comparison] = []
     for name, items in slices(base, cand, settings.min_slice_items).items():
-        n_slice = n_union if name == ALL else len(items)
         for metric in metrics:
-            pairs = _pairs(base, cand, items, metric)
-            rows.append(_row(metric, name, pairs, n_slice - len(pairs), settings))
-    if not family:
-        return _adjust(rows, settings.alpha)
-    gated = [i for i, r in enumerate(rows) if r.metric in family]
-    other = [i for i, r in enumerate(rows) if r.metric not in family]
-    out = list(rows)
-    for group in (gated, other):
-        for i, row in zip(group, _adjust([rows[i] for i in group], settings.alpha), strict=True):
-            out[i] = row
-    return out
+            values = [(_value(base, i, metric), _value(cand, i, metric)) for i in items]
+            row = _row(metric, name, values, settings, family is None or metric.name in family)
+            if name == ALL:
+                row = row.model_copy(update={"worst_case": _worst_case(metric, values)})
+            rows.append(row)
+    return rows
 
 
-def _pairs(
-    base: dict[str, ItemResult], cand: dict[str, ItemResult], items: list[str], metric: MetricInfo
-) -> list[tuple[float, float]]:
-    pairs = []
-    for item in items:
-        b, c = base[item].scores.get(metric.name), cand[item].scores.get(metric.name)
-        if b is None or c is None or b.value is None or c.value is None:
-            continue
-        if metric.kind == "binary" and not {b.value, c.value} <= {0.0, 1.0}:
-            raise InputError(f"binary metric {metric.name!r} has a value outside 0/1 ({item!r})")
-        pairs.append((b.value, c.value))
-    return pairs
+def _value(results: dict[str, ItemResult], item: str, metric: MetricInfo) -> float | None:
+    result = results.get(item)
+    score = result.scores.get(metric.name) if result else None
+    if score is None or score.value is None:
+        return None
+    if metric.kind == "binary" and score.value not in (0.0, 1.0):
+        raise InputError(f"binary metric {metric.name!r} has a value outside 0/1 ({item!r})")
+    return score.value
 
 
 def _row(
     metric: MetricInfo,
     slice_name: str,
-    pairs: list[tuple[float, float]],
-    n_excluded: int,
-    settings: st.StatsSettings,
+    values: list[tuple[float | None, float | None]],
+    settings: StatsSettings,
+    gated: bool,
 ) -> Comparison:
-    import numpy as np  # loaded only when two runs are compared
-
-    b = np.array([p[0] for p in pairs], dtype=float)
-    c = np.array([p[1] for p in pairs], dtype=float)
-    d = c - b
-    binary = metric.kind == "binary"
-    if binary:
-        p_value: float | None = st.mcnemar_p(*st.discordant(d)) if d.size >= 2 else None
-    else:
-        p_value = st.wilcoxon_p(d)
-    ci = st.bootstrap_ci(
-        d,
-        confidence_level=settings.confidence_level,
-        n_resamples=settings.n_resamples,
-        seed=settings.seed,
-        method=settings.bootstrap_method,
-    )
+    pairs = [(b, c) for b, c in values if b is not None and c is not None]
+    stats = PairedStats.from_pairs(pairs, metric.kind)
+    interval = stats.interval(1 - settings.alpha)
+    p_value = stats.p_value()
+    verdict: Outcome = "untestable"
+    if p_value is not None and interval is not None:
+        verdict = "not_significant"
+        if p_value < settings.alpha and stats.mean_diff:
+            better = stats.mean_diff > 0 if metric.higher_is_better else stats.mean_diff < 0
+            verdict = "improved" if better else "regressed"
+    spread = stats.discordance if metric.kind == "binary" else (stats.sd_diff or 0.0)
+    n = len(pairs)
     return Comparison(
         metric=metric.name,
         slice=slice_name,
         kind=metric.kind,
         higher_is_better=metric.higher_is_better,
-        n_pairs=len(pairs),
-        n_excluded=n_excluded,
-        baseline=float(b.mean()) if pairs else None,
-        candidate=float(c.mean()) if pairs else None,
-        diff=float(d.mean()) if pairs else None,
-        ci_low=ci[0] if ci else None,
-        ci_high=ci[1] if ci else None,
+        gated=gated,
+        n_pairs=n,
+        n_excluded=len(values) - n,
+        n_unscored_baseline=sum(1 for b, _ in values if b is None),
+        n_unscored_candidate=sum(1 for _, c in values if c is None),
+        baseline=sum(b for b, _ in pairs) / n if n else None,
+        candidate=sum(c for _, c in pairs) / n if n else None,
+        diff=stats.mean_diff,
+        ci_low=interval[0] if interval else None,
+        ci_high=interval[1] if interval else None,
+        test=TEST_NAMES[metric.kind],
         p_value=p_value,
-        p_adjusted=None,
-        mde=st.mde(d, alpha=settings.alpha, power=settings.power, binary=binary),
-        verdict="inconclusive",
+        mde=pw.mde(metric.kind, n=n, spread=spread, alpha=settings.alpha, power=settings.power),
+        verdict=verdict,
+        stats=stats,
     )
 
 
-def _adjust(rows: list[Comparison], alpha: float) -> list[Comparison]:
-    tested = [i for i, row in enumerate(rows) if row.p_value is not None]
-    adjusted = st.holm([rows[i].p_value or 0.0 for i in tested])
-    out = list(rows)
-    for i, p_adj in zip(tested, adjusted, strict=True):
-        row = rows[i]
-        outcome: Outcome = "unchanged"
-        if p_adj < alpha and row.diff:
-            better = row.diff > 0 if row.higher_is_better else row.diff < 0
-            outcome = "improved" if better else "regressed"
-        out[i] = row.model_copy(update={"p_adjusted": p_adj, "verdict": outcome})
-    return out
+def _worst_case(
+    metric: MetricInfo, values: list[tuple[float | None, float | None]]
+) -> PairedStats | None:
+    """Candidate's unscored at the worst observed value, baseline's at the best."""
+    seen = [v for pair in values for v in pair if v is not None]
+    if not seen or all(b is not None and c is not None for b, c in values):
+        return None
+    best, worst = (max(seen), min(seen)) if metric.higher_is_better else (min(seen), max(seen))
+    if metric.kind == "binary":
+        best, worst = (1.0, 0.0) if metric.higher_is_better else (0.0, 1.0)
+    filled = [(best if b is None else b, worst if c is None else c) for b, c in values]
+    return PairedStats.from_pairs(filled, metric.kind)

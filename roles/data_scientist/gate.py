@@ -1,186 +1,185 @@
-"""The gate: a policy turns a scorecard into a verdict that lists every reason.
+"""The gate: a policy turns a scorecard into a three-valued verdict that lists every reason.
 
 ::
 
-    policy = GatePolicy(
-        target="helpful",                                   # must improve (or "not_regress")
-        guardrails=["exact_match", {"metric": "latency_s", "margin": 0.5}],
-        max_error_rate=0.05, max_p95_latency_s=8.0, max_cost_per_item_usd=0.01,
-        thresholds=[{"metric": "exact_match", "min": 0.8}],
-    )
-    verdict = evaluate_gate(policy, scorecard)   # Verdict(passed, reasons, failures)
+    verdict = evaluate_gate(policy, scorecard)
+    verdict.outcome    # "pass" | "fail" | "inconclusive"
+    verdict.passed     # may go on to review: pass, or inconclusive with on_inconclusive=review
+    verdict.checks     # one CheckResult (held / broken / inconclusive) per gated claim
 
-Rules, all checked, none hiding another:
+Every check is judged, none hiding another (see ``checks`` for the statistics):
 
-- target: on the ``all`` slice, ``improve`` needs a significant improvement; ``not_regress``
-  fails on a significant regression or when there are too few pairs to tell.
-- guardrails (non-inferiority): the candidate may be worse by at most ``margin`` (in the
-  metric's units), judged on the CI bound on the worse side, not the point estimate.
-- significant regressions: with ``flag_regressions="guardrails"`` (default) a guardrail
-  metric that significantly regressed in any tag slice fails the gate; ``"all"`` does so
-  for every metric and slice (its ``all`` slice too, unless a guardrail already judged it).
+- target (the primary hypothesis, on all items, at alpha, uncorrected): ``improve`` is a
+  superiority claim; ``not_regress`` a non-inferiority claim within its ``margin``.
+- guardrails: non-inferiority within their margins, each at one-sided alpha / 2. The gate
+  passes only if every one holds (an intersection-union test), so no correction is needed.
+- unscored share: per gated metric and side, at most ``max_unscored_share`` of the items;
+  the candidate over it breaks the check, the baseline over it leaves it inconclusive.
+- slice regressions (``flag_regressions``): the tag slices of guardrail metrics (``all``:
+  of every metric, and the ``all`` rows nothing else judges) form one family, Holm-
+  corrected; a significant regression in the worse direction breaks the gate.
 - hard limits and ``thresholds`` apply to the candidate alone; with no baseline (a new
   prompt) they are all that is judged, and the notes say so.
+
+Descriptive rows (metrics the gate does not name) never enter a family or a decision.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
+from roles.data_scientist import checks as ck
+from roles.data_scientist.checks import CheckOutcome, CheckResult
 from roles.data_scientist.comparison import ALL, Comparison
+from roles.data_scientist.policy import GatePolicy, Guardrail, Target, Threshold
 from roles.data_scientist.scorecard import Scorecard
+from roles.data_scientist.statistics import holm
 
-
-class Target(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-    metric: str
-    must: Literal["improve", "not_regress"] = "improve"
-
-
-class Guardrail(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-    metric: str
-    margin: float = Field(0.0, ge=0)
-
-
-class Threshold(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-    metric: str
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        if self.min is None and self.max is None:
-            raise ValueError(f"threshold on {self.metric!r} needs min, max or both")
-        return self
-
-
-class GatePolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    target: Target | None = None
-    guardrails: list[Guardrail] = Field(default_factory=list)
-    thresholds: list[Threshold] = Field(default_factory=list)
-    max_error_rate: float | None = Field(0.1, ge=0, le=1)
-    max_p95_latency_s: float | None = Field(None, gt=0)
-    max_cost_per_item_usd: float | None = Field(None, ge=0)
-    flag_regressions: Literal["off", "guardrails", "all"] = "guardrails"
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _target_shorthand(cls, value: Any) -> Any:
-        return {"metric": value} if isinstance(value, str) else value
-
-    @field_validator("guardrails", mode="before")
-    @classmethod
-    def _guardrail_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"metric": v} if isinstance(v, str) else v for v in value]
-        return value
-
-    def metric_refs(self) -> list[tuple[str, str]]:
-        """(field, metric name) for every metric the policy names."""
-        refs = [("target.metric", self.target.metric)] if self.target else []
-        refs += [(f"guardrails[{i}].metric", g.metric) for i, g in enumerate(self.guardrails)]
-        refs += [(f"thresholds[{i}].metric", t.metric) for i, t in enumerate(self.thresholds)]
-        return refs
+__all__ = ["GatePolicy", "Guardrail", "Target", "Threshold", "Verdict", "evaluate_gate"]
+PREFIX: dict[CheckOutcome, str] = {"broken": "FAIL: ", "inconclusive": "INCONCLUSIVE: ",
+                                   "held": "ok: "}  # fmt: skip
 
 
 class Verdict(BaseModel):
-    passed: bool
-    reasons: list[str]  # every judgment, failures first: "FAIL: …", then "ok: …", "note: …"
-    failures: list[str]  # the failing judgments alone; empty when passed
-
-
-@dataclass
-class _Record:
-    """Collects judgments while the gate runs."""
-
-    level: float  # the CI confidence level, for messages
-    failures: list[str] = field(default_factory=list)
-    passes: list[str] = field(default_factory=list)
-
-    def judge(self, ok: bool, text: str) -> None:
-        (self.passes if ok else self.failures).append(text if not ok else f"ok: {text}")
-
-    def describe(self, row: Comparison) -> str:
-        if row.diff is None:
-            return f"no pairs to compare ({row.n_excluded} excluded)"
-        ci = "no CI" if row.ci_low is None else f"CI [{row.ci_low:+.4g}, {row.ci_high:+.4g}]"
-        p = "untested" if row.p_adjusted is None else f"p_adj {row.p_adjusted:.3g}"
-        return f"diff {row.diff:+.4g}, {self.level:.0%} {ci}, {p}, n={row.n_pairs}"
+    passed: bool  # may go on to review
+    outcome: Literal["pass", "fail", "inconclusive"]
+    checks: list[CheckResult]
+    reasons: list[str]  # failures first ("FAIL: …"), then "INCONCLUSIVE: …", "ok: …", "note: …"
+    failures: list[str]  # the broken checks' reasons; empty when nothing broke
+    inconclusive: list[str]  # the inconclusive checks' reasons: the flags a reviewer sees
 
 
 def evaluate_gate(policy: GatePolicy, card: Scorecard) -> Verdict:
-    record = _Record(level=card.settings.confidence_level)
+    notes: list[str] = []
+    results: list[CheckResult] = []
     if card.baseline is None:
-        record.passes.append(
-            "note: no baseline (new prompt): judged hard limits and thresholds only"
-        )
+        notes.append("note: no baseline (new prompt): judged hard limits and thresholds only")
     else:
-        _target(policy, card, record)
-        _guardrails(policy, card, record)
-        _regressions(policy, card, record)
-    _limits(policy, card, record)
-    _thresholds(policy, card, record)
+        results += _target(policy, card)
+        results += [_guardrail(guard, card) for guard in policy.guardrails]
+        results += _regressions(policy, card)
+    results += _unscored(policy, card)
+    results += _limits(policy, card)
+    results += [_threshold(bound, card) for bound in policy.thresholds]
+    order = ("broken", "inconclusive", "held")
+    results.sort(key=lambda r: order.index(r.outcome))
+    failures = [r.reason for r in results if r.outcome == "broken"]
+    flags = [r.reason for r in results if r.outcome == "inconclusive"]
+    outcome: Literal["pass", "fail", "inconclusive"] = (
+        "fail" if failures else "inconclusive" if flags else "pass"
+    )
+    if outcome == "inconclusive":
+        goes = "goes on to review with these flags" if policy.on_inconclusive == "review" else (
+            "fails (on_inconclusive: fail)")  # fmt: skip
+        notes.append(f"note: {len(flags)} check(s) inconclusive: the change {goes}")
     return Verdict(
-        passed=not record.failures,
-        reasons=[f"FAIL: {f}" for f in record.failures] + record.passes,
-        failures=record.failures,
+        passed=outcome == "pass"
+        or (outcome == "inconclusive" and policy.on_inconclusive == "review"),
+        outcome=outcome,
+        checks=results,
+        reasons=[PREFIX[r.outcome] + r.reason for r in results] + notes,
+        failures=failures,
+        inconclusive=flags,
     )
 
 
-def _target(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
-    if policy.target is None:
-        return
-    name, must = policy.target.metric, policy.target.must
-    row = card.row(name)
+def _missing(kind: ck.CheckKind, metric: str, label: str) -> CheckResult:
+    return CheckResult(kind=kind, metric=metric, outcome="broken",
+                       reason=f"{label}: not in the scorecard")  # fmt: skip
+
+
+def _target(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
+    target = policy.target
+    if target is None:
+        return []
+    row = card.row(target.metric)
     if row is None:
-        record.judge(False, f"target {name}: not in the scorecard")
-        return
-    wanted = ("improved",) if must == "improve" else ("improved", "unchanged")
-    record.judge(
-        row.verdict in wanted,
-        f"target {name} must {must.replace('_', ' ')}: {row.verdict} ({record.describe(row)})",
+        return [_missing("target", target.metric, f"target {target.metric}")]
+    if target.must == "improve":
+        return [ck.superiority(row, card.settings)]
+    label = f"target {target.metric} (must not regress by more than {target.margin:g})"
+    return [ck.noninferiority(row, target.margin, card.settings, "target", label)]
+
+
+def _guardrail(guard: Guardrail, card: Scorecard) -> CheckResult:
+    row = card.row(guard.metric)
+    if row is None:
+        return _missing("guardrail", guard.metric, f"guardrail {guard.metric}")
+    return ck.noninferiority(
+        row, guard.margin, card.settings, "guardrail", f"guardrail {guard.metric}"
     )
 
 
-def _guardrails(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
-    for guard in policy.guardrails:
-        row = card.row(guard.metric)
-        if row is None or row.ci_low is None or row.ci_high is None:
-            why = "not in the scorecard" if row is None else f"too few pairs ({row.n_pairs})"
-            record.judge(False, f"guardrail {guard.metric}: cannot show non-inferiority, {why}")
-            continue
-        worse_by = -row.ci_low if row.higher_is_better else row.ci_high
-        ok = worse_by <= guard.margin
-        record.judge(
-            ok,
-            f"guardrail {guard.metric} {'held' if ok else 'broken'}: may be worse by at most "
-            f"{guard.margin:g}, CI bound is {max(worse_by, 0.0):.4g} worse ({record.describe(row)})",
-        )
-
-
-def _regressions(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
+def _regressions(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
     if policy.flag_regressions == "off":
-        return
+        return []
     guarded = {g.metric for g in policy.guardrails}
-    for row in card.comparisons:
-        if row.verdict != "regressed" or (row.metric in guarded and row.slice == ALL):
-            continue  # a guardrail's "all" slice is judged by its margin above
-        if policy.flag_regressions == "all" or row.metric in guarded:
-            record.judge(
-                False,
-                f"{row.metric} regressed significantly in slice {row.slice!r} "
-                f"({record.describe(row)})",
-            )
+    judged = guarded | ({policy.target.metric} if policy.target else set())
+    family = [
+        row
+        for row in card.comparisons
+        if row.p_value is not None
+        and (
+            (row.slice != ALL and (row.metric in guarded or policy.flag_regressions == "all"))
+            or (row.slice == ALL and policy.flag_regressions == "all" and row.metric not in judged)
+        )
+    ]
+    if not family:
+        return []
+    adjusted = holm([row.p_value or 1.0 for row in family])
+    out = [
+        _regressed(row, p_adj, len(family), card)
+        for row, p_adj in zip(family, adjusted, strict=True)
+        if p_adj < card.settings.alpha and row.diff is not None and not row.better(row.diff)
+    ]
+    if not out:
+        out.append(CheckResult(kind="slice_regression", metric=None, outcome="held",
+                               reason=f"no significant regression among {len(family)} slice "
+                                      f"test(s) (Holm-corrected)"))  # fmt: skip
+    return out
 
 
-def _limits(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
+def _regressed(row: Comparison, p_adj: float, m: int, card: Scorecard) -> CheckResult:
+    level = 1 - card.settings.alpha
+    return CheckResult(
+        kind="slice_regression",
+        metric=row.metric,
+        outcome="broken",
+        reason=f"{row.metric} regressed significantly in slice {row.slice!r} "
+        f"(Holm p {p_adj:.3g} over {m} slice tests; {ck.describe(row, level=level)})",
+    )
+
+
+def _unscored(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
+    """Per gated metric: each side's share of items it could not score (or lacks)."""
+    limit, out = policy.max_unscored_share, []
+    for metric in dict.fromkeys(name for _, name in policy.metric_refs()):
+        row, summary = card.row(metric), card.candidate.metrics.get(metric)
+        if row is not None:
+            total = row.n_pairs + row.n_excluded
+            counts = {"candidate": row.n_unscored_candidate, "baseline": row.n_unscored_baseline}
+        elif summary is not None:
+            total, counts = summary.n_scored + summary.n_unscored, {"candidate": summary.n_unscored}
+        else:
+            continue
+        over = [side for side, k in counts.items() if k > limit * total]
+        outcome: CheckOutcome = (
+            "broken" if "candidate" in over else "inconclusive" if over else "held"
+        )
+        shares = ", ".join(
+            f"{side} {k} of {total} ({k / total if total else 1:.0%})" for side, k in counts.items()
+        )
+        verb = f"exceeds ({' and '.join(over)})" if over else "within"
+        out.append(CheckResult(
+            kind="unscored", metric=metric, outcome=outcome,
+            reason=f"{metric} unscored: {shares}; {verb} max_unscored_share {limit:g}",
+        ))  # fmt: skip
+    return out
+
+
+def _limits(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
     run = card.candidate
     checks = [
         ("error rate", run.error_rate, policy.max_error_rate, "max_error_rate"),
@@ -188,22 +187,29 @@ def _limits(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
         ("cost per item (USD)", run.cost_per_item_usd, policy.max_cost_per_item_usd,
          "max_cost_per_item_usd"),
     ]  # fmt: skip
+    out = []
     for what, value, limit, name in checks:
         if limit is None:
             continue
         if value is None:
-            record.judge(False, f"{what} unknown, so {name} {limit:g} cannot be checked")
+            text, ok = f"{what} unknown, so {name} {limit:g} cannot be checked", False
         else:
-            verb = "within" if value <= limit else "exceeds"
-            record.judge(value <= limit, f"{what} {value:.4g} {verb} {name} {limit:g}")
+            ok = value <= limit
+            text = f"{what} {value:.4g} {'within' if ok else 'exceeds'} {name} {limit:g}"
+        out.append(CheckResult(kind="limit", metric=None, outcome="held" if ok else "broken",
+                               reason=f"{text} ({run.n_items} items)"))  # fmt: skip
+    return out
 
 
-def _thresholds(policy: GatePolicy, card: Scorecard, record: _Record) -> None:
-    for bound in policy.thresholds:
-        summary = card.candidate.metrics.get(bound.metric)
-        mean = summary.mean if summary else None
-        if mean is None:
-            record.judge(False, f"threshold on {bound.metric}: nothing scored")
-            continue
-        ok = (bound.min is None or mean >= bound.min) and (bound.max is None or mean <= bound.max)
-        record.judge(ok, f"{bound.metric} mean {mean:.4g} (min {bound.min}, max {bound.max})")
+def _threshold(bound: Threshold, card: Scorecard) -> CheckResult:
+    summary = card.candidate.metrics.get(bound.metric)
+    mean = summary.mean if summary else None
+    if summary is None or mean is None:
+        return CheckResult(kind="threshold", metric=bound.metric, outcome="broken",
+                           reason=f"threshold on {bound.metric}: nothing scored")  # fmt: skip
+    ok = (bound.min is None or mean >= bound.min) and (bound.max is None or mean <= bound.max)
+    return CheckResult(
+        kind="threshold", metric=bound.metric, outcome="held" if ok else "broken",
+        reason=f"{bound.metric} mean {mean:.4g} (min {bound.min}, max {bound.max}; "
+        f"{summary.n_scored} scored, {summary.n_unscored} unscored)",
+    )  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roles.calls import ChatResult
+from roles.errors import InputError
 
 MetricKind = Literal["binary", "continuous"]
 
@@ -90,6 +91,9 @@ class Sample(BaseModel):
     def _one_outcome(self) -> Self:
         if (self.output is None) == (self.error is None):
             raise ValueError(f"sample {self.item_id!r}: set exactly one of output and error")
+        problem = measurement_problem(self.latency_s, self.cost_usd)
+        if problem:
+            raise ValueError(f"sample {self.item_id!r}: {problem}")
         return self
 
     @classmethod
@@ -102,6 +106,9 @@ class Sample(BaseModel):
         expected: Any = None,
         tags: list[str] | None = None,
     ) -> Sample:
+        problem = measurement_problem(result.latency_s, result.cost_usd)
+        if problem:
+            raise InputError(f"item {item_id!r}: {problem}")
         output = result.text if result.error is None else None
         error = result.error
         if output is None and error is None:
@@ -119,6 +126,14 @@ class Sample(BaseModel):
             output_tokens=result.output_tokens,
             tags=tags or [],
         )
+
+
+def measurement_problem(latency_s: float, cost_usd: float | None) -> str | None:
+    """Why a latency or cost cannot be true (NaN, infinite, negative), or None."""
+    for name, value in (("latency_s", latency_s), ("cost_usd", cost_usd)):
+        if value is not None and (not math.isfinite(value) or value < 0):
+            return f"{name} must be a finite number >= 0, got {value}"
+    return None
 
 
 class MetricInfo(BaseModel):

@@ -1,33 +1,35 @@
-"""Paired statistics on per-item differences ``d = candidate - baseline``.
+"""Paired statistics on ``d = candidate - baseline``: one estimand, the mean difference.
 
-- ``bootstrap_ci``: percentile-family bootstrap CI of mean(d) via ``scipy.stats.bootstrap``
-  (BCa by default, falling back to percentile when BCa is undefined), seeded.
-- ``mcnemar_p``: exact McNemar test, ``binomtest(b, b + c, 0.5)`` on the discordant pairs.
-- ``wilcoxon_p``: Wilcoxon signed-rank test (zero differences dropped).
-- ``holm``: Holm's step-down adjustment of a family of p-values.
-- ``mde``: minimum detectable effect of a paired comparison at this sample size::
+A comparison is kept as its sufficient statistics (``PairedStats``), so every interval,
+test and power figure is computed from the same numbers at whatever level a decision uses:
 
-      MDE = (z[1 - alpha/2] + z[power]) * sd(d) / sqrt(n)
+- binary metrics (values 0/1): the 2×2 table of pairs. Interval: Newcombe's square-and-add
+  (hybrid score) interval for a paired difference of proportions (1998), built from Wilson
+  intervals with his corrected phi, so it never has zero width (Fagerland, Lydersen and
+  Laake, *Statistical Analysis of Contingency Tables*, ch. 8); test: exact McNemar.
+- continuous metrics: n, mean and standard deviation of d. Interval and test: paired t.
+  When every difference is equal (sd = 0), the exact sign-flip test is all there is: the
+  interval is the point only when n is large enough for 2^-n <= alpha / 2, else None.
 
-  with ``sd`` the sample standard deviation (ddof=1) and ``z`` standard normal quantiles.
-  For a binary metric with no discordant pair, sd(d) would be 0; we use the "rule of
-  three" upper bound on the discordance rate instead, sd = sqrt(3 / n).
+::
 
-Degenerate inputs (n < 2, all differences equal) return None or exact values; they
-never raise.
+    stats = PairedStats.from_pairs([(1, 1), (0, 1), (1, 0), ...], kind="binary")
+    stats.interval(0.95)   # (low, high) of the mean difference
+    stats.p_value()        # two-sided, of the same test the gate uses
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from roles.data_scientist.scores import MetricKind
 
 
-def _scipy_stats() -> Any:
+def scipy_stats() -> Any:
     """scipy.stats, imported on first use: it costs most of a second to load."""
     from scipy import stats
 
@@ -37,73 +39,140 @@ def _scipy_stats() -> Any:
 class StatsSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    alpha: float = Field(0.05, gt=0, lt=1)  # significance, after Holm correction
+    alpha: float = Field(0.05, gt=0, lt=1)  # two-sided level of every test and interval
     power: float = Field(0.8, gt=0, lt=1)  # for the minimum detectable effect
-    confidence_level: float = Field(0.95, gt=0, lt=1)
-    n_resamples: int = Field(9999, ge=100)
+    confidence_level: float = Field(0.95, gt=0, lt=1)  # must be 1 - alpha
+    n_resamples: int = Field(2000, ge=100)  # simulations for a non-inferiority MDE
     seed: int = 0
+    # Kept so suites stored before the score and t intervals replaced the bootstrap parse.
     bootstrap_method: Literal["BCa", "percentile", "basic"] = "BCa"
     min_slice_items: int = Field(10, ge=2)  # a tag becomes a slice with this many paired items
 
+    @model_validator(mode="after")
+    def _one_level(self) -> Self:
+        if abs(self.confidence_level - (1 - self.alpha)) > 1e-9:
+            raise ValueError(
+                f"confidence_level ({self.confidence_level:g}) must be 1 - alpha "
+                f"({1 - self.alpha:g}): the interval and the test make the same claim"
+            )
+        return self
 
-def bootstrap_ci(
-    diffs: Sequence[float],
-    *,
-    confidence_level: float = 0.95,
-    n_resamples: int = 9999,
-    seed: int = 0,
-    method: Literal["BCa", "percentile", "basic"] = "BCa",
-) -> tuple[float, float] | None:
-    """Bootstrap CI of the mean difference; None when n < 2."""
+
+class PairedStats(BaseModel):
+    """Sufficient statistics of paired differences (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: MetricKind
+    n: int
+    mean_diff: float | None
+    sd_diff: float | None = None  # continuous
+    n11: int = 0  # binary: both 1
+    n10: int = 0  # baseline 1, candidate 0
+    n01: int = 0  # baseline 0, candidate 1
+    n00: int = 0  # both 0
+
+    @classmethod
+    def from_pairs(cls, pairs: Sequence[tuple[float, float]], kind: MetricKind) -> PairedStats:
+        n = len(pairs)
+        diffs = [c - b for b, c in pairs]
+        mean = math.fsum(diffs) / n if n else None
+        if kind == "binary":
+            cells = {(1.0, 1.0): 0, (1.0, 0.0): 0, (0.0, 1.0): 0, (0.0, 0.0): 0}
+            for pair in pairs:
+                cells[(float(pair[0]), float(pair[1]))] += 1
+            counts = list(cells.values())
+            return cls(kind=kind, n=n, mean_diff=mean, n11=counts[0], n10=counts[1],
+                       n01=counts[2], n00=counts[3])  # fmt: skip
+        sd = None
+        if n >= 2 and mean is not None:
+            sd = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / (n - 1))
+        return cls(kind=kind, n=n, mean_diff=mean, sd_diff=sd)
+
+    @property
+    def discordance(self) -> float:
+        """Share of pairs that changed (binary)."""
+        return (self.n10 + self.n01) / self.n if self.n else 0.0
+
+    @property
+    def baseline_rate(self) -> float:
+        """Share of baseline values equal to 1 (binary)."""
+        return (self.n11 + self.n10) / self.n if self.n else 0.0
+
+    def interval(self, level: float) -> tuple[float, float] | None:
+        """Two-sided interval of the mean difference; None when nothing can be said."""
+        if self.n < 2 or self.mean_diff is None:
+            return None
+        if self.kind == "binary":
+            low, high = newcombe_paired(self.n11, self.n10, self.n01, self.n00, level)
+            return float(low), float(high)
+        return t_interval(self.n, self.mean_diff, self.sd_diff or 0.0, level)
+
+    def p_value(self) -> float | None:
+        """Two-sided p of no mean difference: exact McNemar, or the paired t test."""
+        if self.n < 2 or self.mean_diff is None:
+            return None
+        if self.kind == "binary":
+            return mcnemar_p(self.n10, self.n01)
+        sd = self.sd_diff or 0.0
+        if sd == 0:
+            return 1.0 if self.mean_diff == 0 else min(1.0, 2 * 0.5**self.n)
+        t = self.mean_diff / (sd / math.sqrt(self.n))
+        return float(2 * scipy_stats().t.sf(abs(t), self.n - 1))
+
+
+def wilson(successes: Any, n: Any, z: float) -> tuple[Any, Any]:
+    """Wilson score interval of a proportion (numpy arrays or numbers)."""
     import numpy as np
 
-    data = np.asarray(diffs, dtype=float)
-    if data.size < 2:
-        return None
-    if np.all(data == data[0]):
-        return float(data[0]), float(data[0])
-    for how in dict.fromkeys([method, "percentile"]):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=_scipy_stats().DegenerateDataWarning)
-            result = _scipy_stats().bootstrap(
-                (data,),
-                np.mean,
-                n_resamples=n_resamples,
-                confidence_level=confidence_level,
-                method=how,
-                rng=np.random.default_rng(seed),
-            )
-        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-        if math.isfinite(low) and math.isfinite(high):
-            return low, high
-    return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def newcombe_paired(n11: Any, n10: Any, n01: Any, n00: Any, level: float) -> tuple[Any, Any]:
+    """Newcombe's square-and-add interval of p(candidate = 1) - p(baseline = 1) for paired
+    binary data; vectorised over numpy arrays of cell counts."""
+    import numpy as np
+
+    n11, n10, n01, n00 = (np.asarray(x, dtype=float) for x in (n11, n10, n01, n00))
+    n = n11 + n10 + n01 + n00
+    z = float(scipy_stats().norm.ppf(1 - (1 - level) / 2))
+    cand, base = (n11 + n01) / n, (n11 + n10) / n
+    l1, u1 = wilson(n11 + n01, n, z)
+    l2, u2 = wilson(n11 + n10, n, z)
+    denominator = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+    cross = n11 * n00 - n10 * n01  # with Newcombe's continuity correction of phi
+    cross = np.where(cross > n / 2, cross - n / 2, np.where(cross < 0, cross, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.where(denominator > 0, cross / np.sqrt(denominator), 0.0)
+    delta = np.sqrt(np.maximum((cand - l1) ** 2 - 2 * phi * (cand - l1) * (u2 - base)
+                               + (u2 - base) ** 2, 0.0))  # fmt: skip
+    eps = np.sqrt(np.maximum((u1 - cand) ** 2 - 2 * phi * (u1 - cand) * (base - l2)
+                             + (base - l2) ** 2, 0.0))  # fmt: skip
+    diff = cand - base
+    return np.maximum(diff - delta, -1.0), np.minimum(diff + eps, 1.0)
+
+
+def t_interval(n: int, mean: float, sd: float, level: float) -> tuple[float, float] | None:
+    """Paired-t interval of the mean difference; with sd = 0, the point once n suffices."""
+    if sd == 0:
+        return (mean, mean) if 0.5**n <= (1 - level) / 2 else None
+    half = float(scipy_stats().t.ppf(1 - (1 - level) / 2, n - 1)) * sd / math.sqrt(n)
+    return mean - half, mean + half
 
 
 def discordant(diffs: Sequence[float]) -> tuple[int, int]:
     """(b, c) of a binary comparison: pairs that got worse (d = -1), and better (d = +1)."""
-    import numpy as np
-
-    data = np.asarray(diffs, dtype=float)
-    return int(np.sum(data < 0)), int(np.sum(data > 0))
+    return sum(1 for d in diffs if d < 0), sum(1 for d in diffs if d > 0)
 
 
 def mcnemar_p(b: int, c: int) -> float:
     """Exact two-sided McNemar p-value; 1.0 with no discordant pair."""
     if b + c == 0:
         return 1.0
-    return float(_scipy_stats().binomtest(b, b + c, 0.5).pvalue)
-
-
-def wilcoxon_p(diffs: Sequence[float]) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value; 1.0 when every difference is 0, None if n < 2."""
-    import numpy as np
-
-    data = np.asarray(diffs, dtype=float)
-    if data.size < 2:
-        return None
-    if np.all(data == 0):
-        return 1.0
-    return float(_scipy_stats().wilcoxon(data).pvalue)
+    return float(scipy_stats().binomtest(b, b + c, 0.5).pvalue)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -119,20 +188,3 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p_values[index]))
         adjusted[index] = running
     return adjusted
-
-
-def mde(
-    diffs: Sequence[float], *, alpha: float = 0.05, power: float = 0.8, binary: bool = False
-) -> float | None:
-    """Minimum detectable effect (see the module docstring); None when n < 2."""
-    import numpy as np
-
-    data = np.asarray(diffs, dtype=float)
-    n = data.size
-    if n < 2:
-        return None
-    sd = float(np.std(data, ddof=1))
-    if binary and sum(discordant(diffs)) == 0:
-        sd = math.sqrt(3 / n)
-    z = float(_scipy_stats().norm.ppf(1 - alpha / 2) + _scipy_stats().norm.ppf(power))
-    return z * sd / math.sqrt(n)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roles.data_scientist import RunSummary, Scorecard, Verdict
+from roles.data_scientist import Comparison, RunSummary, Scorecard, Verdict
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -26,29 +26,58 @@ def summary_rows(summary: RunSummary) -> list[dict[str, Any]]:
 
 
 def comparison_rows(card: Scorecard) -> list[dict[str, Any]]:
-    return [row.model_dump(mode="json") for row in card.comparisons]
+    return [
+        row.model_dump(mode="json", exclude={"stats", "worst_case"}) for row in card.comparisons
+    ]
+
+
+def verdict_word(verdict: Verdict) -> str:
+    """PASS, FAIL, or INCONCLUSIVE with where the change goes."""
+    if verdict.outcome == "inconclusive":
+        return (
+            "INCONCLUSIVE (goes on to review, flagged)"
+            if verdict.passed
+            else "INCONCLUSIVE (fails)"
+        )
+    return verdict.outcome.upper()
+
+
+def comparison_cells(r: Comparison) -> list[str]:
+    """One comparison row as display cells, in ``COMPARISON_COLUMNS`` order."""
+    ci = "-" if r.ci_low is None else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]"
+    return [
+        r.metric, r.slice, "gated" if r.gated else "descriptive", str(r.n_pairs),
+        f"{r.n_unscored_baseline}/{r.n_unscored_candidate}", _fmt(r.baseline),
+        _fmt(r.candidate), _fmt(r.diff), ci, f"{r.test} {_fmt(r.p_value)}", _fmt(r.mde),
+        r.verdict.replace("_", " "),
+    ]  # fmt: skip
+
+
+COMPARISON_COLUMNS = [
+    "metric", "slice", "role", "n", "unscored b/c", "baseline", "candidate", "diff", "CI",
+    "test p", "MDE", "reading",
+]  # fmt: skip
 
 
 def scorecard_markdown(card: Scorecard, verdict: Verdict, *, title: str) -> str:
-    lines = [f"# {title}", "", f"**Verdict: {'PASS' if verdict.passed else 'FAIL'}**", ""]
+    lines = [f"# {title}", "", f"**Verdict: {verdict_word(verdict)}**", ""]
     lines += [f"- {reason}" for reason in verdict.reasons]
     lines += ["", "## Candidate", "", _run_line(card.candidate), ""]
     if card.baseline is not None:
         lines += ["## Baseline", "", _run_line(card.baseline), ""]
     if card.comparisons:
+        level = f"{1 - card.settings.alpha:.0%}"
         lines += [
             "## Paired comparison (candidate − baseline)",
             "",
-            "| metric | slice | n | baseline | candidate | diff | CI | p (Holm) | MDE | verdict |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            f"Each row at face value: mean difference, its {level} interval, the test of the "
+            f"same difference (uncorrected) and the smallest difference it detects with "
+            f"{card.settings.power:.0%} power (MDE). Decisions are in the verdict above.",
+            "",
+            "| " + " | ".join(COMPARISON_COLUMNS) + " |",
+            "|" + "---|" * len(COMPARISON_COLUMNS),
         ]
-        for r in card.comparisons:
-            ci = "-" if r.ci_low is None else f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]"
-            lines.append(
-                f"| {r.metric} | {r.slice} | {r.n_pairs} | {_fmt(r.baseline)} | "
-                f"{_fmt(r.candidate)} | {_fmt(r.diff)} | {ci} | {_fmt(r.p_adjusted)} | "
-                f"{_fmt(r.mde)} | {r.verdict} |"
-            )
+        lines += ["| " + " | ".join(comparison_cells(r)) + " |" for r in card.comparisons]
     else:
         lines += ["## Metrics", "", "| metric | mean | pass rate | unscored |", "|---|---|---|---|"]
         for row in summary_rows(card.candidate):

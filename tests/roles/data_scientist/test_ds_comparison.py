@@ -7,7 +7,7 @@ from scipy import stats
 
 from roles.data_scientist.comparison import compare
 from roles.data_scientist.scores import ItemResult, MetricInfo, Sample, Score
-from roles.data_scientist.statistics import StatsSettings, holm
+from roles.data_scientist.statistics import StatsSettings
 from roles.errors import InputError
 
 FAST = StatsSettings(n_resamples=1000, min_slice_items=5)
@@ -55,7 +55,7 @@ def test_unscored_and_unpaired_items_are_excluded_and_counted() -> None:
     assert (row.n_pairs, row.n_excluded) == (2, 3)
 
 
-def test_continuous_metric_uses_wilcoxon_and_direction() -> None:
+def test_continuous_metric_uses_the_paired_t_test_of_the_mean_and_its_direction() -> None:
     base = [result(str(i), quality=Score(value=0.5), lat=Score(value=1.0)) for i in range(20)]
     cand = [
         result(str(i), quality=Score(value=0.5 + 0.01 * (i + 1)), lat=Score(value=1.0 + 0.1 * i))
@@ -63,33 +63,45 @@ def test_continuous_metric_uses_wilcoxon_and_direction() -> None:
     ]
     rows = {r.metric: r for r in compare(base, cand, [QUALITY, LATENCY], FAST)}
     diffs = [0.01 * (i + 1) for i in range(20)]
-    assert rows["quality"].p_value == pytest.approx(stats.wilcoxon(diffs).pvalue)
-    assert rows["quality"].verdict == "improved"
+    assert rows["quality"].p_value == pytest.approx(stats.ttest_1samp(diffs, 0).pvalue)
+    assert rows["quality"].test == "paired t" and rows["quality"].verdict == "improved"
     assert rows["lat"].verdict == "regressed"  # slower is worse
     assert not rows["lat"].higher_is_better
 
 
-def test_holm_spans_every_metric_and_slice() -> None:
+def test_rows_are_uncorrected_face_value() -> None:
     base = [result(str(i), ["t"] if i % 2 else [], acc=passed(False)) for i in range(20)]
     cand = [result(str(i), ["t"] if i % 2 else [], acc=passed(i % 3 == 0)) for i in range(20)]
     rows = compare(base, cand, [ACC], FAST)
     assert [r.slice for r in rows] == ["all", "t"]
-    assert [r.p_adjusted for r in rows] == pytest.approx(holm([r.p_value for r in rows]))
+    assert rows[0].p_value == pytest.approx(stats.binomtest(0, 7, 0.5).pvalue)
 
 
-def test_small_tags_are_not_slices_and_tiny_runs_are_inconclusive() -> None:
+def test_small_tags_are_not_slices_and_tiny_runs_are_untestable() -> None:
     base = [result("a", ["rare"], acc=passed(True))]
     cand = [result("a", ["rare"], acc=passed(False))]
     (row,) = compare(base, cand, [ACC], FAST)
-    assert row.slice == "all" and row.verdict == "inconclusive"
+    assert row.slice == "all" and row.verdict == "untestable"
     assert row.p_value is None and row.ci_low is None and row.mde is None
 
 
-def test_all_equal_is_unchanged_without_errors() -> None:
+def test_all_equal_is_not_significant_with_an_honest_interval() -> None:
     base = [result(str(i), acc=passed(True)) for i in range(10)]
     (row,) = compare(base, base, [ACC], FAST)
-    assert (row.diff, row.ci_low, row.ci_high, row.p_value) == (0.0, 0.0, 0.0, 1.0)
-    assert row.verdict == "unchanged" and row.mde is not None and row.mde > 0
+    assert (row.diff, row.p_value, row.verdict) == (0.0, 1.0, "not_significant")
+    assert row.ci_low is not None and row.ci_high is not None and row.ci_low < 0 < row.ci_high
+    assert row.mde is not None and row.mde > 0
+
+
+def test_unscored_counts_and_the_worst_case_fill() -> None:
+    base = [result(str(i), acc=passed(True)) for i in range(10)]
+    cand = [result(str(i), acc=passed(True) if i < 8 else Score.could_not_score("x"))
+            for i in range(10)]  # fmt: skip
+    (row,) = compare(base, cand, [ACC], FAST)
+    assert (row.n_pairs, row.n_unscored_candidate, row.n_unscored_baseline) == (8, 2, 0)
+    assert row.diff == 0.0 and row.worst_case is not None
+    assert (row.worst_case.n, row.worst_case.n10) == (10, 2)  # counted as failures
+    assert row.worst_case.mean_diff == pytest.approx(-0.2)
 
 
 def test_binary_values_must_be_zero_or_one() -> None:

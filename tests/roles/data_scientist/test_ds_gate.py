@@ -53,30 +53,48 @@ def test_guardrail_loss_fails_the_gate_despite_a_significant_target_gain() -> No
 
 def test_a_clean_improvement_passes_and_says_why() -> None:
     policy = GatePolicy(
-        target="helpful", guardrails=["exact", "error_rate"], max_p95_latency_s=2.0,
-        max_cost_per_item_usd=0.01, thresholds=[{"metric": "exact", "min": 0.9}],
+        target="helpful", guardrails=[{"metric": "exact", "margin": 0.1}, "error_rate"],
+        max_p95_latency_s=2.0, max_cost_per_item_usd=0.01,
+        thresholds=[{"metric": "exact", "min": 0.9}],
     )  # fmt: skip
     verdict = evaluate_gate(policy, card(run(0.9, broken=0), run(0.5, broken=0)))
-    assert verdict.passed, verdict.failures
-    assert len(verdict.reasons) == 7 and verdict.failures == []
+    # error_rate at margin 0 cannot be shown within 0: inconclusive, and the change goes on
+    assert verdict.outcome == "inconclusive" and verdict.passed, verdict.reasons
+    assert [c.outcome for c in verdict.checks if c.kind == "guardrail"] == ["inconclusive", "held"]
+    assert verdict.failures == [] and len(verdict.inconclusive) == 1
+    assert verdict.inconclusive[0].startswith("guardrail error_rate inconclusive: at n=40")
+    clean = policy.model_copy(update={"guardrails": policy.guardrails[:1]})
+    assert evaluate_gate(clean, card(run(0.9, broken=0), run(0.5, broken=0))).outcome == "pass"
 
 
-def test_target_without_significant_gain_fails_improve_but_passes_not_regress() -> None:
+def test_target_without_significant_gain_is_inconclusive_and_not_regress_needs_a_margin() -> None:
     same = card(run(0.5, broken=0), run(0.5, broken=0))
-    assert not evaluate_gate(GatePolicy(target="helpful"), same).passed
-    policy = GatePolicy(target=Target(metric="helpful", must="not_regress"))
-    assert evaluate_gate(policy, same).passed
+    improve = evaluate_gate(GatePolicy(target="helpful"), same)
+    assert improve.outcome == "inconclusive" and improve.passed  # default: on to review
+    strict = GatePolicy(target="helpful", on_inconclusive="fail")
+    assert not evaluate_gate(strict, same).passed
+    margin0 = evaluate_gate(GatePolicy(target=Target(metric="helpful", must="not_regress")), same)
+    assert margin0.outcome == "inconclusive"  # not worse at all cannot be shown
+    loose = GatePolicy(target=Target(metric="helpful", must="not_regress", margin=0.05))
+    assert evaluate_gate(loose, same).outcome == "pass"
+    with pytest.raises(ValidationError, match="margin applies to must: not_regress"):
+        Target(metric="helpful", margin=0.1)
 
 
-def test_guardrail_is_judged_on_the_ci_bound_not_the_point_estimate() -> None:
-    # 2 of 40 broken: the point estimate (-0.05) is within a 0.06 margin, the CI bound is not.
+def test_guardrail_is_judged_on_the_interval_bound_not_the_point_estimate() -> None:
+    # 2 of 40 broken: the point estimate (-0.05) is within a 0.06 margin, the bound is not.
     scorecard = card(run(0.5, broken=2), run(0.5, broken=0))
     row = scorecard.row("exact")
     assert row is not None and row.diff == pytest.approx(-0.05) and row.ci_low < -0.06  # type: ignore[operator]
-    assert not evaluate_gate(GatePolicy(guardrails=[Guardrail(metric="exact", margin=0.06)]),
-                             scorecard).passed  # fmt: skip
+    tight = evaluate_gate(GatePolicy(guardrails=[Guardrail(metric="exact", margin=0.06)]),
+                          scorecard)  # fmt: skip
+    assert tight.outcome == "inconclusive"
+    assert "can rule out only drops larger than 0.165; the margin is 0.06" in tight.inconclusive[0]
     loose = GatePolicy(guardrails=[Guardrail(metric="exact", margin=0.2)])
-    assert evaluate_gate(loose, scorecard).passed
+    assert evaluate_gate(loose, scorecard).outcome == "pass"
+    worse = card(run(0.5, broken=30), run(0.5, broken=0))
+    broken = evaluate_gate(GatePolicy(guardrails=[Guardrail(metric="exact", margin=0.2)]), worse)
+    assert broken.outcome == "fail" and broken.failures[0].startswith("guardrail exact broken")
 
 
 def test_every_broken_limit_is_listed() -> None:
@@ -86,7 +104,7 @@ def test_every_broken_limit_is_listed() -> None:
     policy = GatePolicy(max_error_rate=0.01, max_p95_latency_s=2.0, max_cost_per_item_usd=0.01)
     verdict = evaluate_gate(policy, card(candidate, run(0.5, broken=0)))
     assert len(verdict.failures) == 3
-    assert "error rate 0.025 exceeds max_error_rate 0.01" in verdict.failures
+    assert "error rate 0.025 exceeds max_error_rate 0.01 (40 items)" in verdict.failures
     assert any("p95 latency" in f for f in verdict.failures)
     assert any("cost per item (USD) unknown" in f for f in verdict.failures)
 
@@ -97,7 +115,7 @@ def test_without_baseline_only_limits_and_thresholds_are_judged() -> None:
     )
     verdict = evaluate_gate(policy, card(run(0.9, broken=10), None))
     assert not verdict.passed
-    assert verdict.failures == ["exact mean 0.75 (min 0.9, max None)"]
+    assert verdict.failures == ["exact mean 0.75 (min 0.9, max None; 40 scored, 0 unscored)"]
     assert any("no baseline (new prompt)" in r for r in verdict.reasons)
 
 

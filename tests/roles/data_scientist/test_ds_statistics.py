@@ -1,20 +1,20 @@
-"""Our statistics against scipy's, and against numbers worked out by hand."""
+"""Our statistics against scipy's, a textbook's worked example, and numbers worked by hand."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
+from pydantic import ValidationError
 from scipy import stats
 
 from roles.data_scientist.statistics import (
-    bootstrap_ci,
+    PairedStats,
+    StatsSettings,
     discordant,
     holm,
     mcnemar_p,
-    mde,
-    wilcoxon_p,
+    newcombe_paired,
 )
 
 DIFFS = [0.3, -0.1, 0.5, 0.2, 0.0, 0.4, -0.2, 0.6, 0.1, 0.3, 0.25, -0.05]
@@ -32,35 +32,47 @@ def test_discordant_counts() -> None:
     assert discordant([1, 0, -1, 1, 0, 1]) == (1, 3)
 
 
-def test_wilcoxon_matches_scipy_and_handles_degenerate_input() -> None:
-    assert wilcoxon_p(DIFFS) == pytest.approx(stats.wilcoxon(DIFFS).pvalue)
-    assert wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
-    assert wilcoxon_p([0.4]) is None
+def test_newcombe_matches_the_textbook_example() -> None:
+    # Fagerland, Lydersen & Laake, ch. 8: table [[59, 6], [16, 80]] (rows: the first
+    # measurement) gives -0.0621 (95% CI -0.1186 to -0.0046). Our first is the candidate.
+    low, high = newcombe_paired(n11=59, n10=16, n01=6, n00=80, level=0.95)
+    assert (round(float(low), 4), round(float(high), 4)) == (-0.1186, -0.0046)
 
 
-def test_bootstrap_ci_matches_scipy_and_is_reproducible() -> None:
-    ours = bootstrap_ci(DIFFS, n_resamples=2000, seed=7, method="percentile")
-    theirs = stats.bootstrap(
-        (np.array(DIFFS),),
-        np.mean,
-        n_resamples=2000,
-        method="percentile",
-        rng=np.random.default_rng(7),
-    ).confidence_interval
-    assert ours == pytest.approx((theirs.low, theirs.high))
-    assert bootstrap_ci(DIFFS, seed=3) == bootstrap_ci(DIFFS, seed=3)
-    assert bootstrap_ci(DIFFS, seed=3) != bootstrap_ci(DIFFS, seed=4)
-    low, high = bootstrap_ci(DIFFS) or (math.nan, math.nan)
-    assert low < float(np.mean(DIFFS)) < high
+def test_binary_intervals_never_have_zero_width() -> None:
+    for cells in [(30, 0, 0, 0), (0, 0, 0, 30), (2, 0, 0, 0)]:
+        low, high = PairedStats(kind="binary", n=sum(cells), mean_diff=0.0, n11=cells[0],
+                                n10=cells[1], n01=cells[2], n00=cells[3]).interval(0.95) or (0, 0)  # fmt: skip
+        assert low < 0 < high
+    # wider with fewer items: at n=2 the data say almost nothing
+    assert PairedStats(kind="binary", n=2, mean_diff=0.0, n11=2).interval(0.95)[0] < -0.5  # type: ignore[index]
 
 
-def test_bootstrap_ci_degenerate_cases() -> None:
-    assert bootstrap_ci([]) is None
-    assert bootstrap_ci([1.0]) is None
-    assert bootstrap_ci([0.0] * 10) == (0.0, 0.0)
-    # One discordant pair among many ties: BCa is undefined here and must not raise.
-    interval = bootstrap_ci([0.0] * 19 + [1.0], n_resamples=500)
-    assert interval is not None and all(math.isfinite(x) for x in interval)
+def test_paired_t_is_scipys() -> None:
+    paired = PairedStats.from_pairs([(0.0, d) for d in DIFFS], "continuous")
+    theirs = stats.ttest_1samp(DIFFS, 0.0)
+    assert paired.p_value() == pytest.approx(theirs.pvalue)
+    ci = theirs.confidence_interval(0.95)
+    assert paired.interval(0.95) == pytest.approx((ci.low, ci.high))
+    assert paired.mean_diff == pytest.approx(sum(DIFFS) / len(DIFFS))
+
+
+def test_equal_differences_are_a_point_only_once_a_sign_flip_test_could_reject() -> None:
+    # 2^-n <= 0.025 needs n >= 6
+    five = PairedStats.from_pairs([(1.0, 1.0)] * 5, "continuous")
+    six = PairedStats.from_pairs([(1.0, 1.5)] * 6, "continuous")
+    assert five.interval(0.95) is None and five.p_value() == 1.0
+    assert six.interval(0.95) == (0.5, 0.5) and six.p_value() == pytest.approx(2 / 64)
+
+
+def test_binary_table_and_degenerate_input() -> None:
+    paired = PairedStats.from_pairs([(1, 1), (1, 0), (0, 1), (0, 1), (0, 0)], "binary")
+    assert (paired.n11, paired.n10, paired.n01, paired.n00) == (1, 1, 2, 1)
+    assert paired.mean_diff == pytest.approx(0.2) and paired.discordance == pytest.approx(0.6)
+    assert paired.p_value() == pytest.approx(mcnemar_p(1, 2))
+    one = PairedStats.from_pairs([(1, 0)], "binary")
+    assert one.interval(0.95) is None and one.p_value() is None
+    assert PairedStats.from_pairs([], "continuous").mean_diff is None
 
 
 def test_holm_matches_a_hand_worked_example() -> None:
@@ -71,15 +83,8 @@ def test_holm_matches_a_hand_worked_example() -> None:
     assert holm([]) == []
 
 
-def test_mde_follows_the_documented_formula() -> None:
-    z = 1.959963984540054 + 0.8416212335729143  # norm.ppf(0.975) + norm.ppf(0.8)
-    n = len(DIFFS)
-    expected = z * float(np.std(DIFFS, ddof=1)) / math.sqrt(n)
-    assert mde(DIFFS) == pytest.approx(expected)
-    assert mde(DIFFS, alpha=0.01, power=0.9) > mde(DIFFS)  # type: ignore[operator]
-    assert mde([0.2]) is None
-
-
-def test_mde_of_a_binary_metric_without_discordant_pairs_uses_the_rule_of_three() -> None:
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
-    assert mde([0.0] * 30, binary=True) == pytest.approx(z * math.sqrt(3 / 30) / math.sqrt(30))
+def test_the_interval_and_the_test_share_one_level() -> None:
+    assert StatsSettings(alpha=0.1, confidence_level=0.9).alpha == 0.1
+    with pytest.raises(ValidationError, match="must be 1 - alpha"):
+        StatsSettings(alpha=0.1)
+    assert math.isclose(StatsSettings().confidence_level, 0.95)

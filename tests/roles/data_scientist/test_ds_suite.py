@@ -115,8 +115,11 @@ def test_a_suite_scores_samples_end_to_end() -> None:
     assert row is not None and row.verdict == "improved"
     assert card.candidate.metrics["helpful"].pass_rate == 1.0
     verdict = evaluate_gate(suite.gate, card)
-    assert not verdict.passed  # the judge says "yes" to both: the target did not improve
-    assert any("target helpful must improve: unchanged" in f for f in verdict.failures)
+    # the judge says "yes" to both: no gain shown, so not a pass (by default it goes to review)
+    assert verdict.outcome == "inconclusive" and verdict.failures == []
+    assert any(
+        "target helpful must improve: no significant gain" in f for f in verdict.inconclusive
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,3 +161,43 @@ def test_non_finite_gate_numbers_are_refused(gate: dict[str, Any], field: str, b
     gate = json.loads(json.dumps(gate).replace("null", json.dumps(bad)))
     with pytest.raises(InputError, match=rf"p.yaml: suite.gate.{re.escape(field)}: .*finite"):
         parse_suite({"gate": gate}, "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        ({"target": {"metric": "error_rate", "margin": 0.1}},
+         r"suite.gate.target: .*margin applies to must: not_regress"),
+        ({"target": {"metric": "error_rate", "must": "not_regress", "margin": -0.1}},
+         r"suite.gate.target.margin: .*greater than or equal to 0"),
+        ({"max_unscored_share": 1.5}, r"suite.gate.max_unscored_share: .*less than or equal to 1"),
+        ({"on_inconclusive": "pass"}, r"suite.gate.on_inconclusive: .*'review' or 'fail'"),
+    ],
+)  # fmt: skip
+def test_new_gate_fields_are_validated_with_the_field_named(
+    gate: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_suite({"gate": gate}, "p.yaml")
+
+
+def test_a_not_regress_target_with_a_margin_round_trips() -> None:
+    gate = {"target": {"metric": "error_rate", "must": "not_regress", "margin": 0.02},
+            "max_unscored_share": 0.2, "on_inconclusive": "fail"}  # fmt: skip
+    suite = parse_suite({"gate": gate}, "p.yaml")
+    assert suite.gate.target is not None and suite.gate.target.margin == 0.02
+    assert parse_suite(suite.to_dict(), "stored").gate == suite.gate
+
+
+def test_a_suite_stored_before_the_three_valued_gate_still_parses() -> None:
+    stored = {
+        "judge_model": None, "scorers": ["exact_match"],
+        "gate": {"target": {"metric": "exact_match", "must": "improve"}, "guardrails": [],
+                 "thresholds": [], "max_error_rate": 0.1, "max_p95_latency_s": None,
+                 "max_cost_per_item_usd": None, "flag_regressions": "guardrails"},
+        "statistics": {"alpha": 0.05, "power": 0.8, "confidence_level": 0.95,
+                       "n_resamples": 9999, "seed": 0, "bootstrap_method": "BCa",
+                       "min_slice_items": 10},
+    }  # fmt: skip
+    suite = parse_suite(stored, "eval run 1")
+    assert suite.gate.on_inconclusive == "review" and suite.gate.max_unscored_share == 0.1

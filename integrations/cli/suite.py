@@ -1,0 +1,91 @@
+"""``promptloop suite``: questions about a prompt's eval suite.
+
+``suite power PROMPT --effect 0.05``: how many dataset items the gate needs to detect a
+target gain of that size (and to show each guardrail within its margin) with the suite's
+power, using the test the gate uses at the level it uses.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from integrations.cli.common import JsonOpt
+from integrations.cli.output import emit_json, say, table
+from integrations.db import session_scope
+
+app = typer.Typer(help="Eval suites: what a prompt's gate can show.", no_args_is_help=True)
+
+
+@app.command("power")
+def power(
+    name: Annotated[str, typer.Argument(metavar="PROMPT", help="The prompt's name.")],
+    effect: Annotated[
+        float,
+        typer.Option(
+            "--effect", min=0.001, max=1.0, help="The target gain to detect, in the metric's units."
+        ),
+    ] = 0.05,
+    as_json: JsonOpt = False,
+) -> None:
+    """Items the dataset needs for 80 % power (the suite's), per gated claim."""
+    from roles.data_scientist.planning import plan_items
+
+    with session_scope() as session:
+        suite, n_items, baseline, candidate = _inputs(session, name)
+    needs = plan_items(
+        suite, effect=effect, dataset_items=n_items, baseline=baseline, candidate=candidate
+    )
+    if as_json:
+        emit_json({"prompt": name, "effect": effect, "dataset_items": n_items,
+                   "power": suite.statistics.power, "alpha": suite.statistics.alpha,
+                   "checks": [r.model_dump(mode="json") for r in needs]})  # fmt: skip
+        return
+    if not needs:
+        say(f"{name}: the gate makes no paired claim (no target, no guardrail)")
+        return
+    level = f"{suite.statistics.power:.0%} power, alpha {suite.statistics.alpha:g}"
+    table(
+        f"{name}: items needed ({level}; the dataset has {n_items})",
+        ["check", "items needed", f"power at n={n_items}", "spread from"],
+        [
+            [r.check, "not reachable" if r.items_needed is None else str(r.items_needed),
+             "-" if r.power_at_dataset_size is None else f"{r.power_at_dataset_size:.0%}",
+             r.assumption]
+            for r in needs
+        ],
+    )  # fmt: skip
+
+
+def _inputs(session: Any, name: str) -> tuple[Any, int, Any, Any]:
+    """The production suite, the dataset size, and the newest recorded runs to estimate
+    spreads from: production's, and another version's on the same dataset."""
+    from sqlmodel import col, select
+
+    from integrations.evaluation import suite_of
+    from roles.datasets import find_dataset, items_of
+    from roles.errors import InputError
+    from roles.evaluation.records import eval_items, load_results
+    from roles.ledger import EvalRun
+    from roles.registry import find_prompt, resolve, versions_of
+
+    version = resolve(session, name=name)
+    if not version.dataset:
+        raise InputError(f"prompt '{name}' names no dataset; set `dataset:` in its file")
+    dataset = find_dataset(session, name=version.dataset)
+    items = eval_items(items_of(session, dataset=dataset))
+    suite = suite_of(version, name=name, items=items)
+    others = [v.id for v in versions_of(session, prompt=find_prompt(session, name=name))]
+    runs = session.exec(
+        select(EvalRun)
+        .where(col(EvalRun.prompt_version_id).in_(others))
+        .where(EvalRun.dataset_id == dataset.id)
+        .where(EvalRun.status == "finished")
+        .order_by(col(EvalRun.id).desc())
+    ).all()
+    own = next((r for r in runs if r.prompt_version_id == version.id), None)
+    other = next((r for r in runs if r.prompt_version_id != version.id), None)
+    baseline = load_results(session, run_id=own.id) if own else None
+    candidate = load_results(session, run_id=other.id) if own and other else None
+    return suite, len(items), baseline, candidate

@@ -1,0 +1,91 @@
+"""The gate policy: what a change must show, as data validated when a suite is read.
+
+::
+
+    GatePolicy(
+        target="helpful",                          # must improve; or {metric, must: not_regress, margin}
+        guardrails=["exact_match", {"metric": "latency_s", "margin": 0.5}],
+        max_unscored_share=0.1,                    # per side, per gated metric
+        on_inconclusive="review",                  # or "fail"
+        max_error_rate=0.05, max_p95_latency_s=8.0, max_cost_per_item_usd=0.01,
+        thresholds=[{"metric": "exact_match", "min": 0.8}],
+    )
+
+Margins are in the metric's units: how much worse the candidate may be and still count as
+not worse (a non-inferiority claim). With margin 0 such a check holds only when the
+candidate is shown better; an unchanged candidate is then inconclusive, not a pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    metric: str
+    must: Literal["improve", "not_regress"] = "improve"
+    margin: float = Field(0.0, ge=0)  # not_regress: how much worse is still not a regression
+
+    @model_validator(mode="after")
+    def _margin_for_not_regress(self) -> Self:
+        if self.must == "improve" and self.margin:
+            raise ValueError(
+                f"target {self.metric!r}: margin applies to must: not_regress (how much worse "
+                "is acceptable); must: improve needs a significant gain and takes no margin"
+            )
+        return self
+
+
+class Guardrail(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    metric: str
+    margin: float = Field(0.0, ge=0)
+
+
+class Threshold(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError(f"threshold on {self.metric!r} needs min, max or both")
+        return self
+
+
+class GatePolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    target: Target | None = None
+    guardrails: list[Guardrail] = Field(default_factory=list)
+    thresholds: list[Threshold] = Field(default_factory=list)
+    max_error_rate: float | None = Field(0.1, ge=0, le=1)
+    max_p95_latency_s: float | None = Field(None, gt=0)
+    max_cost_per_item_usd: float | None = Field(None, ge=0)
+    flag_regressions: Literal["off", "guardrails", "all"] = "guardrails"
+    max_unscored_share: float = Field(0.1, ge=0, le=1)
+    on_inconclusive: Literal["review", "fail"] = "review"
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target_shorthand(cls, value: Any) -> Any:
+        return {"metric": value} if isinstance(value, str) else value
+
+    @field_validator("guardrails", mode="before")
+    @classmethod
+    def _guardrail_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"metric": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    def metric_refs(self) -> list[tuple[str, str]]:
+        """(field, metric name) for every metric the policy names."""
+        refs = [("target.metric", self.target.metric)] if self.target else []
+        refs += [(f"guardrails[{i}].metric", g.metric) for i, g in enumerate(self.guardrails)]
+        refs += [(f"thresholds[{i}].metric", t.metric) for i, t in enumerate(self.thresholds)]
+        return refs
