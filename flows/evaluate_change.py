@@ -49,7 +49,12 @@ from roles.evaluation.change import (
     open_evaluation,
 )
 from roles.evaluation.records import get_run, load_results, reusable_run, suite_hash
-from roles.evaluation.report import comparison_rows, scorecard_markdown, summary_rows
+from roles.evaluation.report import (
+    comparison_rows,
+    scorecard_markdown,
+    summary_rows,
+    verdict_word,
+)
 from roles.ledger import Dataset, PromptVersion
 
 BATCH_SIZE = 250
@@ -192,7 +197,7 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
             "and the new one applies once it is deployed"
         )
     verdict = verdict.model_copy(update={"reasons": reasons})
-    title = f"Change {change_id}: eval scorecard ({'PASS' if verdict.passed else 'FAIL'})"
+    title = f"Change {change_id}: eval scorecard ({verdict_word(verdict)})"
     create_markdown_artifact(
         key=artifact_key(change_id, "scorecard"),
         markdown=scorecard_markdown(card, verdict, title=title),
@@ -214,7 +219,12 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
             table=comparison_rows(card),
             description="paired comparison, candidate − baseline",
         )
-    return {"passed": verdict.passed, "reasons": verdict.reasons}
+    return {
+        "passed": verdict.passed,
+        "outcome": verdict.outcome,
+        "reasons": verdict.reasons,
+        "inconclusive": verdict.inconclusive,
+    }
 
 
 def _suite_changed(change_id: int) -> bool:
@@ -328,8 +338,17 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
     candidate = runs["candidate_run"]
     assert candidate is not None
     outcome = judge(target.change_id, runs["baseline_run"], candidate)
-    state = conclude(target.change_id, outcome["passed"], outcome["reasons"], runs)
+    state = conclude(
+        target.change_id,
+        outcome["passed"],
+        outcome["reasons"],
+        {**runs, "outcome": outcome["outcome"], "inconclusive": outcome["inconclusive"]},
+    )
     failures = [r for r in outcome["reasons"] if r.startswith("FAIL")]
+    if state == "in_review" and outcome["outcome"] == "inconclusive":
+        flags = len(outcome["inconclusive"])
+        message = f"gate inconclusive ({flags} flag{'s' if flags != 1 else ''}): in review"
+        return Completed(name="In review (flagged)", message=message, data=state)
     if state == "in_review":
         return Completed(name="In review", message="gate passed: in review", data=state)
     if state == "eval_failed":

@@ -43,6 +43,9 @@ class ModelParams(BaseModel):
     stop: list[str] | None = Field(default=None, max_length=4)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    # A GBNF grammar the answer must follow: llama.cpp servers (the embedded model, a
+    # llama.cpp or llama-cpp-python server) honour it; other endpoints refuse it.
+    grammar: str | None = Field(default=None, min_length=1, max_length=20_000)
 
 
 class Example(BaseModel):

@@ -33,12 +33,14 @@ def invoke(*args: str) -> CliResult:
 
 
 def judge_aware(answer: Any, verdict: str = "yes") -> Any:
-    """A fake-server responder: JSON-mode requests (the sample suite's LLM judge) get a
-    judge verdict, every other request gets ``answer(body)``."""
+    """A fake-server responder: the LLM judge's requests (JSON mode, or the sample suite's
+    judge grammar) get a judge verdict, every other request gets ``answer(body)``."""
     import json as _json
 
     def respond(body: dict[str, Any]) -> str:
-        if (body.get("response_format") or {}).get("type") == "json_object":
+        json_mode = (body.get("response_format") or {}).get("type") == "json_object"
+        judge_grammar = '"choice' in str(body.get("grammar") or "")  # the sample's judge
+        if json_mode or judge_grammar:
             return _json.dumps({"rationale": "matches the ticket", "choice": verdict})
         return str(answer(body))
 

@@ -62,7 +62,10 @@ def print_verdict(view: dict[str, Any]) -> None:
     verdict = current_verdict(view["history"])
     if verdict and verdict["payload"].get("reasons"):
         colour = "green" if verdict["to_state"] == "in_review" else "red"
-        out.print(f"[bold {colour}]evaluation: {verdict['to_state']}[/]")
+        flagged = verdict["payload"].get("outcome") == "inconclusive"
+        colour = "yellow" if flagged and colour == "green" else colour
+        word = " (gate inconclusive: the reviewers see the flags)" if flagged else ""
+        out.print(f"[bold {colour}]evaluation: {verdict['to_state']}{word}[/]")
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
 

@@ -86,7 +86,13 @@ def conclude_evaluation(
     if change.state != State.EVALUATING.value:
         return State(change.state)  # concluded before (a restarted flow) or withdrawn
     failures = [r for r in reasons if r.startswith("FAIL")]
-    note = "gate passed" if passed else "gate failed: " + "; ".join(failures or reasons)
+    flags = [r for r in reasons if r.startswith("INCONCLUSIVE")]
+    if not passed:
+        note = "gate failed: " + "; ".join(failures or reasons)
+    elif flags:
+        note = "gate inconclusive, goes on to review flagged: " + "; ".join(flags)
+    else:
+        note = "gate passed"
     transition(
         session,
         change_id=change_id,
