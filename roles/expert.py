@@ -133,6 +133,8 @@ def cast_vote(
     review = get_review(session, item.review_id)
     _check_vote(review, verdict=verdict, category=category, source=source)
     member, _ = require_member(session, handle=actor, roles=(Role.EXPERT,))
+    if review.status != "open":
+        raise PolicyError(f"review {review.id} is {review.status}; it takes no more votes")
     change = get_change(session, review.change_id)
     if change.state != State.IN_REVIEW.value:
         raise PolicyError(f"change {change.id} is {change.state}; its review takes no votes")
