@@ -14,90 +14,27 @@ votes are counted one after another and a review concludes exactly once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from roles.data_scientist.review_sample import Pick
 from roles.errors import InputError, NotFoundError, PolicyError, RoleError
 from roles.ledger import Review, ReviewItem, Vote, VotePublic
 from roles.ledger.review import SOURCES, VERDICTS
 from roles.review.claim import take_open
 from roles.review.conclusion import ReviewConclusion, conclude_review, expire_due_reviews
-from roles.review.inputs import review_source
+from roles.review.opening import current_review, open_review, start_review
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import (
     ReviewProgress,
     get_review,
     review_progress,
 )
+from roles.review.views import item_view, waiting_items
 from roles.roster import require_member
 from roles.states import Role, State
 from roles.transitions import get_change
-
-
-def open_review(
-    session: Session,
-    *,
-    change_id: int,
-    picks: list[Pick],
-    policy: ReviewPolicy,
-    now: datetime,
-    seed: int = 0,
-) -> Review:
-    """The review of the change's current evaluation, opened with ``picks`` if it has none.
-
-    Idempotent: a second call for the same evaluation (a restarted flow, a second
-    process) returns the review that exists, whatever picks it was given.
-    """
-    source = review_source(session, change_id=change_id)
-    existing = _review_of(session, handoff_id=source.handoff_id)
-    if existing is not None:
-        return existing
-    if not picks:
-        raise PolicyError(f"change {change_id}: the candidate run has no items to review")
-    review = Review(
-        change_id=change_id,
-        handoff_id=source.handoff_id,
-        candidate_run_id=source.candidate_run_id,
-        baseline_run_id=source.baseline_run_id,
-        items_needed=len(picks),
-        votes_per_item=policy.votes_per_item,
-        min_experts=policy.min_experts,
-        max_fail_share=policy.max_fail_share,
-        fail_categories=list(policy.fail_categories),
-        seed=seed,
-        deadline_at=now + timedelta(hours=policy.deadline_hours),
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(review)
-            session.flush()
-            assert review.id is not None
-            for position, pick in enumerate(picks, start=1):
-                session.add(
-                    ReviewItem(
-                        review_id=review.id,
-                        item_id=pick.item_id,
-                        position=position,
-                        strategy=pick.strategy,
-                        reason=pick.reason,
-                    )
-                )
-            session.flush()
-    except IntegrityError:  # another process opened it at the same moment
-        found = _review_of(session, handoff_id=source.handoff_id)
-        assert found is not None
-        return found
-    return review
-
-
-def _review_of(session: Session, *, handoff_id: int) -> Review | None:
-    return session.exec(select(Review).where(Review.handoff_id == handoff_id)).first()
 
 
 class VoteReceipt(BaseModel):
@@ -179,7 +116,11 @@ __all__ = [
     "VoteReceipt",
     "cast_vote",
     "conclude_review",
+    "current_review",
     "expire_due_reviews",
+    "item_view",
     "open_review",
     "review_progress",
+    "start_review",
+    "waiting_items",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -35,7 +36,12 @@ def add_experts(session: Session, *handles: str) -> None:
 
 
 def change_in_review(
-    session: Session, *, author: str = "maya", wrong: Collection[str] = (), variant: str = ""
+    session: Session,
+    *,
+    author: str = "maya",
+    wrong: Collection[str] = (),
+    variant: str = "",
+    review_policy: dict[str, Any] | None = None,
 ) -> int:
     """A change in review whose candidate answers the items in ``wrong`` with 'account'
     (every other item, and the whole baseline, answers what is expected). Another
@@ -46,6 +52,8 @@ def change_in_review(
     spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
     if variant:
         spec = spec.model_copy(update={"description": f"{spec.description} ({variant})"})
+    if review_policy is not None:
+        spec = spec.model_copy(update={"suite": {**(spec.suite or {}), "review": review_policy}})
     change = submit_change(session, spec=spec, author=author, note="few-shot examples")
     assert change.id is not None
     transition(session, change_id=change.id, target=State.EVALUATING, actor="promptloop")

@@ -26,15 +26,21 @@ class ReviewSource:
     baseline_run_id: int | None
 
 
-def review_source(session: Session, *, change_id: int) -> ReviewSource:
-    """The change's latest move into in_review and the runs its gate judged."""
-    change = get_change(session, change_id)
-    handoff = session.exec(
+def review_handoff(session: Session, *, change_id: int) -> Handoff | None:
+    """The change's latest move into in_review (whatever its state is now)."""
+    return session.exec(
         select(Handoff)
         .where(Handoff.change_id == change_id)
         .where(Handoff.to_state == State.IN_REVIEW.value)
         .order_by(col(Handoff.id).desc())
     ).first()
+
+
+def review_source(session: Session, *, change_id: int) -> ReviewSource:
+    """The evaluation a change in review is reviewed for: its move into review and the
+    runs its gate judged."""
+    change = get_change(session, change_id)
+    handoff = review_handoff(session, change_id=change_id)
     if change.state != State.IN_REVIEW.value or handoff is None:
         raise PolicyError(
             f"change {change_id} is {change.state}; only changes in review are reviewed"

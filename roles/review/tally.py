@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
+from roles.clock import iso
 from roles.errors import NotFoundError
 from roles.ledger import Member, Review, ReviewItem, Vote
 
@@ -43,6 +44,10 @@ class ReviewProgress(BaseModel):
             f"{self.items_voted}/{self.items_total} items have their votes, "
             f"{self.experts}/{self.min_experts} experts"
         )
+
+    def waiting_message(self) -> str:
+        """What a run waiting for the experts says it waits for (its state message)."""
+        return f"awaiting expert review: {self.headline()}, deadline {iso(self.deadline_at)}"
 
 
 def get_review(session: Session, review_id: int) -> Review:

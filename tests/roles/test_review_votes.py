@@ -9,7 +9,7 @@ from review_support import NOW, change_in_review, open_sampled_review
 from sqlmodel import Session, select
 
 from roles.errors import InputError, PolicyError, RoleError
-from roles.expert import cast_vote, open_review, review_progress
+from roles.expert import cast_vote, current_review, open_review, review_progress, start_review
 from roles.ledger import ReviewItem, Vote
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import review_items
@@ -183,3 +183,33 @@ def test_the_waiting_list_is_what_the_expert_has_not_voted_on(session: Session) 
     own = change_in_review(session, author="omar", variant="own")
     open_sampled_review(session, own)
     assert all(v.change_id != own for v in waiting_items(session, actor="omar", now=NOW))
+
+
+def test_start_review_reads_the_prompts_policy_and_opens_once(session: Session) -> None:
+    policy = {"items": 3, "min_experts": 1, "deadline_hours": 24, "control_share": 0.0}
+    change_id = change_in_review(session, wrong={"t01", "t02"}, review_policy=policy)
+    assert current_review(session, change_id=change_id) is None
+    review = start_review(session, change_id=change_id, now=NOW)
+    session.commit()
+    assert (review.items_needed, review.min_experts) == (3, 1)
+    assert review.deadline_at == NOW + timedelta(hours=24)
+    assert start_review(session, change_id=change_id, now=NOW + timedelta(hours=1)).id == review.id
+    strategies = {i.item_id: i.strategy for i in review_items(session, review_id=review.id)}
+    assert (strategies["t01"], strategies["t02"]) == ("failure", "failure")
+    assert sorted(strategies.values()) == ["failure", "failure", "random"]
+    message = review_progress(session, review_id=review.id).waiting_message()
+    assert message == (
+        "awaiting expert review: 0/3 items have their votes, 0/1 experts, "
+        "deadline 2026-12-03T09:00:00Z"
+    )
+    assert current_review(session, change_id=change_id).id == review.id
+
+
+def test_a_bad_review_policy_is_refused_when_the_prompt_is_pushed() -> None:
+    from roles.data_scientist import parse_suite
+
+    with pytest.raises(InputError, match=r"suite\.review\.items"):
+        parse_suite({"review": {"items": 0}}, "prompt.yaml")
+    with pytest.raises(InputError, match=r"suite\.review\.quorum"):
+        parse_suite({"review": {"quorum": 3}}, "prompt.yaml")
+    assert parse_suite({"review": {"items": 4}}, "x").to_dict() == parse_suite({}, "x").to_dict()
