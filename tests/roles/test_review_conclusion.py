@@ -4,6 +4,7 @@ the reasons, a passed deadline → "review expired", and concurrent votes conclu
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -137,6 +138,25 @@ def test_a_withdrawn_change_cancels_its_review(session: Session) -> None:
     assert conclusion.outcome == "cancelled" and conclusion.state == "withdrawn"
 
 
+def together(*calls: Callable[[threading.Barrier], None]) -> None:
+    """Run the calls in threads that meet at a shared barrier; re-raise what any raised."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[threading.Barrier], None]) -> None:
+        try:
+            call(barrier)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+
+
 def test_concurrent_votes_count_once_each_and_conclude_exactly_once(session: Session) -> None:
     """Six experts vote on six items at the same moment, then all try to conclude."""
     experts = ["omar", "ines", "e3", "e4", "e5", "e6"]
@@ -144,13 +164,11 @@ def test_concurrent_votes_count_once_each_and_conclude_exactly_once(session: Ses
     add_experts(session, *experts[2:])
     review = open_sampled_review(session, change_id, ReviewPolicy(items=6))
     items = review_items(session, review_id=review.id)
-    barrier = threading.Barrier(len(experts))
     outcomes: list[ReviewConclusion | None] = []
-    errors: list[BaseException] = []
     completed: list[str] = []  # whose vote saw the review complete: exactly one
 
-    def expert(handle: str, item_id: int) -> None:
-        try:
+    def expert(handle: str, item_id: int) -> Callable[[threading.Barrier], None]:
+        def act(barrier: threading.Barrier) -> None:
             with Session(get_engine()) as mine:
                 barrier.wait(timeout=30)
                 receipt = cast_vote(
@@ -164,17 +182,10 @@ def test_concurrent_votes_count_once_each_and_conclude_exactly_once(session: Ses
             with Session(get_engine()) as mine:  # and everyone tries again, together
                 outcomes.append(conclude_review(mine, review_id=review.id, now=NOW))
                 mine.commit()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
 
-    threads = [
-        threading.Thread(target=expert, args=(h, i.id)) for h, i in zip(experts, items, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
+        return act
+
+    together(*(expert(h, i.id) for h, i in zip(experts, items, strict=True)))
     session.expire_all()
     assert len(session.exec(select(Vote)).all()) == 6
     progress = review_progress(session, review_id=review.id)
@@ -184,3 +195,23 @@ def test_concurrent_votes_count_once_each_and_conclude_exactly_once(session: Ses
     assert all(o is not None and o.outcome == "passed" for o in outcomes)
     assert len(moves(session, change_id)) == 1
     assert session.get(ChangeRequest, change_id).state == "awaiting_approval"
+
+
+def test_a_double_click_is_kept_and_counted_once(session: Session) -> None:
+    review = open_sampled_review(session, change_in_review(session), ReviewPolicy(items=2))
+    item = review_items(session, review_id=review.id)[0]
+
+    def click(verdict: str) -> Callable[[threading.Barrier], None]:
+        def act(barrier: threading.Barrier) -> None:
+            with Session(get_engine()) as mine:
+                barrier.wait(timeout=30)
+                cast_vote(mine, review_item_id=item.id, actor="omar", verdict=verdict, now=NOW)
+                mine.commit()
+
+        return act
+
+    together(click("pass"), click("fail"))
+    session.expire_all()
+    assert len(session.exec(select(Vote)).all()) == 2
+    progress = review_progress(session, review_id=review.id)
+    assert (progress.votes, progress.experts, progress.items_voted) == (1, 1, 1)
