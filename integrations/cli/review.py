@@ -154,7 +154,7 @@ def print_item(view: ItemView) -> None:
         out.print(escape(_text(value)))
     out.print(f"\nvotes so far: {view.votes}")
     if view.your_vote is not None:
-        out.print(f"your vote: {view.your_vote.verdict} {escape(view.your_vote.reason or '')}")
+        out.print(f"your vote: {_vote_text(view.your_vote.model_dump())}")
     if view.revealed is None:
         out.print(f"fail categories: {', '.join(view.fail_categories)}")
         return
@@ -169,7 +169,13 @@ def print_item(view: ItemView) -> None:
         )
         out.print(f"  {escape(metric)}: {shown}")
     for counted in view.revealed.votes:
-        out.print(f"  {counted['expert']}: {counted['verdict']} {escape(counted['reason'] or '')}")
+        out.print(f"  {counted['expert']}: {_vote_text(counted)}")
+
+
+def _vote_text(vote: dict[str, Any]) -> str:
+    """``fail (wrong) — it is a billing ticket``."""
+    text = str(vote["verdict"]) + (f" ({vote['category']})" if vote.get("category") else "")
+    return escape(text + (f" — {vote['reason']}" if vote.get("reason") else ""))
 
 
 def _text(value: Any) -> str:
