@@ -213,3 +213,25 @@ def test_a_bad_review_policy_is_refused_when_the_prompt_is_pushed() -> None:
     with pytest.raises(InputError, match=r"suite\.review\.quorum"):
         parse_suite({"review": {"quorum": 3}}, "prompt.yaml")
     assert parse_suite({"review": {"items": 4}}, "x").to_dict() == parse_suite({}, "x").to_dict()
+
+
+def test_a_deactivated_expert_and_a_withdrawn_change_take_no_votes(session: Session) -> None:
+    from roles.roster import read_team_file, sync_team
+    from roles.sample import sample_path
+    from roles.states import State
+    from roles.transitions import transition
+
+    change_id = change_in_review(session)
+    review = open_sampled_review(session, change_id)
+    item = first_item(session, review.id)
+    team = [p for p in read_team_file(sample_path("team.yaml")) if p.handle != "ines"]
+    sync_team(session, people=team)
+    session.commit()
+    with pytest.raises(RoleError, match="deactivated"):
+        cast_vote(session, review_item_id=item.id, actor="ines", verdict="pass", now=NOW)
+    transition(session, change_id=change_id, target=State.WITHDRAWN, actor="maya")
+    session.commit()
+    with pytest.raises(PolicyError, match="withdrawn"):
+        cast_vote(session, review_item_id=item.id, actor="omar", verdict="pass", now=NOW)
+    session.rollback()
+    assert votes(session) == []
