@@ -1,10 +1,11 @@
 """The domain experts' part of the loop: a review opens, experts vote, the review concludes.
 
-    review = open_review(session, change_id=7, picks=picks, policy=policy, now=now)
+    review = start_review(session, change_id=7, now=now)  # policy, sample, review: once
     receipt = cast_vote(session, review_item_id=3, actor="omar", verdict="fail",
                         category="wrong", reason="it is a billing ticket", now=now)
     if receipt.progress.complete:
-        conclude_review(session, review_id=review.id, now=now)
+        conclude_review(session, review_id=review.id, now=now)  # → awaiting_approval, or back
+    expire_due_reviews(session, now=now)  # the deadline check, on a schedule
 
 These are the only functions that write reviews and votes; the CLI, the Slack gateway and
 the pipeline all call them, in their own transaction (nothing here commits). Every write
