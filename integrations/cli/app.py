@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import IntegrityError
 
-from integrations.cli import change, dataset, demo, evals, prompt, server, suite, team
+from integrations.cli import change, dataset, demo, evals, prompt, review, server, suite, team
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, say
 from roles.errors import PromptloopError
@@ -33,6 +33,7 @@ app.add_typer(dataset.app, name="dataset")
 app.add_typer(change.app, name="change")
 app.add_typer(evals.app, name="eval")
 app.add_typer(suite.app, name="suite")
+app.add_typer(review.app, name="review")
 app.add_typer(server.app, name="server")
 app.command("demo")(demo.demo)
 

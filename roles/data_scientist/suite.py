@@ -44,9 +44,10 @@ from roles.data_scientist.registry import ScoreContext, Scorer, build_scorer
 from roles.data_scientist.scores import ItemResult, MetricInfo, Sample
 from roles.data_scientist.statistics import StatsSettings
 from roles.errors import InputError
+from roles.review.policy import ReviewPolicy
 
 M = TypeVar("M", bound=BaseModel)
-SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics")
+SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics", "review")
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,9 @@ def parse_suite(data: Any, source: str) -> Suite:
                 f"{source}: suite.gate.{where}: unknown metric {metric!r}; known: {known}"
             )
     stats = _model(StatsSettings, data.get("statistics"), "suite.statistics", source)
+    # The experts' review policy is checked here and read from the stored suite when a
+    # review opens; it changes no eval result, so it stays out of the suite's hash.
+    _model(ReviewPolicy, data.get("review"), "suite.review", source)
     return Suite(scorers=scorers, gate=gate, judge_model=judge_model, statistics=stats)
 
 

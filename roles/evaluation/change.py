@@ -134,7 +134,10 @@ def outage_verdict(session: Session, *, change_id: int) -> str | None:
         select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id))
     ).all()
     verdict = current_verdict(
-        [{"from_state": h.from_state, "to_state": h.to_state, "payload": h.payload} for h in handoffs]
+        [
+            {"from_state": h.from_state, "to_state": h.to_state, "payload": h.payload}
+            for h in handoffs
+        ]
     )
     if verdict is None or verdict["to_state"] != State.EVAL_FAILED.value:
         return None

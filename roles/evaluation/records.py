@@ -321,7 +321,9 @@ def run_view(session: Session, run: EvalRun) -> dict[str, Any]:
         "model": run.model,
         "purpose": run.purpose,
         "change_id": run.change_id,
-        "status": "abandoned" if run.status == "running" and gone(run.pid, run.host) else run.status,
+        "status": "abandoned"
+        if run.status == "running" and gone(run.pid, run.host)
+        else run.status,
         "items": run.items,
         "errors": run.errors,
         "outage_items": run.outage_items,

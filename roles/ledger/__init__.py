@@ -5,6 +5,7 @@ from roles.ledger.datasets import Dataset, DatasetItem
 from roles.ledger.evals import EvalResult, EvalRun, EvalScore
 from roles.ledger.members import Member, MemberRole
 from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
+from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
 
 __all__ = [
     "ChangeRequest",
@@ -20,4 +21,9 @@ __all__ = [
     "MemberRole",
     "Prompt",
     "PromptVersion",
+    "Review",
+    "ReviewItem",
+    "ReviewPublic",
+    "Vote",
+    "VotePublic",
 ]

@@ -96,7 +96,10 @@ def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None
         assert round(baseline["scores"]["correct"]["mean"], 3) == round(10 / 30, 3)
         keys = _artifact_keys(shown["flow_run_id"])
         tag = ledger_tag()
-        assert {f"{tag}-change-{change_id}-scorecard", f"{tag}-change-{change_id}-comparison"} <= keys
+        assert {
+            f"{tag}-change-{change_id}-scorecard",
+            f"{tag}-change-{change_id}-comparison",
+        } <= keys
         run = _flow_run(shown["flow_run_id"])
         assert run.name == f"support-triage-change-{change_id}-eval-{tag}"
         assert (run.state.name, run.state.message) == ("In review", "gate passed: in review")

@@ -81,9 +81,7 @@ def test_server_errors_on_some_items_are_an_outage_and_the_rerun_pays_for_the_re
         assert again.json()["model_calls"] == 2 * run["errors"]
 
 
-def test_an_outage_share_within_policy_finishes_with_the_errors_counted(
-    cli, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_an_outage_share_within_policy_finishes_with_the_errors_counted(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
         point_at(server, monkeypatch, PROMPTLOOP_MAX_OUTAGE_SHARE="0.5")
         cli("init", "--sample")
@@ -155,9 +153,7 @@ def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
         assert rerun["model_calls"] + rerun["cache_hits"] == 60
 
 
-def test_an_interrupted_run_says_what_it_spent(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupted_run_says_what_it_spent(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from support import invoke
 
     with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:

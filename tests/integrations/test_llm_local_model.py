@@ -64,8 +64,9 @@ def test_a_crashing_embedded_model_is_named_with_its_signal_and_its_log_kept(
         with pytest.raises(LocalModelError) as caught:
             LocalModel(get_settings()).start()
         message = caught.value.message
-        assert "the embedded model exited with code 139 (signal 11, SIGSEGV) on its first answer" in (
-            message
+        assert (
+            "the embedded model exited with code 139 (signal 11, SIGSEGV) on its first answer"
+            in (message)
         )
         assert "portable" in message and str(llm_home / "local-model.log") in message
         assert "general protection fault" in message  # this start's log tail

@@ -23,9 +23,7 @@ def test_migrated_schema_matches_the_models(ledger: str) -> None:
     assert diff == []
 
 
-def test_runs_from_before_outages_were_told_apart_are_classified(
-    ledger: str, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_runs_from_before_outages_were_told_apart_are_classified(ledger: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """An all-connection-error run that the old code marked `finished`: after the upgrade
     to 0003 its items are outages and the run is `outage`, so it is never reused."""
     from alembic import command

@@ -1,0 +1,197 @@
+"""``promptloop review``: the experts' review from the terminal, for people without Slack.
+
+    promptloop review list --as omar
+    promptloop review show 3
+    promptloop review vote 3 fail --category wrong --reason "a billing ticket" --as omar
+
+The same role functions as the Slack gateway (``roles.expert``), so the same rules: only
+active experts, never the change's author, open reviews before their deadline, blind
+until you have voted. The vote that completes a review concludes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from integrations.cli.common import ActorOpt, JsonOpt
+from integrations.cli.output import emit_json, out, say, table
+
+if TYPE_CHECKING:
+    from roles.review.views import ItemView
+
+app = typer.Typer(help="The experts' review of sampled outputs.", no_args_is_help=True)
+
+ItemArg = Annotated[int, typer.Argument(help="The review item's number (see `review list`).")]
+
+
+@app.command("list")
+def list_(
+    actor: Annotated[
+        str | None, typer.Option("--as", help="Only the items waiting for this expert's vote.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Items of open reviews; with --as, those waiting for your vote."""
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.review.views import waiting_items
+
+    with session_scope() as session:
+        views = waiting_items(session, actor=actor, now=utcnow())
+    if as_json:
+        emit_json([v.model_dump(mode="json") for v in views])
+        return
+    if not views:
+        say("nothing is waiting for a vote" + (f" from {actor}" if actor else ""))
+        return
+    table(
+        None,
+        ["item", "change", "prompt", "#", "votes", "deadline", "input"],
+        [
+            [
+                v.review_item_id,
+                v.change_id,
+                v.prompt,
+                f"{v.position}/{v.items_total}",
+                v.votes,
+                _moment(v),
+                _cut(_text(v.input), 60),
+            ]
+            for v in views
+        ],
+    )
+
+
+@app.command("show")
+def show(
+    item: ItemArg,
+    actor: Annotated[
+        str | None, typer.Option("--as", help="You: after your vote, the scores and votes too.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The item in full: input, expected, the candidate's output, the baseline's if it differs."""
+    from integrations.db import session_scope
+    from roles.review.views import item_view
+
+    with session_scope() as session:
+        view = item_view(session, review_item_id=item, viewer=actor)
+    if as_json:
+        emit_json(view.model_dump(mode="json"))
+        return
+    print_item(view)
+
+
+@app.command("vote")
+def vote(
+    item: ItemArg,
+    verdict: Annotated[str, typer.Argument(help="pass or fail.")],
+    actor: ActorOpt,
+    category: Annotated[
+        str | None, typer.Option("--category", help="Why it fails (see `review show`).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="In your words.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vote pass or fail on a sampled item; voting again replaces your vote (history kept)."""
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.expert import cast_vote, conclude_review
+
+    with session_scope() as session:
+        now = utcnow()
+        receipt = cast_vote(
+            session,
+            review_item_id=item,
+            actor=actor,
+            verdict=verdict,
+            category=category,
+            reason=reason,
+            source="cli",
+            now=now,
+        )
+        progress = receipt.progress
+        conclusion = (
+            conclude_review(session, review_id=progress.review_id, now=now)
+            if progress.complete
+            else None
+        )
+    if as_json:
+        emit_json(
+            {
+                "vote": receipt.vote.model_dump(mode="json"),
+                "progress": progress.model_dump(mode="json"),
+                "conclusion": conclusion.model_dump(mode="json") if conclusion else None,
+            }
+        )
+        return
+    say(
+        f"{actor} voted {verdict} on item {item}; review {progress.review_id}: {progress.headline()}"
+    )
+    if conclusion is not None:
+        say(f"review {conclusion.outcome}: change {conclusion.change_id} is {conclusion.state}")
+        say(escape(conclusion.note))
+
+
+def print_item(view: ItemView) -> None:
+    out.print(
+        f"[bold]review item {view.review_item_id}[/] — change {view.change_id} "
+        f"({escape(view.prompt)}), item {escape(view.item_id)}, "
+        f"{view.position}/{view.items_total}, review {view.status}, deadline {_moment(view)}"
+    )
+    sections: list[tuple[str, Any]] = [("input", view.input), ("expected", view.expected)]
+    sections.append(
+        ("candidate output", view.output if view.error is None else f"error: {view.error}")
+    )
+    if view.baseline_output is not None:
+        sections.append(("baseline output (production)", view.baseline_output))
+    for title, value in sections:
+        out.print(f"\n[bold]{title}[/]")
+        out.print(escape(_text(value)))
+    out.print(f"\nvotes so far: {view.votes}")
+    if view.your_vote is not None:
+        out.print(f"your vote: {_vote_text(view.your_vote.model_dump())}")
+    if view.revealed is None:
+        out.print(f"fail categories: {', '.join(view.fail_categories)}")
+        return
+    out.print(f"sampled as {view.revealed.strategy}: {escape(view.revealed.reason)}")
+    for metric, score in view.revealed.scores.items():
+        shown = (
+            "unscored"
+            if score["unscored"]
+            else score["passed"]
+            if score["passed"] is not None
+            else score["value"]
+        )
+        out.print(f"  {escape(metric)}: {shown}")
+    for counted in view.revealed.votes:
+        out.print(f"  {counted['expert']}: {_vote_text(counted)}")
+
+
+def _vote_text(vote: dict[str, Any]) -> str:
+    """``fail (wrong) — it is a billing ticket``."""
+    text = str(vote["verdict"]) + (f" ({vote['category']})" if vote.get("category") else "")
+    return escape(text + (f" — {vote['reason']}" if vote.get("reason") else ""))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        return _text(next(iter(value.values())))
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _cut(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _moment(view: ItemView) -> str:
+    from roles.clock import iso
+
+    return iso(view.deadline_at)

@@ -1,0 +1,1 @@
+"""The experts' review: its policy, tally and blind views (role functions: ``roles.expert``)."""

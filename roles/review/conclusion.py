@@ -1,0 +1,184 @@
+"""Closing a review: quorum → the change moves on (or back, with the experts' reasons);
+a deadline passed first → back to the author, "review expired".
+
+Both are the automation's moves (``promptloop``), made once: the review's row is taken
+before it is read, and the change's transition is conditional on its state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from roles.clock import iso
+from roles.errors import ConflictError, PolicyError
+from roles.ledger import Handoff, Review
+from roles.ledger.review import ReviewOutcome
+from roles.review.claim import take_open
+from roles.review.tally import (
+    ReviewProgress,
+    failed_item_reasons,
+    get_review,
+    review_progress,
+)
+from roles.roster import SYSTEM_HANDLE
+from roles.states import State
+from roles.transitions import get_change, transition
+
+_STATUS: dict[ReviewOutcome, str] = {
+    "passed": "complete",
+    "failed": "complete",
+    "expired": "expired",
+    "cancelled": "cancelled",
+}
+
+
+class ReviewConclusion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    review_id: int
+    change_id: int
+    outcome: ReviewOutcome
+    state: str  # the change's state now
+    note: str
+    failed_items: list[dict[str, Any]]
+    progress: ReviewProgress
+    concluded_now: bool  # False: it had been concluded before (by this or another process)
+
+
+def conclude_review(session: Session, *, review_id: int, now: datetime) -> ReviewConclusion | None:
+    """Conclude the review if it is complete or past its deadline; None while it waits.
+
+    Complete with a fail share within the policy → the change goes to awaiting_approval;
+    too many fails → changes_requested, the failed items and their reasons in the handoff.
+    Incomplete at the deadline → changes_requested, "review expired". A change that left
+    in_review meanwhile (withdrawn) cancels its review. Concluded before → what was decided.
+    """
+    review = get_review(session, review_id)
+    session.refresh(review)
+    if review.status != "open":
+        return _recorded(session, review)
+    try:
+        take_open(session, review=review, now=now)
+    except PolicyError:  # concluded by someone else since we looked
+        return _recorded(session, review)
+    progress = review_progress(session, review_id=review_id)
+    change = get_change(session, review.change_id)
+    outcome: ReviewOutcome
+    if change.state != State.IN_REVIEW.value:
+        outcome = "cancelled"
+    elif progress.complete:
+        outcome = "passed" if progress.within_policy else "failed"
+    elif now >= review.deadline_at:
+        outcome = "expired"
+    else:
+        return None
+    failed = failed_item_reasons(session, review_id=review_id) if outcome == "failed" else []
+    note = _note(outcome, progress, failed, change_state=change.state)
+    review.status, review.outcome = _STATUS[outcome], outcome
+    review.concluded_at = review.updated_at = now
+    session.add(review)
+    session.flush()
+    if outcome != "cancelled":
+        transition(
+            session,
+            change_id=review.change_id,
+            target=State.AWAITING_APPROVAL if outcome == "passed" else State.CHANGES_REQUESTED,
+            actor=SYSTEM_HANDLE,
+            note=note,
+            payload={
+                "review_id": review_id,
+                "outcome": outcome,
+                "failed_items": failed,
+                "progress": progress.model_dump(mode="json"),
+            },
+            expected=State.IN_REVIEW,
+        )
+    return ReviewConclusion(
+        review_id=review_id,
+        change_id=review.change_id,
+        outcome=outcome,
+        state=get_change(session, review.change_id).state,
+        note=note,
+        failed_items=failed,
+        progress=review_progress(session, review_id=review_id),
+        concluded_now=True,
+    )
+
+
+def _note(
+    outcome: ReviewOutcome,
+    progress: ReviewProgress,
+    failed: list[dict[str, Any]],
+    *,
+    change_state: str,
+) -> str:
+    share = (
+        f"{progress.failed_items}/{progress.items_total} items failed "
+        f"({progress.fail_share:.0%}; at most {progress.max_fail_share:.0%} allowed)"
+    )
+    if outcome == "passed":
+        return f"review passed: {share}, {progress.experts} experts"
+    if outcome == "failed":
+        reasons = "; ".join(
+            f"{item['item_id']}: "
+            + ", ".join(
+                f"{f['category'] or 'fail'}" + (f" — {f['reason']}" if f["reason"] else "")
+                for f in item["fails"]
+            )
+            for item in failed
+        )
+        return f"review failed: {share}: {reasons}"
+    if outcome == "expired":
+        return f"review expired: {progress.headline()} by the deadline {iso(progress.deadline_at)}"
+    return f"review cancelled: the change is {change_state}"
+
+
+def _recorded(session: Session, review: Review) -> ReviewConclusion:
+    """What was decided when the review closed (read back, for idempotent callers)."""
+    assert review.id is not None and review.outcome is not None
+    handoffs = session.exec(
+        select(Handoff)
+        .where(Handoff.change_id == review.change_id)
+        .where(Handoff.from_state == State.IN_REVIEW.value)
+        .order_by(col(Handoff.id).desc())
+    )
+    handoff = next((h for h in handoffs if h.payload.get("review_id") == review.id), None)
+    return ReviewConclusion(
+        review_id=review.id,
+        change_id=review.change_id,
+        outcome=review.outcome,
+        state=get_change(session, review.change_id).state,
+        note=(handoff.note or "") if handoff else f"review {review.outcome}",
+        failed_items=list(handoff.payload.get("failed_items", [])) if handoff else [],
+        progress=review_progress(session, review_id=review.id),
+        concluded_now=False,
+    )
+
+
+def expire_due_reviews(session: Session, *, now: datetime) -> list[ReviewConclusion]:
+    """Conclude every open review whose deadline has come (the scheduler's deadline check).
+
+    A review that another process concludes or whose change someone moves at the same
+    moment is left to them (its savepoint rolls back); the next check sees it closed.
+    """
+    due = session.exec(
+        select(Review.id)
+        .where(Review.status == "open")
+        .where(col(Review.deadline_at) <= now)
+        .order_by(col(Review.id))
+    ).all()
+    concluded = []
+    for review_id in due:
+        assert review_id is not None
+        try:
+            with session.begin_nested():
+                conclusion = conclude_review(session, review_id=review_id, now=now)
+        except ConflictError:
+            continue
+        if conclusion is not None and conclusion.concluded_now:
+            concluded.append(conclusion)
+    return concluded

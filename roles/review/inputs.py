@@ -1,0 +1,92 @@
+"""What a review is opened from: the handoff that put the change in review, its eval runs,
+the prompt's policy, and the sample drawn from the runs' results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from roles.data_scientist.review_sample import Pick, pick_review_sample
+from roles.errors import PolicyError
+from roles.evaluation.records import get_run, load_results
+from roles.ledger import Handoff, PromptVersion
+from roles.review.policy import ReviewPolicy, policy_from_suite
+from roles.states import State
+from roles.transitions import get_change
+
+
+@dataclass(frozen=True)
+class ReviewSource:
+    """The evaluation a review belongs to."""
+
+    change_id: int
+    handoff_id: int
+    candidate_run_id: int
+    baseline_run_id: int | None
+
+
+def review_handoff(session: Session, *, change_id: int) -> Handoff | None:
+    """The change's latest move into in_review (whatever its state is now)."""
+    return session.exec(
+        select(Handoff)
+        .where(Handoff.change_id == change_id)
+        .where(Handoff.to_state == State.IN_REVIEW.value)
+        .order_by(col(Handoff.id).desc())
+    ).first()
+
+
+def review_source(session: Session, *, change_id: int) -> ReviewSource:
+    """The evaluation a change in review is reviewed for: its move into review and the
+    runs its gate judged."""
+    change = get_change(session, change_id)
+    handoff = review_handoff(session, change_id=change_id)
+    if change.state != State.IN_REVIEW.value or handoff is None:
+        raise PolicyError(
+            f"change {change_id} is {change.state}; only changes in review are reviewed"
+        )
+    candidate = handoff.payload.get("candidate_run")
+    if not isinstance(candidate, int):
+        raise PolicyError(
+            f"change {change_id} went into review without a candidate eval run to sample from"
+        )
+    baseline = handoff.payload.get("baseline_run")
+    assert handoff.id is not None
+    return ReviewSource(
+        change_id=change_id,
+        handoff_id=handoff.id,
+        candidate_run_id=candidate,
+        baseline_run_id=baseline if isinstance(baseline, int) else None,
+    )
+
+
+def policy_for_change(session: Session, *, change_id: int) -> ReviewPolicy:
+    """The candidate version's ``suite.review``, else the defaults."""
+    change = get_change(session, change_id)
+    version = session.get(PromptVersion, change.candidate_version_id)
+    return policy_from_suite(version.suite if version else None)
+
+
+def sample_for_review(
+    session: Session, *, source: ReviewSource, policy: ReviewPolicy, seed: int
+) -> list[Pick]:
+    """The picks for the experts, from the candidate's and the baseline's stored results."""
+    run = get_run(session, source.candidate_run_id)
+    thresholds = {
+        str(spec.get("label") or spec.get("name")): float(spec["args"]["pass_threshold"])
+        for spec in run.suite.get("scorers", [])
+        if spec.get("name") == "llm_judge"
+        and (spec.get("args") or {}).get("pass_threshold") is not None
+    }
+    baseline = (
+        load_results(session, run_id=source.baseline_run_id) if source.baseline_run_id else None
+    )
+    return pick_review_sample(
+        load_results(session, run_id=source.candidate_run_id),
+        baseline,
+        budget=policy.items,
+        control_share=policy.control_share,
+        seed=seed,
+        near_threshold=policy.near_threshold,
+        thresholds=thresholds,
+    )

@@ -1,0 +1,131 @@
+"""Counting a review: the votes that count (each expert's latest per item), progress, fails.
+
+An item fails when at least half of its counted votes are ``fail`` (a tie is not a pass).
+A review is complete when every item has the policy's votes and enough distinct experts
+took part.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from roles.clock import iso
+from roles.errors import NotFoundError
+from roles.ledger import Member, Review, ReviewItem, Vote
+
+
+class ReviewProgress(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    review_id: int
+    status: str
+    items_total: int
+    items_voted: int  # items with the votes the policy asks for
+    votes: int  # counted votes (one per expert per item)
+    experts: int  # distinct experts who voted
+    min_experts: int
+    failed_items: int
+    fail_share: float
+    max_fail_share: float
+    complete: bool
+    deadline_at: datetime
+
+    @property
+    def within_policy(self) -> bool:
+        return self.fail_share <= self.max_fail_share + 1e-9
+
+    def headline(self) -> str:
+        """``4/10 items have their votes, 1/2 experts``."""
+        return (
+            f"{self.items_voted}/{self.items_total} items have their votes, "
+            f"{self.experts}/{self.min_experts} experts"
+        )
+
+    def waiting_message(self) -> str:
+        """What a run waiting for the experts says it waits for (its state message)."""
+        return f"awaiting expert review: {self.headline()}, deadline {iso(self.deadline_at)}"
+
+
+def get_review(session: Session, review_id: int) -> Review:
+    review = session.get(Review, review_id)
+    if review is None:
+        raise NotFoundError(f"there is no review {review_id}")
+    return review
+
+
+def review_items(session: Session, *, review_id: int) -> list[ReviewItem]:
+    return list(
+        session.exec(
+            select(ReviewItem)
+            .where(ReviewItem.review_id == review_id)
+            .order_by(col(ReviewItem.position))
+        )
+    )
+
+
+def counted_votes(session: Session, *, review_id: int) -> dict[int, dict[int, Vote]]:
+    """Per review item, per expert: their latest vote (earlier ones stay as history)."""
+    rows = session.exec(
+        select(Vote)
+        .join(ReviewItem, col(ReviewItem.id) == col(Vote.review_item_id))
+        .where(ReviewItem.review_id == review_id)
+        .order_by(col(Vote.id))
+    )
+    counted: dict[int, dict[int, Vote]] = {}
+    for vote in rows:
+        counted.setdefault(vote.review_item_id, {})[vote.member_id] = vote
+    return counted
+
+
+def item_failed(votes: dict[int, Vote]) -> bool:
+    fails = sum(v.verdict == "fail" for v in votes.values())
+    return bool(votes) and 2 * fails >= len(votes)
+
+
+def review_progress(session: Session, *, review_id: int) -> ReviewProgress:
+    """How far the review is: items with enough votes / total, distinct experts, complete?"""
+    review = get_review(session, review_id)
+    session.refresh(review)
+    items = review_items(session, review_id=review_id)
+    counted = counted_votes(session, review_id=review_id)
+    per_item = [counted.get(i.id or 0, {}) for i in items]
+    experts = {member for votes in per_item for member in votes}
+    voted = sum(len(votes) >= review.votes_per_item for votes in per_item)
+    failed = sum(item_failed(votes) for votes in per_item)
+    total = len(items)
+    return ReviewProgress(
+        review_id=review_id,
+        status=review.status,
+        items_total=total,
+        items_voted=voted,
+        votes=sum(len(votes) for votes in per_item),
+        experts=len(experts),
+        min_experts=review.min_experts,
+        failed_items=failed,
+        fail_share=failed / total if total else 0.0,
+        max_fail_share=review.max_fail_share,
+        complete=total > 0 and voted == total and len(experts) >= review.min_experts,
+        deadline_at=review.deadline_at,
+    )
+
+
+def failed_item_reasons(session: Session, *, review_id: int) -> list[dict[str, Any]]:
+    """The failed items with each fail vote's expert, category and reason (for the author)."""
+    counted = counted_votes(session, review_id=review_id)
+    handles = dict(session.exec(select(Member.id, Member.handle)).all())
+    failed = []
+    for item in review_items(session, review_id=review_id):
+        votes = counted.get(item.id or 0, {})
+        if not item_failed(votes):
+            continue
+        reasons = [
+            {"expert": handles.get(v.member_id), "category": v.category, "reason": v.reason}
+            for v in votes.values()
+            if v.verdict == "fail"
+        ]
+        failed.append({"item_id": item.item_id, "review_item_id": item.id, "fails": reasons})
+    return failed

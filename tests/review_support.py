@@ -1,0 +1,115 @@
+"""A change in review, built through the real roles: the sample team and prompt, a
+submitted change, a baseline and a candidate eval run recorded as the eval flow records
+them, and the gate's move into in_review naming both runs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from roles.data_scientist import ItemResult, Sample, Score, default_suite
+from roles.evaluation.change import conclude_evaluation
+from roles.evaluation.records import finish_run, record_outcomes, start_run
+from roles.evaluation.runner import ItemOutcome
+from roles.expert import open_review
+from roles.ledger import ChangeRequest, DatasetItem, Review
+from roles.pm import submit_change
+from roles.prompt_file import parse_prompt_file
+from roles.review.inputs import review_source, sample_for_review
+from roles.review.policy import ReviewPolicy
+from roles.roster import Person, sync_team
+from roles.sample import load_sample, sample_path
+from roles.states import State
+from roles.transitions import transition
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+JUDGE = {"judge_model": "smollm2-135m"}
+
+
+def add_experts(session: Session, *handles: str) -> None:
+    people = [Person(handle=h, name=h.title(), roles=["expert"]) for h in handles]
+    sync_team(session, people=people, deactivate_missing=False)
+    session.commit()
+
+
+def change_in_review(
+    session: Session,
+    *,
+    author: str = "maya",
+    wrong: Collection[str] = (),
+    variant: str = "",
+    review_policy: dict[str, Any] | None = None,
+) -> int:
+    """A change in review whose candidate answers the items in ``wrong`` with 'account'
+    (every other item, and the whole baseline, answers what is expected). Another
+    ``variant`` makes another candidate version of the sample prompt."""
+    if not variant:
+        load_sample(session)
+        session.commit()
+    spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
+    if variant:
+        spec = spec.model_copy(update={"description": f"{spec.description} ({variant})"})
+    if review_policy is not None:
+        spec = spec.model_copy(update={"suite": {**(spec.suite or {}), "review": review_policy}})
+    change = submit_change(session, spec=spec, author=author, note="few-shot examples")
+    assert change.id is not None
+    transition(session, change_id=change.id, target=State.EVALUATING, actor="promptloop")
+    runs = {
+        "baseline_run": _run(session, change, change.base_version_id, wrong=()),
+        "candidate_run": _run(session, change, change.candidate_version_id, wrong=wrong),
+    }
+    conclude_evaluation(session, change_id=change.id, passed=True, reasons=[], payload=runs)
+    session.commit()
+    return change.id
+
+
+def _run(
+    session: Session, change: ChangeRequest, version_id: int | None, *, wrong: Collection[str]
+) -> int:
+    assert version_id is not None
+    dataset_id = session.exec(select(DatasetItem.dataset_id)).first()
+    assert dataset_id is not None
+    run = start_run(
+        session,
+        version_id=version_id,
+        dataset_id=dataset_id,
+        model="smollm2-135m",
+        suite=default_suite(has_expected=True),
+        settings={},
+        purpose="candidate",
+        change_id=change.id,
+    )
+    assert run.id is not None
+    items = session.exec(select(DatasetItem).where(DatasetItem.dataset_id == dataset_id)).all()
+    outcomes = []
+    for row in items:
+        output = "account" if row.item_id in wrong else str(row.expected)
+        right = output == row.expected
+        judge = Score(value=float(right), passed=right, metadata=JUDGE)
+        result = ItemResult(
+            sample=Sample(
+                item_id=row.item_id, input=dict(row.input), expected=row.expected, output=output
+            ),
+            scores={"correct": Score.from_check(right), "judge_correct": judge},
+        )
+        outcomes.append(ItemOutcome(result=result, cached=False, attempts=1))
+    record_outcomes(session, run_id=run.id, outcomes=outcomes)
+    finish_run(session, run_id=run.id, totals={}, summary={})
+    return run.id
+
+
+def open_sampled_review(
+    session: Session, change_id: int, policy: ReviewPolicy | None = None, *, seed: int = 1
+) -> Review:
+    """Sample the change's runs and open its review, as the pipeline does."""
+    policy = policy or ReviewPolicy()
+    source = review_source(session, change_id=change_id)
+    picks = sample_for_review(session, source=source, policy=policy, seed=seed)
+    review = open_review(
+        session, change_id=change_id, picks=picks, policy=policy, now=NOW, seed=seed
+    )
+    session.commit()
+    return review
