@@ -254,10 +254,18 @@ def _still_evaluating(change_id: int) -> None:
 
 @task(name="conclude-evaluation", cache_policy=NONE)
 def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str, Any]) -> str:
+    """The verdict's handoff and, when it goes to review, the review it opens (its sample,
+    its items): one transaction, so a change never sits in review with nothing to vote on."""
+    from roles.clock import utcnow
+    from roles.expert import start_review
+
     with session_scope() as session:
-        return conclude_evaluation(
+        state = conclude_evaluation(
             session, change_id=change_id, passed=passed, reasons=reasons, payload=payload
-        ).value
+        )
+        if state.value == "in_review":
+            start_review(session, change_id=change_id, now=utcnow())
+        return state.value
 
 
 def _outage(run_id: int) -> str | None:

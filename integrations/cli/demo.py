@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from integrations.cli.output import emit_json, out, say
 from integrations.db import session_scope
 from roles.changes import change_view, current_verdict
-from roles.ledger import ChangeRequest
+from roles.ledger import ChangeRequest, ReviewItem
 from roles.pm import submit_change, withdraw_change
 from roles.prompt_file import parse_prompt_file
 from roles.registry import find_prompt
@@ -41,6 +41,61 @@ def _open_change(session: object) -> ChangeRequest | None:
     ).first()
 
 
+DEMO_EXPERTS = ("omar", "ines")
+
+
+def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
+    """The sample's two experts vote on every sampled item, through the same role functions
+    as `promptloop review vote` and the Slack gateway (blind: each sees only the item). The
+    demo plays their judgement from the dataset's expected answer; people use their own."""
+    from roles.clock import utcnow
+    from roles.errors import PolicyError
+    from roles.expert import cast_vote, conclude_review, current_review
+    from roles.review.views import waiting_items
+
+    played: list[dict[str, Any]] = []
+    with session_scope() as session:
+        review = current_review(session, change_id=change_id)
+        if review is None or review.status != "open":
+            return played
+        total = len(session.exec(select(ReviewItem).where(ReviewItem.review_id == review.id)).all())
+    if not quiet:
+        say(f"3. {' and '.join(DEMO_EXPERTS)} (experts) review {total} sampled outputs, blind:")
+    for expert in DEMO_EXPERTS:
+        with session_scope() as session:
+            items = [
+                v
+                for v in waiting_items(session, actor=expert, now=utcnow())
+                if v.change_id == change_id
+            ]
+        for item in items:
+            right = (
+                str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
+            )
+            verdict = "pass" if right else "fail"
+            with session_scope() as session:
+                try:
+                    receipt = cast_vote(
+                        session,
+                        review_item_id=item.review_item_id,
+                        actor=expert,
+                        verdict=verdict,
+                        category=None if right else "wrong",
+                        reason=None if right else f"expected {item.expected}",
+                        now=utcnow(),
+                    )
+                except PolicyError:
+                    break  # the review concluded meanwhile
+                if receipt.progress.complete:
+                    conclude_review(session, review_id=item.review_id, now=utcnow())
+            played.append({"expert": expert, "item": item.item_id, "verdict": verdict})
+            if not quiet:
+                say(
+                    f"   {expert}: {item.item_id} {verdict}  (answer {item.output!r}, expected {item.expected!r})"
+                )
+    return played
+
+
 def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Withdraw the open sample change first.")
@@ -58,9 +113,7 @@ def demo(
             change = None
         if change is None:
             spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
-            change = submit_change(
-                session, spec=spec, author=SAMPLE_AUTHOR, note=DEMO_NOTE
-            )
+            change = submit_change(session, spec=spec, author=SAMPLE_AUTHOR, note=DEMO_NOTE)
             say(
                 f"1. {SAMPLE_AUTHOR} (pm) submitted change {change.id}: {SAMPLE_PROMPT} v1 → few-shot examples"
             )
@@ -73,8 +126,10 @@ def demo(
         api_url = use_server()
         say(f"2. evaluating on the Prefect server at {api_url.removesuffix('/api')} ...")
         evaluate(change_id, prompt=SAMPLE_PROMPT)
+    played = _play_the_experts(change_id, quiet=as_json)
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
+    view["demo_votes"] = played
     if as_json:
         emit_json({"sample_written": written, "change": view})
         return

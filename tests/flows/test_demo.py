@@ -38,3 +38,23 @@ def test_the_demo_touches_only_the_change_it_made(prefect_api, monkeypatch, tmp_
         untouched = invoke("change", "show", str(other["id"]), "--json").json()
         assert untouched["state"] == "submitted"
         assert [h["to_state"] for h in untouched["history"]] == ["submitted"]
+
+
+def test_the_demo_takes_a_better_change_through_the_experts_review(
+    prefect_api, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from test_evaluate_change import sharper_candidate
+
+    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+        point_at(server, monkeypatch)
+        monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+        result = invoke("demo", "--json")
+        assert result.code == 0, result.stderr
+        change = result.json()["change"]
+        votes = change["demo_votes"]
+        assert {v["expert"] for v in votes} == {"omar", "ines"}
+        # the sharper candidate answers every ticket right: the experts pass it on
+        assert change["state"] == "awaiting_approval", change["history"][-1]
+        assert [h["to_state"] for h in change["history"]][-2:] == ["in_review", "awaiting_approval"]
+        shown = invoke("demo").stdout  # run again: the same change, nothing left to vote on
+        assert f"change {change['id']}" in shown
