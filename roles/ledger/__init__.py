@@ -4,6 +4,14 @@ from roles.ledger.changes import ChangeRequest, Handoff
 from roles.ledger.datasets import Dataset, DatasetItem
 from roles.ledger.evals import EvalResult, EvalRun, EvalScore
 from roles.ledger.members import Member, MemberRole
+from roles.ledger.outbox import (
+    OutboxBase,
+    OutboxCreate,
+    OutboxKind,
+    OutboxMessage,
+    OutboxRead,
+    OutboxStatus,
+)
 from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
 
 __all__ = [
@@ -18,6 +26,12 @@ __all__ = [
     "LabelMove",
     "Member",
     "MemberRole",
+    "OutboxBase",
+    "OutboxCreate",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxRead",
+    "OutboxStatus",
     "Prompt",
     "PromptVersion",
 ]
