@@ -1,0 +1,183 @@
+"""Where an outbox message goes: Slack through the Web API, or a stream when there is no Slack.
+
+A sender posts, updates, and finds a post of unknown outcome by the metadata it carries
+(``event_type`` ``promptloop_outbox``, the outbox id and revision), so a message whose
+process died after the call is found rather than posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
+
+from integrations.settings import Settings
+from integrations.slack.client import classify, clients_from_settings
+from integrations.slack.render import render_text
+from roles.ledger import OutboxMessage
+
+EVENT_TYPE = "promptloop_outbox"
+# How far before a message's creation its post can be: clocks differ a little.
+_LOOKUP_MARGIN_S = 300.0
+log = logging.getLogger("promptloop.slack")
+
+
+@dataclass(frozen=True)
+class Sent:
+    ts: str | None
+    channel: str | None
+    revision: int  # the revision now shown
+
+
+class Sender(Protocol):
+    min_interval_s: float  # between two writes to one channel
+
+    def post(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent: ...
+
+    def update(self, message: OutboxMessage, *, ts: str) -> Sent: ...
+
+    def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None: ...
+
+
+def _metadata(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"outbox_id": message.id, "revision": message.revision},
+    }
+
+
+class SlackSender:
+    """Posts through ``post_client`` (no blind retries) and paces writes per channel."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        post_client: WebClient | None = None,
+        *,
+        min_interval_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.post_client = post_client or client
+        self.min_interval_s = min_interval_s
+        self._sleep = sleep
+        self._last_write: dict[str, float] = {}
+
+    def post(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent:
+        response = self._write(
+            self.post_client.chat_postMessage,
+            channel=message.channel,
+            text=message.text,
+            blocks=message.blocks or None,
+            thread_ts=thread_ts,
+            metadata=_metadata(message),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return Sent(ts=response["ts"], channel=response.get("channel"), revision=message.revision)
+
+    def update(self, message: OutboxMessage, *, ts: str) -> Sent:
+        channel = message.posted_channel or message.channel
+        response = self._write(
+            self.client.chat_update,
+            channel=channel,
+            ts=ts,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(message),
+        )
+        return Sent(ts=ts, channel=response.get("channel", channel), revision=message.revision)
+
+    def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None:
+        if thread_ts:
+            pages = self._call(
+                self.client.conversations_replies,
+                channel=message.channel,
+                ts=thread_ts,
+                include_all_metadata=True,
+                limit=200,
+            )
+        else:
+            oldest = message.created_at.timestamp() - _LOOKUP_MARGIN_S
+            pages = self._call(
+                self.client.conversations_history,
+                channel=message.channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+            )
+        for page in pages:
+            for found in page.get("messages", []):
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == EVENT_TYPE
+                    and payload.get("outbox_id") == message.id
+                ):
+                    return Sent(found["ts"], message.channel, int(payload.get("revision") or 0))
+        return None
+
+    def _write(
+        self, method: Callable[..., SlackResponse], *, channel: str, **kw: Any
+    ) -> SlackResponse:
+        wait = self._last_write.get(channel, -math.inf) + self.min_interval_s - time.monotonic()
+        if wait > 0:
+            self._sleep(wait)
+        try:
+            return self._call(method, channel=channel, **kw)
+        finally:
+            self._last_write[channel] = time.monotonic()
+
+    def _call(self, method: Callable[..., SlackResponse], **kw: Any) -> SlackResponse:
+        try:
+            return method(**kw)
+        except Exception as exc:
+            meaning = classify(exc)
+            if meaning is None:
+                raise
+            raise meaning from exc
+
+
+class LocalSender:
+    """No Slack: each message is written readably to ``stream`` (or the log) and kept."""
+
+    min_interval_s = 0.0
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+
+    def post(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent:
+        self._show(message, "reply" if message.parent_id else "message")
+        return Sent(ts=None, channel=None, revision=message.revision)
+
+    def update(self, message: OutboxMessage, *, ts: str) -> Sent:
+        self._show(message, "updated")
+        return Sent(ts=ts, channel=None, revision=message.revision)
+
+    def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None:
+        return None  # the stream keeps nothing to look up; showing twice is harmless
+
+    def _show(self, message: OutboxMessage, what: str) -> None:
+        if message.revision > 1 and what != "reply":
+            what = "updated"
+        head = f"── Slack {message.channel} · {message.kind} #{message.id} ({what}) ──"
+        body = render_text(message.blocks, message.text)
+        if self.stream is None:
+            log.info("%s\n%s", head, body)
+        else:
+            self.stream.write(f"{head}\n{body}\n\n")
+            self.stream.flush()
+
+
+def sender_from_settings(settings: Settings, stream: TextIO | None = None) -> Sender:
+    """Slack when ``SLACK_BOT_TOKEN`` is set, otherwise the stream or the log."""
+    clients = clients_from_settings(settings)
+    if clients is None:
+        return LocalSender(stream)
+    return SlackSender(*clients)
