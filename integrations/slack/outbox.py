@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from integrations.slack.client import PermanentSlackError, TransientSlackError
-from integrations.slack.senders import Sender, Sent, sender_from_settings
+from integrations.slack.senders import Sender, Sent, log, sender_from_settings
 from roles.clock import utcnow
 from roles.ledger import OutboxMessage, OutboxStatus
 from roles.outbox import (
@@ -119,6 +119,31 @@ def deliver_pending(
             continue
         _deliver(engine, sender, worker, message, policy, report)
     return report
+
+
+def delivery_loop(
+    *,
+    stop: threading.Event,
+    period_s: float = 1.0,
+    stream: TextIO | None = None,
+    engine: Engine | None = None,
+    sender: Sender | None = None,
+) -> None:
+    """What ``serve`` runs in a thread until ``stop`` is set: deliver, wait a little, again.
+
+    One sender for the whole loop, so its pace per channel holds from one round to the next.
+    A failure of the ledger or a bug is logged with its traceback, and the loop goes on.
+    """
+    if sender is None:
+        from integrations.settings import get_settings
+
+        sender = sender_from_settings(get_settings(), stream)
+    while not stop.is_set():
+        try:
+            deliver_pending(sender=sender, engine=engine, stop=stop, wait_s=period_s)
+        except Exception:
+            log.exception("outbox delivery failed; trying again in %.1f s", period_s)
+        stop.wait(period_s)
 
 
 def _deliver(

@@ -45,11 +45,27 @@ class Sender(Protocol):
     def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None: ...
 
 
-def _metadata(message: OutboxMessage) -> dict[str, Any]:
+def outbox_metadata(message: OutboxMessage) -> dict[str, Any]:
+    """What a post carries to be found again. The creation time tells two ledgers' rows of
+    the same id apart (a staging and a production ledger posting to one channel)."""
     return {
         "event_type": EVENT_TYPE,
-        "event_payload": {"outbox_id": message.id, "revision": message.revision},
+        "event_payload": {
+            "outbox_id": message.id,
+            "created": message.created_at.isoformat(),
+            "revision": message.revision,
+        },
     }
+
+
+def _is_ours(found: dict[str, Any], message: OutboxMessage) -> bool:
+    metadata = found.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == EVENT_TYPE
+        and payload.get("outbox_id") == message.id
+        and payload.get("created") == message.created_at.isoformat()
+    )
 
 
 class SlackSender:
@@ -76,7 +92,7 @@ class SlackSender:
             text=message.text,
             blocks=message.blocks or None,
             thread_ts=thread_ts,
-            metadata=_metadata(message),
+            metadata=outbox_metadata(message),
             unfurl_links=False,
             unfurl_media=False,
         )
@@ -90,15 +106,19 @@ class SlackSender:
             ts=ts,
             text=message.text,
             blocks=message.blocks,
-            metadata=_metadata(message),
+            metadata=outbox_metadata(message),
         )
         return Sent(ts=ts, channel=response.get("channel", channel), revision=message.revision)
 
     def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None:
+        channel = message.posted_channel or message.channel
+        if channel[:1] in ("U", "W"):  # a direct message: its conversation is a D… id
+            opened = self._call(self.client.conversations_open, users=channel)
+            channel = opened["channel"]["id"]
         if thread_ts:
             pages = self._call(
                 self.client.conversations_replies,
-                channel=message.channel,
+                channel=channel,
                 ts=thread_ts,
                 include_all_metadata=True,
                 limit=200,
@@ -107,20 +127,16 @@ class SlackSender:
             oldest = message.created_at.timestamp() - _LOOKUP_MARGIN_S
             pages = self._call(
                 self.client.conversations_history,
-                channel=message.channel,
+                channel=channel,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
                 limit=200,
             )
         for page in pages:
             for found in page.get("messages", []):
-                metadata = found.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if (
-                    metadata.get("event_type") == EVENT_TYPE
-                    and payload.get("outbox_id") == message.id
-                ):
-                    return Sent(found["ts"], message.channel, int(payload.get("revision") or 0))
+                if _is_ours(found, message):
+                    revision = int(found["metadata"]["event_payload"].get("revision") or 0)
+                    return Sent(found["ts"], channel, revision)
         return None
 
     def _write(

@@ -2,7 +2,8 @@
 
 It speaks ``chat.postMessage`` (returns a ``ts``, keeps ``metadata``), ``chat.update``,
 ``conversations.history`` and ``conversations.replies`` (with metadata when
-``include_all_metadata`` is asked for), ``views.open`` and ``auth.test``. Every call is
+``include_all_metadata`` is asked for), ``conversations.open``, ``views.open`` and
+``auth.test``; a post to a user id goes to their DM (``D…``). Every call is
 recorded with the moment it arrived, and a script of faults makes the next calls fail::
 
     with FakeSlackServer() as slack:
@@ -189,6 +190,7 @@ class FakeSlackServer:
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "views.open": self._open_view,
+            "conversations.open": self._open_dm,
             "auth.test": self._auth,
         }.get(method)
         if handler is None:
@@ -201,7 +203,7 @@ class FakeSlackServer:
         with self._lock:
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             message = Message(
-                channel=params["channel"],
+                channel=dm_channel(params["channel"]),
                 ts=ts,
                 text=params.get("text") or "",
                 blocks=_json(params.get("blocks")) or [],
@@ -274,8 +276,16 @@ class FakeSlackServer:
             view_id = f"V{len(self.views):06d}"
         return {"ok": True, "view": {**view, "id": view_id}}
 
+    def _open_dm(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": {"id": dm_channel(params["users"])}}
+
     def _auth(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "user_id": self.BOT_USER, "team_id": self.TEAM, "bot_id": "BFAKE"}
+
+
+def dm_channel(channel: str) -> str:
+    """A user id posted to is their direct-message conversation, as in Slack."""
+    return "D" + channel[1:] if channel[:1] in ("U", "W") else channel
 
 
 def _json(value: Any) -> Any:

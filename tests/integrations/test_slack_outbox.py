@@ -5,34 +5,23 @@ from __future__ import annotations
 import io
 import itertools
 import threading
-from collections.abc import Iterator
+import time
 from datetime import timedelta
 
-import pytest
 from fakes.slack_server import FakeSlackServer
 from sqlmodel import Session
 
 from integrations.db import get_engine
 from integrations.settings import get_settings
 from integrations.slack.client import clients_from_settings
-from integrations.slack.outbox import DeliveryPolicy, deliver_pending
-from integrations.slack.senders import EVENT_TYPE, SlackSender
+from integrations.slack.outbox import DeliveryPolicy, deliver_pending, delivery_loop
+from integrations.slack.senders import EVENT_TYPE, SlackSender, outbox_metadata
 from roles.clock import utcnow
 from roles.ledger import OutboxMessage
 from roles.outbox import claim_next, enqueue, get_message, list_messages, update_message
 
 FAST = DeliveryPolicy(backoff_base_s=0.02, backoff_max_s=0.1, poll_s=0.01)
-
-
-@pytest.fixture
-def slack(ledger: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlackServer]:
-    with FakeSlackServer() as server:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-        monkeypatch.setenv("PROMPTLOOP_SLACK_API_URL", server.api_url)
-        monkeypatch.setenv("PROMPTLOOP_SLACK_TIMEOUT_S", "1")
-        monkeypatch.setenv("PROMPTLOOP_RETRY_BASE_DELAY_S", "0.01")
-        get_settings.cache_clear()
-        yield server
+STALE = DeliveryPolicy(lease_s=0.0, backoff_base_s=0.02, poll_s=0.01)  # every claim is stale
 
 
 def _sender(min_interval_s: float = 0.0) -> SlackSender:
@@ -53,6 +42,12 @@ def _add(session: Session, channel: str, text: str, parent: int | None = None) -
     session.commit()
     assert message.id is not None
     return message.id
+
+
+def _claimed_by_a_dead_process(session: Session, count: int = 1) -> None:
+    for _ in range(count):
+        assert claim_next(session, worker="dead", now=utcnow(), min_interval_s=0)
+        session.commit()
 
 
 def _texts(slack: FakeSlackServer, channel: str) -> list[str]:
@@ -141,23 +136,43 @@ def test_a_crash_between_post_and_record_leaves_no_duplicate(
     slack: FakeSlackServer, session: Session
 ) -> None:
     posted = _add(session, "CA", "posted before the crash")
-    lost = _add(session, "CB", "claimed, never sent")
-    for _ in (posted, lost):  # a process claimed both and died
-        assert claim_next(session, worker="dead", now=utcnow(), min_interval_s=0)
-        session.commit()
-    payload = {"outbox_id": posted, "revision": 1}
-    ts = slack.post_directly(
-        "CA",
-        "posted before the crash",
-        metadata={"event_type": EVENT_TYPE, "event_payload": payload},
-    )
-    stale = DeliveryPolicy(lease_s=0.0, poll_s=0.01)
-    report = deliver_pending(sender=_sender(), policy=stale, wait_s=5)
+    _add(session, "CB", "claimed, never sent")
+    _claimed_by_a_dead_process(session, 2)
+    metadata = outbox_metadata(_row(session, posted))
+    ts = slack.post_directly("CA", "posted before the crash", metadata=metadata)
+    report = deliver_pending(sender=_sender(), policy=STALE, wait_s=5)
     assert (report.found, report.posted) == (1, 1)
     assert _texts(slack, "CA") == ["posted before the crash"]
     assert _texts(slack, "CB") == ["claimed, never sent"]
     assert _row(session, posted).ts == ts
     assert len(slack.calls_to("conversations.history")) == 2  # each looked up first
+
+
+def test_a_twin_from_another_ledger_is_not_taken_for_ours(
+    slack: FakeSlackServer, session: Session
+) -> None:
+    message_id = _add(session, "CA", "ours")
+    _claimed_by_a_dead_process(session)
+    twin = outbox_metadata(_row(session, message_id))
+    twin["event_payload"]["created"] = "2020-01-01T00:00:00+00:00"
+    slack.post_directly("CA", "same id, other ledger", metadata=twin)
+    deliver_pending(sender=_sender(), policy=STALE)
+    assert _texts(slack, "CA") == ["same id, other ledger", "ours"]
+
+
+def test_a_direct_message_is_updated_and_found_in_its_dm(
+    slack: FakeSlackServer, session: Session
+) -> None:
+    message_id = _add(session, "U01MAYA", "your change failed its evals")
+    _claimed_by_a_dead_process(session)
+    slack.hang(1.6, process=True, method="chat.postMessage")
+    deliver_pending(sender=_sender(), policy=STALE, wait_s=5)
+    update_message(session, message_id=message_id, text="fixed", blocks=[])
+    session.commit()
+    deliver_pending(sender=_sender(), policy=FAST)
+    [dm] = slack.in_channel("D01MAYA")
+    assert dm.text == "fixed" and _row(session, message_id).posted_channel == "D01MAYA"
+    assert slack.calls_to("conversations.open")
 
 
 def test_two_workers_on_one_ledger_deliver_each_message_once(
@@ -231,6 +246,24 @@ def test_without_slack_each_message_is_shown_as_text_and_kept(session: Session) 
     row = _row(session, message_id)
     assert (row.status, row.ts, row.delivered_locally) == ("delivered", None, True)
     assert "CREV" in stream.getvalue() and "review <!channel> & @here" in stream.getvalue()
+
+
+def test_the_serve_loop_delivers_what_is_written_while_it_runs(session: Session) -> None:
+    stream, stop = io.StringIO(), threading.Event()
+    loop = threading.Thread(
+        target=delivery_loop, kwargs={"stop": stop, "period_s": 0.05, "stream": stream}
+    )
+    loop.start()
+    try:
+        message_id = _add(session, "CA", "while serving")
+        for _ in range(200):
+            if _row(session, message_id).status == "delivered":
+                break
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        loop.join(5)
+    assert not loop.is_alive() and "while serving" in stream.getvalue()
 
 
 def test_a_claim_older_than_the_lease_is_stale_only_after_it(session: Session) -> None:
