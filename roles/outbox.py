@@ -121,9 +121,9 @@ def claim_next(
 
     A message may go when it is pending and due, or was left ``sending`` by a claim older
     than ``lease_s`` (its process died: outcome unknown), no earlier message of its
-    channel is still undelivered, and nothing in its channel was claimed in the last
+    channel is still undelivered, and no call for its channel ended in the last
     ``min_interval_s`` (Slack's pace of about one post per second per channel, kept
-    across processes). The claim counts an attempt; ``attempts > 1`` on a message with
+    across processes: the ``now`` given to ``mark_*`` is when the call ended). The claim counts an attempt; ``attempts > 1`` on a message with
     no ``ts`` means an earlier attempt may have reached Slack.
     """
     m, earlier, recent = OutboxMessage, aliased(OutboxMessage), aliased(OutboxMessage)
@@ -141,7 +141,7 @@ def claim_next(
     )
     paced = exists().where(
         col(recent.channel) == col(m.channel),
-        col(recent.claimed_at) > now - timedelta(seconds=min_interval_s),
+        col(recent.sent_at) > now - timedelta(seconds=min_interval_s),
     )
     candidates = session.exec(
         select(m.id, m.status, m.attempts)
@@ -193,7 +193,7 @@ def mark_delivered(
         delivered_locally=locally,
         error=None,
         delivered_at=now,
-        updated_at=now,
+        now=now,
     )
 
 
@@ -201,7 +201,7 @@ def mark_failed(
     session: Session, *, message_id: int, worker: str, error: str, now: datetime
 ) -> bool:
     """A permanent error: the message stops here, with the error recorded."""
-    return _claimed(session, message_id, worker, status=FAILED, error=error, updated_at=now)
+    return _claimed(session, message_id, worker, now=now, status=FAILED, error=error)
 
 
 def mark_retry(
@@ -215,7 +215,7 @@ def mark_retry(
         status=PENDING,
         error=error,
         next_attempt_at=retry_at,
-        updated_at=now,
+        now=now,
     )
 
 
@@ -238,10 +238,18 @@ def undelivered(session: Session) -> int:
     return int(count)
 
 
-def _claimed(session: Session, message_id: int, worker: str, **values: Any) -> bool:
+def _claimed(
+    session: Session, message_id: int, worker: str, *, now: datetime, **values: Any
+) -> bool:
+    """Record a call's outcome on our own claim; ``now`` is when the call ended."""
     m = OutboxMessage
     return _conditional(
-        session, message_id, [col(m.status) == SENDING, col(m.claimed_by) == worker], **values
+        session,
+        message_id,
+        [col(m.status) == SENDING, col(m.claimed_by) == worker],
+        sent_at=now,
+        updated_at=now,
+        **values,
     )
 
 

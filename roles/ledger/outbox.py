@@ -69,6 +69,7 @@ class OutboxRead(OutboxBase):
     claimed_by: str | None
     claimed_at: datetime | None
     next_attempt_at: datetime | None
+    sent_at: datetime | None
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None
@@ -89,6 +90,8 @@ class OutboxMessage(OutboxBase, table=True):
     claimed_by: str | None = Field(default=None, max_length=255)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the last call for it ended: the channel's next message waits a second from here.
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from fakes.slack_server import FakeSlackServer
 from sqlmodel import Session
@@ -20,6 +23,7 @@ from roles.clock import utcnow
 from roles.ledger import OutboxMessage
 from roles.outbox import claim_next, enqueue, get_message, list_messages, update_message
 
+ROOT = Path(__file__).resolve().parents[2]
 FAST = DeliveryPolicy(backoff_base_s=0.02, backoff_max_s=0.1, poll_s=0.01)
 STALE = DeliveryPolicy(lease_s=0.0, backoff_base_s=0.02, poll_s=0.01)  # every claim is stale
 
@@ -201,6 +205,41 @@ def test_two_workers_on_one_ledger_deliver_each_message_once(
     assert {c: _texts(slack, c) for c in expected} == expected
     claimers = {r.claimed_by for r in list_messages(session)}
     assert claimers == {"w0", "w1"}  # both took part
+
+
+_WORKER = """
+import sys, time
+from integrations.slack.outbox import deliver_pending
+start = float(sys.argv[1])
+time.sleep(max(0.0, start - time.time()))  # both begin together, imports done
+print(deliver_pending(worker=sys.argv[2], wait_s=15).posted)
+"""
+
+
+def test_two_delivery_processes_on_one_ledger_deliver_each_message_once(
+    slack: FakeSlackServer, session: Session
+) -> None:
+    expected = {c: [f"{c}-{i}" for i in range(3)] for c in ("C1", "C2", "C3")}
+    for i in range(3):
+        for channel, texts in expected.items():
+            _add(session, channel, texts[i])
+    start = time.time() + 4
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(start), f"p{n}"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    posted = [int(w.communicate(timeout=60)[0].strip() or 0) for w in workers]
+    assert sum(posted) == 9 and all(w.returncode == 0 for w in workers)
+    assert {c: _texts(slack, c) for c in expected} == expected
+    assert {r.claimed_by for r in list_messages(session)} == {"p0", "p1"}
+    for channel in expected:  # the pace holds across processes (through the ledger)
+        times = [c.at for c in slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.98
 
 
 def test_a_changed_delivered_message_is_updated_not_posted_again(

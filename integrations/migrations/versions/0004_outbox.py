@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", _string(255), nullable=True),
         sa.Column("claimed_at", _time(), nullable=True),
         sa.Column("next_attempt_at", _time(), nullable=True),
+        sa.Column("sent_at", _time(), nullable=True),
         sa.Column("created_at", _time(), nullable=False),
         sa.Column("updated_at", _time(), nullable=False),
         sa.Column("delivered_at", _time(), nullable=True),
