@@ -54,6 +54,15 @@ def _claimed_by_a_dead_process(session: Session, count: int = 1) -> None:
         session.commit()
 
 
+def _interleaved(session: Session, *, per_channel: int) -> dict[str, list[str]]:
+    """Messages to three channels, written in turns; what each channel should show."""
+    expected = {c: [f"{c}-{i}" for i in range(per_channel)] for c in ("C1", "C2", "C3")}
+    for i in range(per_channel):
+        for channel, texts in expected.items():
+            _add(session, channel, texts[i])
+    return expected
+
+
 def _texts(slack: FakeSlackServer, channel: str) -> list[str]:
     return [m.text for m in slack.in_channel(channel)]
 
@@ -182,10 +191,7 @@ def test_a_direct_message_is_updated_and_found_in_its_dm(
 def test_two_workers_on_one_ledger_deliver_each_message_once(
     slack: FakeSlackServer, session: Session
 ) -> None:
-    expected = {c: [f"{c}-{i}" for i in range(4)] for c in ("C1", "C2", "C3")}
-    for i in range(4):
-        for channel, texts in expected.items():
-            _add(session, channel, texts[i])
+    expected = _interleaved(session, per_channel=4)
     engine = get_engine()
     reports = []
 
@@ -219,10 +225,7 @@ print(deliver_pending(worker=sys.argv[2], wait_s=15).posted)
 def test_two_delivery_processes_on_one_ledger_deliver_each_message_once(
     slack: FakeSlackServer, session: Session
 ) -> None:
-    expected = {c: [f"{c}-{i}" for i in range(3)] for c in ("C1", "C2", "C3")}
-    for i in range(3):
-        for channel, texts in expected.items():
-            _add(session, channel, texts[i])
+    expected = _interleaved(session, per_channel=3)
     start = time.time() + 4
     workers = [
         subprocess.Popen(
