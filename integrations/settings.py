@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from roles.errors import InputError
 
+# A conversation id, not a name: updates and look-ups need the id (Slack: right-click the
+# channel, "Copy link"; the id ends the link).
+_CHANNEL_ID = r"^[CG][A-Z0-9]{2,}$"
+
 
 def _env(name: str) -> Any:
     return Field(validation_alias=AliasChoices(name))
@@ -92,13 +96,18 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_review_channel: str | None = Field(
         default=None,
+        pattern=_CHANNEL_ID,
         description="Channel id (C…) where review requests and their sampled items are posted.",
     )
     slack_deploy_channel: str | None = Field(
-        default=None, description="Channel id (C…) where deploy requests go to the engineers."
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) where deploy requests go to the engineers.",
     )
     slack_alerts_channel: str | None = Field(
-        default=None, description="Channel id (C…) for regression alerts and other notices."
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) for regression alerts and other notices.",
     )
     slack_api_url: str | None = Field(
         default=None,

@@ -25,11 +25,12 @@ from sqlmodel import Session, col, select
 
 from roles.clock import utcnow
 from roles.errors import InputError, NotFoundError
-from roles.ledger.outbox import OutboxMessage, OutboxRead, OutboxStatus
+from roles.ledger.outbox import OutboxKind, OutboxMessage, OutboxRead, OutboxStatus
 
 PENDING, SENDING = OutboxStatus.PENDING.value, OutboxStatus.SENDING.value
 DELIVERED, FAILED = OutboxStatus.DELIVERED.value, OutboxStatus.FAILED.value
 UNDELIVERED = (PENDING, SENDING)
+KINDS = frozenset(k.value for k in OutboxKind)
 
 
 def enqueue(
@@ -47,6 +48,8 @@ def enqueue(
 
     A reply (``parent_id``) goes to its parent's channel; naming another one is an error.
     """
+    if kind not in KINDS:
+        raise InputError(f"no outbox message kind {kind!r}; one of {', '.join(sorted(KINDS))}")
     if key is not None:
         existing = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
         if existing is not None:

@@ -116,3 +116,10 @@ def test_with_slack_a_kind_needs_its_channel(slack: FakeSlackServer) -> None:
 
 def test_without_slack_a_kind_goes_to_a_named_stand_in(ledger: str) -> None:
     assert channel_for(OutboxKind.NOTICE) == "#alerts"
+
+
+def test_a_channel_setting_must_be_an_id(ledger: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SLACK_REVIEW_CHANNEL", "#review")
+    get_settings.cache_clear()
+    with pytest.raises(InputError, match="PROMPTLOOP_SLACK_REVIEW_CHANNEL"):
+        get_settings()

@@ -129,5 +129,7 @@ def test_a_key_names_one_message_and_replies_stay_in_their_channel(session: Sess
     parent = _add(session, "CA", "parent", key="review:1", change_id=change.id)
     assert _add(session, "CA", "again", key="review:1") == parent
     assert get_message(session, message_id=parent).text == "parent"
+    with pytest.raises(InputError, match="no outbox message kind 'chat'"):
+        enqueue(session, channel="CA", kind="chat", text="x", blocks=[])
     with pytest.raises(InputError, match="replies cannot go"):
         enqueue(session, channel="CB", kind="review_item", text="x", blocks=[], parent_id=parent)
