@@ -110,6 +110,7 @@ def deliver_pending(
                 lease_s=policy.lease_s,
                 min_interval_s=sender.min_interval_s,
             )
+            parent = _parent(session, message)
             session.commit()
             report.left = undelivered(session) if message is None else report.left
         if message is None:
@@ -117,8 +118,14 @@ def deliver_pending(
                 break
             time.sleep(policy.poll_s)
             continue
-        _deliver(engine, sender, worker, message, policy, report)
+        _deliver(engine, sender, worker, message, parent, policy, report)
     return report
+
+
+def _parent(session: Session, message: OutboxMessage | None) -> OutboxMessage | None:
+    if message is None or message.parent_id is None:
+        return None
+    return get_message(session, message_id=message.parent_id)
 
 
 def delivery_loop(
@@ -151,12 +158,11 @@ def _deliver(
     sender: Sender,
     worker: str,
     message: OutboxMessage,
+    parent: OutboxMessage | None,
     policy: DeliveryPolicy,
     report: DeliveryReport,
 ) -> None:
     assert message.id is not None
-    with Session(engine, expire_on_commit=False) as session:
-        parent = get_message(session, message_id=message.parent_id) if message.parent_id else None
 
     def record(mark: Callable[..., bool], **values: Any) -> None:
         with Session(engine) as session:
