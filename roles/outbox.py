@@ -53,10 +53,9 @@ def enqueue(
     """
     if kind not in KINDS:
         raise InputError(f"no outbox message kind {kind!r}; one of {', '.join(sorted(KINDS))}")
-    if key is not None:
-        existing = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
-        if existing is not None:
-            return existing
+    existing = find_message(session, key=key) if key is not None else None
+    if existing is not None:
+        return existing
     if parent_id is not None:
         parent = get_message(session, message_id=parent_id)
         if parent.channel != channel:

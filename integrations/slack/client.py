@@ -6,12 +6,18 @@
 The client retries 429 (sleeping ``Retry-After``), 500/503 and connection errors itself,
 a few times. What is still failing after that is classified: :class:`TransientSlackError`
 (try again later) or :class:`PermanentSlackError` (retrying cannot help).
+
+The bot token needs the scopes ``chat:write`` (posts and updates), ``channels:history``,
+``groups:history`` and ``im:history`` (finding a post of unknown outcome), ``im:write``
+(direct messages to a member), and the bot must be in the channels it posts to.
 """
 
 from __future__ import annotations
 
 import http.client
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -92,6 +98,18 @@ def clients_from_settings(settings: Settings) -> tuple[WebClient, WebClient] | N
         "base_delay_s": settings.retry_base_delay_s,
     }
     return make_client(**options), make_client(**options, retry_unsafe=False)  # type: ignore[arg-type]
+
+
+@contextmanager
+def slack_errors() -> Iterator[None]:
+    """Inside it, Slack's failures surface as Transient- or PermanentSlackError."""
+    try:
+        yield
+    except Exception as exc:
+        meaning = classify(exc)
+        if meaning is None:
+            raise
+        raise meaning from exc
 
 
 def classify(exc: Exception) -> SlackDeliveryError | None:

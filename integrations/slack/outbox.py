@@ -29,6 +29,8 @@ from typing import Any, TextIO
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from integrations.db import get_engine
+from integrations.settings import get_settings
 from integrations.slack.client import PermanentSlackError, TransientSlackError
 from integrations.slack.senders import Sender, Sent, log, sender_from_settings
 from roles.clock import utcnow
@@ -91,12 +93,8 @@ def deliver_pending(
         wait_s: 0 returns when nothing can go right now; ``serve`` passes its loop's period.
         stop: set it to end the loop after the message in hand.
     """
-    if engine is None or sender is None:
-        from integrations.db import get_engine
-        from integrations.settings import get_settings
-
-        engine = engine or get_engine()
-        sender = sender or sender_from_settings(get_settings(), stream)
+    engine = engine or get_engine()
+    sender = sender or sender_from_settings(get_settings(), stream)
     worker = worker or worker_name()
     policy = policy or DeliveryPolicy()
     report = DeliveryReport()
@@ -112,13 +110,15 @@ def deliver_pending(
             )
             parent = _parent(session, message)
             session.commit()
-            report.left = undelivered(session) if message is None else report.left
+            waiting = undelivered(session) if message is None else 0
         if message is None:
-            if report.left == 0 or time.monotonic() >= deadline:
+            if waiting == 0 or time.monotonic() >= deadline:
                 break
             time.sleep(policy.poll_s)
             continue
         _deliver(engine, sender, worker, message, parent, policy, report)
+    with Session(engine) as session:
+        report.left = undelivered(session)
     return report
 
 
@@ -141,10 +141,7 @@ def delivery_loop(
     One sender for the whole loop, so its pace per channel holds from one round to the next.
     A failure of the ledger or a bug is logged with its traceback, and the loop goes on.
     """
-    if sender is None:
-        from integrations.settings import get_settings
-
-        sender = sender_from_settings(get_settings(), stream)
+    sender = sender or sender_from_settings(get_settings(), stream)
     while not stop.is_set():
         try:
             deliver_pending(sender=sender, engine=engine, stop=stop, wait_s=period_s)

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from integrations.settings import Settings
-from integrations.slack.client import classify, clients_from_settings
+from integrations.slack.client import clients_from_settings, slack_errors
 from integrations.slack.render import render_text
 from roles.ledger import OutboxMessage
 
@@ -111,32 +111,24 @@ class SlackSender:
         return Sent(ts=ts, channel=response.get("channel", channel), revision=message.revision)
 
     def find(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent | None:
-        channel = message.posted_channel or message.channel
-        if channel[:1] in ("U", "W"):  # a direct message: its conversation is a D… id
-            opened = self._call(self.client.conversations_open, users=channel)
-            channel = opened["channel"]["id"]
-        if thread_ts:
-            pages = self._call(
-                self.client.conversations_replies,
-                channel=channel,
-                ts=thread_ts,
-                include_all_metadata=True,
-                limit=200,
-            )
-        else:
-            oldest = message.created_at.timestamp() - _LOOKUP_MARGIN_S
-            pages = self._call(
-                self.client.conversations_history,
-                channel=channel,
-                oldest=f"{oldest:.6f}",
-                include_all_metadata=True,
-                limit=200,
-            )
-        for page in pages:
-            for found in page.get("messages", []):
-                if _is_ours(found, message):
-                    revision = int(found["metadata"]["event_payload"].get("revision") or 0)
-                    return Sent(found["ts"], channel, revision)
+        with slack_errors():  # iterating the pages calls Slack again
+            channel = message.posted_channel or message.channel
+            if channel[:1] in ("U", "W"):  # a direct message: its conversation is a D… id
+                channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            if thread_ts:
+                pages = self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
+            else:
+                oldest = message.created_at.timestamp() - _LOOKUP_MARGIN_S
+                pages = self.client.conversations_history(
+                    channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                )
+            for page in pages:
+                for found in page.get("messages", []):
+                    if _is_ours(found, message):
+                        revision = int(found["metadata"]["event_payload"].get("revision") or 0)
+                        return Sent(found["ts"], channel, revision)
         return None
 
     def _write(
@@ -146,18 +138,10 @@ class SlackSender:
         if wait > 0:
             self._sleep(wait)
         try:
-            return self._call(method, channel=channel, **kw)
+            with slack_errors():
+                return method(channel=channel, **kw)
         finally:
             self._last_write[channel] = time.monotonic()
-
-    def _call(self, method: Callable[..., SlackResponse], **kw: Any) -> SlackResponse:
-        try:
-            return method(**kw)
-        except Exception as exc:
-            meaning = classify(exc)
-            if meaning is None:
-                raise
-            raise meaning from exc
 
 
 class LocalSender:

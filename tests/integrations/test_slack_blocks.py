@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakes.slack_server import FakeSlackServer
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import DividerBlock
 
@@ -18,6 +19,7 @@ from integrations.slack.blocks import (
     review_item,
     review_parent,
 )
+from integrations.slack.client import clients_from_settings
 from integrations.slack.message import MAX_CHARS, SlackMessage, text_size
 from integrations.slack.render import render_text, unescape
 from integrations.slack.views import fail_reason_modal, full_text_modal
@@ -181,3 +183,16 @@ def test_a_message_reads_as_plain_text_without_slack() -> None:
     shown = render_text(review_item(_item(output=HOSTILE)).as_json())
     assert "Candidate's output" in shown and HOSTILE in shown
     assert "[Pass] [Fail]" in shown and "Item 3 of 10" in shown
+
+
+def test_slack_accepts_the_modals_through_the_real_client(slack: FakeSlackServer) -> None:
+    clients = clients_from_settings(get_settings())
+    assert clients is not None
+    client = clients[0]
+    assert client.auth_test()["user_id"] == FakeSlackServer.BOT_USER
+    view = fail_reason_modal(sample_id=42, categories=["rude"], item_id="t-1")
+    assert client.views_open(trigger_id="1.2.abc", view=view)["view"]["id"]
+    client.views_open(trigger_id="1.2.abd", view=full_text_modal(title="Output", text="x" * 9000))
+    opened = slack.views
+    assert [v["callback_id"] for v in opened] == [ids.FAIL_REASON_VIEW, ids.FULL_TEXT_VIEW]
+    assert len(opened[1]["blocks"]) == 4  # 9000 characters in sections of up to 2900
