@@ -18,6 +18,7 @@ import http.client
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -48,6 +49,10 @@ class SlackDeliveryError(Exception):
 
 class TransientSlackError(SlackDeliveryError):
     """Slack is down, slow or rate limiting: the same call can succeed later."""
+
+    def __init__(self, error: str, retry_after_s: float | None = None) -> None:
+        super().__init__(error)
+        self.retry_after_s = retry_after_s  # what Slack asked for with a 429
 
 
 class PermanentSlackError(SlackDeliveryError):
@@ -118,9 +123,21 @@ def classify(exc: Exception) -> SlackDeliveryError | None:
         status = exc.response.status_code
         error = str(exc.response.get("error") or f"HTTP {status}")
         if status == 429 or status >= 500 or error in TRANSIENT_ERRORS:
-            return TransientSlackError(f"{error} (HTTP {status})")
+            return TransientSlackError(
+                f"{error} (HTTP {status})", _retry_after(exc.response.headers)
+            )
         return PermanentSlackError(error)
     if isinstance(exc, URLError | OSError | http.client.HTTPException):
         reason = getattr(exc, "reason", None) or exc
         return TransientSlackError(f"connection error: {reason}")
+    return None
+
+
+def _retry_after(headers: dict[str, Any]) -> float | None:
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value[0] if isinstance(value, list) else value)
+            except (TypeError, ValueError):
+                return None
     return None

@@ -176,7 +176,8 @@ def _deliver(
         return
     except TransientSlackError as exc:
         step = min(policy.backoff_max_s, policy.backoff_base_s * 2 ** (message.attempts - 1))
-        retry_at = utcnow() + timedelta(seconds=step * (0.5 + random.random() / 2))
+        wait = max(step * (0.5 + random.random() / 2), exc.retry_after_s or 0.0)
+        retry_at = utcnow() + timedelta(seconds=wait)
         record(mark_retry, error=exc.error, retry_at=retry_at)
         report.retried += 1
         return

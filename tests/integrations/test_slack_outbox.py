@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fakes.slack_server import FakeSlackServer
 from sqlmodel import Session
 
@@ -115,6 +116,19 @@ def test_a_429_with_retry_after_is_retried_and_delivered_once(
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [429, 200]
     assert _texts(slack, "CA") == ["hello"] and report.posted == 1
     assert _row(session, message_id).status == "delivered"
+
+
+def test_retry_after_is_honoured_when_the_client_has_given_up(
+    slack: FakeSlackServer, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTLOOP_SLACK_MAX_RETRIES", "0")  # the outbox's own retry, then
+    get_settings.cache_clear()
+    _add(session, "CA", "hello")
+    slack.fail(429, retry_after="1", method="chat.postMessage")
+    report = deliver_pending(sender=_sender(), policy=FAST, wait_s=5)
+    refused, posted = slack.calls_to("chat.postMessage")
+    assert (refused.status, posted.status, report.retried) == (429, 200, 1)
+    assert posted.at - refused.at >= 1.0
 
 
 def test_an_outage_delays_and_then_every_message_arrives_once_in_order(
