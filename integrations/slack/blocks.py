@@ -93,16 +93,23 @@ def _mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)  # verbatim: no auto-linking of URLs
 
 
-def _show_full(field: str, target_id: int) -> ButtonElement:
+def _button(
+    label: str,
+    action_id: str,
+    target_id: int,
+    style: str | None = None,
+    confirm: ConfirmObject | None = None,
+) -> ButtonElement:
+    """A button whose value is only the id of what it acts on."""
     return ButtonElement(
-        text="Show full", action_id=ids.show_full_action(field), value=str(target_id)
+        text=label, action_id=action_id, value=str(target_id), style=style, confirm=confirm
     )
 
 
 def _field_section(label: str, field: str, text: str, target_id: int) -> SectionBlock:
     """``*label*`` over the text as code, cut to its limit with a "Show full" button."""
     body: Clipped = code(text, LIMITS[field] + 8)
-    accessory = _show_full(field, target_id) if body.cut else None
+    accessory = _button("Show full", ids.show_full_action(field), target_id) if body.cut else None
     return SectionBlock(text=_mrkdwn(f"*{label}*\n{body.text}"), accessory=accessory)
 
 
@@ -154,12 +161,8 @@ def review_item(item: ReviewItemView) -> SlackMessage:
             ContextBlock(elements=[_mrkdwn(voted)]),
             ActionsBlock(
                 elements=[
-                    ButtonElement(
-                        text="Pass", action_id=ids.REVIEW_PASS, value=str(sid), style="primary"
-                    ),
-                    ButtonElement(
-                        text="Fail", action_id=ids.REVIEW_FAIL, value=str(sid), style="danger"
-                    ),
+                    _button("Pass", ids.REVIEW_PASS, sid, "primary"),
+                    _button("Fail", ids.REVIEW_FAIL, sid, "danger"),
                 ]
             ),
         ]
@@ -200,16 +203,8 @@ def deploy_request(request: DeployRequestView) -> SlackMessage:
         DividerBlock(),
         ActionsBlock(
             elements=[
-                ButtonElement(
-                    text="Approve",
-                    action_id=ids.DEPLOY_APPROVE,
-                    value=str(cid),
-                    style="primary",
-                    confirm=approve_confirm,
-                ),
-                ButtonElement(
-                    text="Reject", action_id=ids.DEPLOY_REJECT, value=str(cid), style="danger"
-                ),
+                _button("Approve", ids.DEPLOY_APPROVE, cid, "primary", confirm=approve_confirm),
+                _button("Reject", ids.DEPLOY_REJECT, cid, "danger"),
             ]
         ),
     ]

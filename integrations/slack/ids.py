@@ -10,7 +10,7 @@ REVIEW_PASS = "review_pass"
 REVIEW_FAIL = "review_fail"
 # "Show full" buttons: the action id names the field, the value is the sample's (or change's) id.
 SHOW_FULL = "show_full"
-SHOW_FULL_FIELDS = ("input", "expected", "output", "baseline", "diff", "note")
+SHOW_FULL_FIELDS = ("input", "expected", "output", "baseline", "diff")
 
 # The fail-reason modal (private_metadata: the sample id).
 FAIL_REASON_VIEW = "fail_reason"
