@@ -224,6 +224,19 @@ def mark_retry(
     )
 
 
+def requeue(session: Session, *, message_id: int, now: datetime) -> bool:
+    """A failed message pending again (the channel or token fixed); its last error stays
+    on it until it is delivered. ``False`` if it had not failed."""
+    return _conditional(
+        session,
+        message_id,
+        [col(OutboxMessage.status) == FAILED],
+        status=PENDING,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+
+
 def list_messages(
     session: Session, *, statuses: tuple[str, ...] | None = None, change_id: int | None = None
 ) -> list[OutboxRead]:

@@ -22,7 +22,14 @@ from integrations.slack.outbox import DeliveryPolicy, deliver_pending, delivery_
 from integrations.slack.senders import EVENT_TYPE, SlackSender, outbox_metadata
 from roles.clock import utcnow
 from roles.ledger import OutboxMessage
-from roles.outbox import claim_next, enqueue, get_message, list_messages, update_message
+from roles.outbox import (
+    claim_next,
+    enqueue,
+    get_message,
+    list_messages,
+    requeue,
+    update_message,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = DeliveryPolicy(backoff_base_s=0.02, backoff_max_s=0.1, poll_s=0.01)
@@ -292,6 +299,21 @@ def test_a_permanent_error_stops_that_message_only(
     assert "failed" in (_row(session, reply).error or "")
     assert _row(session, fine).status == "delivered" and _texts(slack, "COK") == ["fine"]
     assert len(slack.calls_to("chat.postMessage")) == 2  # the reply was never tried
+
+
+def test_a_failed_message_is_sent_once_its_channel_is_fixed(
+    slack: FakeSlackServer, session: Session
+) -> None:
+    slack.fail_channel("CA", "not_in_channel")
+    message_id = _add(session, "CA", "hello")
+    deliver_pending(sender=_sender(), policy=FAST)
+    assert _row(session, message_id).error == "not_in_channel"
+    slack.recover()  # someone invited the bot
+    assert requeue(session, message_id=message_id, now=utcnow())
+    assert not requeue(session, message_id=message_id, now=utcnow())
+    session.commit()
+    assert deliver_pending(sender=_sender(), policy=FAST).posted == 1
+    assert _texts(slack, "CA") == ["hello"] and _row(session, message_id).error is None
 
 
 def test_without_slack_each_message_is_shown_as_text_and_kept(session: Session) -> None:
