@@ -153,7 +153,8 @@ class LocalSender:
         self.stream = stream
 
     def post(self, message: OutboxMessage, *, thread_ts: str | None) -> Sent:
-        self._show(message, "reply" if message.parent_id else "message")
+        shown_before = message.delivered_revision > 0  # shown here, then changed
+        self._show(message, "updated" if shown_before else "reply" if message.parent_id else "new")
         return Sent(ts=None, channel=None, revision=message.revision)
 
     def update(self, message: OutboxMessage, *, ts: str) -> Sent:
@@ -164,8 +165,6 @@ class LocalSender:
         return None  # the stream keeps nothing to look up; showing twice is harmless
 
     def _show(self, message: OutboxMessage, what: str) -> None:
-        if message.revision > 1 and what != "reply":
-            what = "updated"
         head = f"── Slack {message.channel} · {message.kind} #{message.id} ({what}) ──"
         body = render_text(message.blocks, message.text)
         if self.stream is None:

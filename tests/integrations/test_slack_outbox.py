@@ -324,6 +324,12 @@ def test_without_slack_each_message_is_shown_as_text_and_kept(session: Session) 
     row = _row(session, message_id)
     assert (row.status, row.ts, row.delivered_locally) == ("delivered", None, True)
     assert "CREV" in stream.getvalue() and "review <!channel> & @here" in stream.getvalue()
+    update_message(session, message_id=message_id, text="v2", blocks=[])
+    session.commit()
+    assert deliver_pending(stream=stream, policy=FAST).local == 1
+    assert "(updated)" in stream.getvalue().split("\n\n")[-2] and stream.getvalue().endswith(
+        "v2\n\n"
+    )
 
 
 def test_the_serve_loop_delivers_what_is_written_while_it_runs(session: Session) -> None:
