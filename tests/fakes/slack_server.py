@@ -227,8 +227,8 @@ class FakeSlackServer:
                 return {"ok": False, "error": "message_not_found"}
             message = found[0]
             message.edits.append({"text": message.text, "blocks": message.blocks})
-            message.text = params.get("text") or message.text
-            message.blocks = _json(params.get("blocks")) or message.blocks
+            message.text = params.get("text", message.text)
+            message.blocks = _json(params.get("blocks", message.blocks))
             if params.get("metadata"):
                 message.metadata = _json(params["metadata"])
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}

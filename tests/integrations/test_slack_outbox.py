@@ -247,7 +247,7 @@ def test_two_delivery_processes_on_one_ledger_deliver_each_message_once(
     slack: FakeSlackServer, session: Session
 ) -> None:
     expected = _interleaved(session, per_channel=3)
-    start = time.time() + 4
+    start = time.time() + 3
     workers = [
         subprocess.Popen(
             [sys.executable, "-c", _WORKER, str(start), f"p{n}"],
