@@ -96,15 +96,16 @@ def update_message(
     message = get_message(session, message_id=message_id)
     if message.text == text and message.blocks == blocks:
         return False
-    status = PENDING if message.status == DELIVERED else message.status
+    m = OutboxMessage
     statement = (
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == message_id)
+        update(m)
+        .where(col(m.id) == message_id)
         .values(
             text=text,
             blocks=blocks,
-            revision=col(OutboxMessage.revision) + 1,
-            status=status,
+            revision=col(m.revision) + 1,
+            # In SQL, not from what was read: a delivery may record its outcome meanwhile.
+            status=case((col(m.status) == DELIVERED, PENDING), else_=col(m.status)),
             updated_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
@@ -128,8 +129,10 @@ def claim_next(
     than ``lease_s`` (its process died: outcome unknown), no earlier message of its
     channel is still undelivered, and no call for its channel ended in the last
     ``min_interval_s`` (Slack's pace of about one post per second per channel, kept
-    across processes: the ``now`` given to ``mark_*`` is when the call ended). The claim counts an attempt; ``attempts > 1`` on a message with
-    no ``ts`` means an earlier attempt may have reached Slack.
+    across processes: the ``now`` given to ``mark_*`` is when the call ended).
+
+    The claim counts an attempt; ``attempts > 1`` on a message with no ``ts`` means an
+    earlier attempt may have reached Slack.
     """
     m, earlier, recent = OutboxMessage, _EARLIER, _RECENT
     due = or_(
