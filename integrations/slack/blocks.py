@@ -8,8 +8,8 @@
 
 Text from a model or a user is escaped and cut (``integrations.slack.text``); a cut field
 gets a "Show full" button that opens the whole text in a modal (``views.full_text``).
-**Blind review**: an item's message shows no judge verdict, scorer result or vote split
-while it is open, only how many experts have voted.
+**Blind review**: an item's message shows no judge verdict, scorer result, vote split or
+reason it was sampled while it is open, only how many experts have voted.
 """
 
 from __future__ import annotations

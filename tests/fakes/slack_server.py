@@ -14,10 +14,16 @@ recorded with the moment it arrived, and a script of faults makes the next calls
         client = WebClient(token="xoxb-test", base_url=slack.api_url)
         ...
         assert [c.params["text"] for c in slack.calls_to("chat.postMessage")] == [...]
+
+From a shell (a demo, a benchmark), printing each message as it arrives::
+
+    python tests/fakes/slack_server.py --port 8766
+    SLACK_BOT_TOKEN=xoxb-fake PROMPTLOOP_SLACK_API_URL=http://127.0.0.1:8766/api/ …
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import itertools
 import json
@@ -363,3 +369,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(data)  # unless the client gave up waiting: it never hears it
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="A fake Slack Web API that prints what it gets.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8766, help="0 picks a free port")
+    args = parser.parse_args()
+    server = FakeSlackServer(host=args.host, port=args.port)
+    print(f"fake Slack Web API on {server.api_url}", flush=True)
+    seen = 0
+    with server:
+        try:
+            while True:
+                time.sleep(0.2)
+                for call in server.calls[seen:]:
+                    text = str(call.params.get("text", ""))[:100]
+                    print(f"{call.method} {call.params.get('channel', '')} {text}", flush=True)
+                seen = len(server.calls)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
