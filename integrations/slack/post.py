@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from integrations.settings import Settings, get_settings
+from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
 from integrations.slack.message import SlackMessage
 from roles.errors import InputError
 from roles.ledger import OutboxKind, OutboxMessage
@@ -71,3 +72,35 @@ def post_message(
 def revise_message(session: Session, *, message_id: int, message: SlackMessage) -> bool:
     """New content for a message: a delivered one is then updated in Slack (``chat.update``)."""
     return update_message(session, message_id=message_id, **message.outbox_fields())
+
+
+def review_key(change_id: int, sample_id: int | None = None) -> str:
+    """The outbox key of a review's parent message, or of one sampled item's reply."""
+    return f"review:{change_id}" if sample_id is None else f"review:{change_id}:item:{sample_id}"
+
+
+def post_review(
+    session: Session, *, summary: ReviewSummary, items: list[ReviewItemView]
+) -> tuple[OutboxMessage, list[OutboxMessage]]:
+    """The review's parent message and one reply per item; a step that runs again (a resumed
+    flow) gets the rows it wrote the first time, and nothing is posted twice."""
+    change_id = summary.change_id
+    parent = post_message(
+        session,
+        kind=OutboxKind.REVIEW_PARENT,
+        message=review_parent(summary),
+        change_id=change_id,
+        key=review_key(change_id),
+    )
+    replies = [
+        post_message(
+            session,
+            kind=OutboxKind.REVIEW_ITEM,
+            message=review_item(item),
+            change_id=change_id,
+            parent_id=parent.id,
+            key=review_key(change_id, item.sample_id),
+        )
+        for item in items
+    ]
+    return parent, replies

@@ -9,9 +9,9 @@ from fakes.slack_server import FakeSlackServer
 from sqlmodel import Session
 
 from integrations.settings import get_settings
-from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
+from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item
 from integrations.slack.outbox import DeliveryPolicy, deliver_pending
-from integrations.slack.post import channel_for, post_message, revise_message
+from integrations.slack.post import channel_for, post_review, revise_message
 from roles.errors import InputError
 from roles.ledger import OutboxKind
 from roles.outbox import get_message
@@ -67,33 +67,10 @@ def test_a_review_reaches_slack_as_a_thread_and_its_tally_is_updated(
     slack: FakeSlackServer, session: Session
 ) -> None:
     change_id = _change(session)
-    parent = post_message(
-        session,
-        kind=OutboxKind.REVIEW_PARENT,
-        message=review_parent(_summary(change_id)),
-        change_id=change_id,
-        key=f"review:{change_id}",
-    )
-    assert parent.id is not None
-    items = [
-        post_message(
-            session,
-            kind=OutboxKind.REVIEW_ITEM,
-            message=review_item(_item(n)),
-            change_id=change_id,
-            parent_id=parent.id,
-            key=f"review:{change_id}:item:{n}",
-        )
-        for n in (1, 2)
-    ]
+    parent, items = post_review(session, summary=_summary(change_id), items=[_item(1), _item(2)])
     session.commit()
-    again = post_message(  # a resumed flow writes the same step again: the same row
-        session,
-        kind=OutboxKind.REVIEW_PARENT,
-        message=review_parent(_summary(change_id)),
-        key=f"review:{change_id}",
-    )
-    assert again.id == parent.id
+    again, _ = post_review(session, summary=_summary(change_id), items=[_item(1), _item(2)])
+    assert again.id == parent.id  # a resumed flow writes the same step again: the same rows
     assert deliver_pending(policy=FAST, wait_s=5).posted == 3
     shown = slack.in_channel("CREVIEW")
     assert [m.thread_ts for m in shown] == [None, shown[0].ts, shown[0].ts]
