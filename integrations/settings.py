@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from roles.errors import InputError
 
+# A conversation id, not a name: updates and look-ups need the id (Slack: right-click the
+# channel, "Copy link"; the id ends the link).
+_CHANNEL_ID = r"^[CG][A-Z0-9]{2,}$"
+
 
 def _env(name: str) -> Any:
     return Field(validation_alias=AliasChoices(name))
@@ -90,6 +94,41 @@ class Settings(BaseSettings):
         default=None, validation_alias="SLACK_SIGNING_SECRET"
     )
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_review_channel: str | None = Field(
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) where review requests and their sampled items are posted.",
+    )
+    slack_deploy_channel: str | None = Field(
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) where deploy requests go to the engineers.",
+    )
+    slack_alerts_channel: str | None = Field(
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) for regression alerts and other notices.",
+    )
+    slack_api_url: str | None = Field(
+        default=None,
+        description="Base URL of another Slack-compatible Web API, ending in /api/ "
+        "(tests, a proxy); unset means https://slack.com/api/.",
+    )
+    slack_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one Slack API call may take to answer."
+    )
+    slack_max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=20,
+        description="Retries of one Slack call on 429 (after Retry-After), 5xx and connection "
+        "errors; after them the outbox backs off and tries again later.",
+    )
+    review_fail_categories: list[str] = Field(
+        default_factory=lambda: ["incorrect", "incomplete", "unsafe", "tone", "format", "other"],
+        min_length=1,
+        description="The reasons an expert can pick when failing an item (JSON list).",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

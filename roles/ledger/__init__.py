@@ -4,6 +4,14 @@ from roles.ledger.changes import ChangeRequest, Handoff
 from roles.ledger.datasets import Dataset, DatasetItem
 from roles.ledger.evals import EvalResult, EvalRun, EvalScore
 from roles.ledger.members import Member, MemberRole
+from roles.ledger.outbox import (
+    OutboxBase,
+    OutboxCreate,
+    OutboxKind,
+    OutboxMessage,
+    OutboxRead,
+    OutboxStatus,
+)
 from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
 from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
 
@@ -19,6 +27,12 @@ __all__ = [
     "LabelMove",
     "Member",
     "MemberRole",
+    "OutboxBase",
+    "OutboxCreate",
+    "OutboxKind",
+    "OutboxMessage",
+    "OutboxRead",
+    "OutboxStatus",
     "Prompt",
     "PromptVersion",
     "Review",

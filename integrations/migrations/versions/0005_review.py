@@ -1,7 +1,7 @@
 """The experts' review: reviews per change evaluation, their sampled items, append-only votes.
 
 Revision ID: 0005
-Revises: 0003 (TODO lead: rechain to down_revision = "0004" at merge; 0004 is another branch's)
+Revises: 0004
 Create Date: 2026-12-02 06:30:00
 """
 
@@ -13,7 +13,7 @@ import roles.ledger.types
 
 revision = "0005"
 # TODO(lead): "0004" once the branches are merged; "0003" only so this branch migrates alone.
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

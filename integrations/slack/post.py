@@ -1,0 +1,106 @@
+"""Writing a built message into the outbox, to the channel its kind goes to.
+
+Call these inside the transaction of the handoff or vote the message belongs to; the
+delivery loop sends it after the commit::
+
+    with session_scope() as session:
+        handoff = transition(session, change_id=5, target=State.IN_REVIEW, actor="promptloop")
+        parent = post_message(session, kind=OutboxKind.REVIEW_PARENT, change_id=5,
+                              message=review_parent(summary), key="review:5")
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from integrations.settings import Settings, get_settings
+from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
+from integrations.slack.message import SlackMessage
+from roles.errors import InputError
+from roles.ledger import OutboxKind, OutboxMessage
+from roles.outbox import enqueue, get_message, update_message
+
+# Without Slack the channel only labels the terminal output.
+_CHANNELS = {
+    OutboxKind.REVIEW_PARENT: ("slack_review_channel", "#review"),
+    OutboxKind.REVIEW_ITEM: ("slack_review_channel", "#review"),
+    OutboxKind.DEPLOY_REQUEST: ("slack_deploy_channel", "#deploy"),
+    OutboxKind.NOTICE: ("slack_alerts_channel", "#alerts"),
+}
+
+
+def channel_for(kind: OutboxKind, settings: Settings | None = None) -> str:
+    """The configured channel for a kind of message; with Slack configured it must be set."""
+    settings = settings or get_settings()
+    field, local_name = _CHANNELS[kind]
+    channel = getattr(settings, field)
+    if channel:
+        return str(channel)
+    if settings.slack_bot_token is not None:
+        raise InputError(
+            f"SLACK_BOT_TOKEN is set but PROMPTLOOP_{field.upper()} is not: "
+            f"name the channel id where {kind.value} messages go"
+        )
+    return local_name
+
+
+def post_message(
+    session: Session,
+    *,
+    kind: OutboxKind,
+    message: SlackMessage,
+    change_id: int | None = None,
+    parent_id: int | None = None,
+    key: str | None = None,
+    channel: str | None = None,
+) -> OutboxMessage:
+    """A pending outbox row (or the one already under ``key``). A reply goes to its
+    parent's channel; others to ``channel``, or the one configured for ``kind``."""
+    if parent_id is not None:
+        channel = get_message(session, message_id=parent_id).channel
+    return enqueue(
+        session,
+        channel=channel or channel_for(kind),
+        kind=kind.value,
+        change_id=change_id,
+        parent_id=parent_id,
+        key=key,
+        **message.outbox_fields(),
+    )
+
+
+def revise_message(session: Session, *, message_id: int, message: SlackMessage) -> bool:
+    """New content for a message: a delivered one is then updated in Slack (``chat.update``)."""
+    return update_message(session, message_id=message_id, **message.outbox_fields())
+
+
+def review_key(change_id: int, sample_id: int | None = None) -> str:
+    """The outbox key of a review's parent message, or of one sampled item's reply."""
+    return f"review:{change_id}" if sample_id is None else f"review:{change_id}:item:{sample_id}"
+
+
+def post_review(
+    session: Session, *, summary: ReviewSummary, items: list[ReviewItemView]
+) -> tuple[OutboxMessage, list[OutboxMessage]]:
+    """The review's parent message and one reply per item; a step that runs again (a resumed
+    flow) gets the rows it wrote the first time, and nothing is posted twice."""
+    change_id = summary.change_id
+    parent = post_message(
+        session,
+        kind=OutboxKind.REVIEW_PARENT,
+        message=review_parent(summary),
+        change_id=change_id,
+        key=review_key(change_id),
+    )
+    replies = [
+        post_message(
+            session,
+            kind=OutboxKind.REVIEW_ITEM,
+            message=review_item(item),
+            change_id=change_id,
+            parent_id=parent.id,
+            key=review_key(change_id, item.sample_id),
+        )
+        for item in items
+    ]
+    return parent, replies
