@@ -12,7 +12,6 @@ from alembic import op
 import roles.ledger.types
 
 revision = "0005"
-# TODO(lead): "0004" once the branches are merged; "0003" only so this branch migrates alone.
 down_revision = "0004"
 branch_labels = None
 depends_on = None
