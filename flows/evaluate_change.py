@@ -256,6 +256,7 @@ def _still_evaluating(change_id: int) -> None:
 def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str, Any]) -> str:
     """The verdict's handoff and, when it goes to review, the review it opens (its sample,
     its items): one transaction, so a change never sits in review with nothing to vote on."""
+    from integrations.slack.review import post_opened_review
     from roles.clock import utcnow
     from roles.expert import start_review
 
@@ -264,8 +265,20 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
             session, change_id=change_id, passed=passed, reasons=reasons, payload=payload
         )
         if state.value == "in_review":
-            start_review(session, change_id=change_id, now=utcnow())
+            review = start_review(session, change_id=change_id, now=utcnow())
+            post_opened_review(session, review=review, reasons=reasons, run_url=_run_url())
         return state.value
+
+
+def _run_url() -> str | None:
+    """This flow run's page in the Prefect UI, for the messages that point people to it."""
+    from prefect.settings import PREFECT_API_URL
+
+    from integrations.prefect_server import ui_url
+
+    api = PREFECT_API_URL.value() or ""
+    run_id = flow_run.id
+    return f"{ui_url(api)}/runs/flow-run/{run_id}" if api and run_id else None
 
 
 def _outage(run_id: int) -> str | None:

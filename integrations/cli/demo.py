@@ -44,6 +44,22 @@ def _open_change(session: object) -> ChangeRequest | None:
 DEMO_EXPERTS = ("omar", "ines")
 
 
+def _deliver(*, quiet: bool) -> None:
+    """Send what the outbox holds: to Slack when SLACK_BOT_TOKEN is set, else shown here
+    as text (and kept in the outbox either way). `promptloop serve` does this in a loop."""
+    import io
+    import sys
+
+    from integrations.slack.outbox import deliver_pending
+
+    stream = io.StringIO() if quiet else sys.stdout
+    report = deliver_pending(stream=stream)
+    sent = report.posted + report.updated + report.found + report.local
+    if not quiet and sent:
+        where = "shown above (no SLACK_BOT_TOKEN)" if report.local else "posted to Slack"
+        say(f"   {sent} message(s) from the outbox {where}")
+
+
 def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
     """The sample's two experts vote on every sampled item, through the same role functions
     as `promptloop review vote` and the Slack gateway (blind: each sees only the item). The
@@ -126,6 +142,7 @@ def demo(
         api_url = use_server()
         say(f"2. evaluating on the Prefect server at {api_url.removesuffix('/api')} ...")
         evaluate(change_id, prompt=SAMPLE_PROMPT)
+    _deliver(quiet=as_json)
     played = _play_the_experts(change_id, quiet=as_json)
     with session_scope() as session:
         view = change_view(session, change_id=change_id)

@@ -56,6 +56,7 @@ class ReviewSummary:
     items: int
     run_url: str | None = None
     deadline: str | None = None  # as people read it: "2026-12-04 10:00 UTC"
+    review_id: int | None = None  # keys its messages apart from an earlier review's
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,11 @@ def revise_message(session: Session, *, message_id: int, message: SlackMessage) 
     return update_message(session, message_id=message_id, **message.outbox_fields())
 
 
-def review_key(change_id: int, sample_id: int | None = None) -> str:
-    """The outbox key of a review's parent message, or of one sampled item's reply."""
-    return f"review:{change_id}" if sample_id is None else f"review:{change_id}:item:{sample_id}"
+def review_key(change_id: int, sample_id: int | None = None, review_id: int | None = None) -> str:
+    """The outbox key of a review's parent message, or of one sampled item's reply (a
+    change reviewed again after a revision has a new review, and new messages)."""
+    parent = f"review:{change_id}" + (f":{review_id}" if review_id is not None else "")
+    return parent if sample_id is None else f"{parent}:item:{sample_id}"
 
 
 def post_review(
@@ -90,7 +92,7 @@ def post_review(
         kind=OutboxKind.REVIEW_PARENT,
         message=review_parent(summary),
         change_id=change_id,
-        key=review_key(change_id),
+        key=review_key(change_id, review_id=summary.review_id),
     )
     replies = [
         post_message(
@@ -99,7 +101,7 @@ def post_review(
             message=review_item(item),
             change_id=change_id,
             parent_id=parent.id,
-            key=review_key(change_id, item.sample_id),
+            key=review_key(change_id, item.sample_id, review_id=summary.review_id),
         )
         for item in items
     ]
