@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
-from roles.errors import ConflictError, RoleError, TransitionError
+from roles.errors import ConflictError, InputError, RoleError, TransitionError
 from roles.ledger import ChangeRequest, Handoff, Member
 from roles.states import OPEN_STATES, TRANSITIONS, State, holder
 from roles.transitions import transition
@@ -181,3 +181,44 @@ def test_simultaneous_moves_exactly_one_lands(session: Session) -> None:
         assert len(moved) == 1, results
         assert isinstance(next(r for r in results if not isinstance(r, int)), ConflictError)
         assert _count(change.id) == before + 1
+
+
+@pytest.mark.parametrize("state", [State.SUBMITTED, State.IN_REVIEW, State.AWAITING_APPROVAL])
+def test_an_admin_closes_the_open_change_of_an_author_who_left(session: Session, state) -> None:  # type: ignore[no-untyped-def]
+    load(session)
+    change = submit(session)
+    walk(session, change.id, state)
+    maya = session.exec(select(Member).where(Member.handle == AUTHOR)).one()
+    maya.active = False
+    session.add(maya)
+    session.commit()
+    before = len(handoffs(session, change.id))
+
+    for actor, note, error, words in (
+        (AUTHOR, "bye", RoleError, "'maya' is deactivated"),
+        (
+            "omar",
+            "stale",
+            RoleError,
+            r"only the author of change \d+ \(or an admin, with a reason\)",
+        ),
+        ("lee", None, InputError, "give a reason"),
+        ("lee", "  ", InputError, "give a reason"),
+    ):
+        with pytest.raises(error, match=words):
+            transition(session, change_id=change.id, target=State.WITHDRAWN, actor=actor, note=note)
+        session.rollback()
+    assert len(handoffs(session, change.id)) == before
+
+    transition(session, change_id=change.id, target=State.WITHDRAWN, actor="lee", note="maya left")
+    session.commit()
+    last = handoffs(session, change.id)[-1]
+    assert (last.from_state, last.to_state, last.role, last.note) == (
+        state.value,
+        "withdrawn",
+        "admin",
+        "maya left",
+    )
+    assert session.get(Member, last.actor_id).handle == "lee"
+    with pytest.raises(TransitionError):  # closed is closed, for an admin too
+        transition(session, change_id=change.id, target=State.WITHDRAWN, actor="lee", note="x")
