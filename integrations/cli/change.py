@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
-from integrations.cli.output import ago, emit_json, out, say, table
+from integrations.cli.output import ago, emit_json, out, say, styled, table
 from integrations.db import session_scope
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PromptloopError
-from roles.pm import revise_change, submit_change, withdraw_change
+from roles.pm import expect_evaluation, revise_change, submit_change, withdraw_change
 
 app = typer.Typer(
     help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
@@ -30,9 +30,7 @@ def start_evaluation(
     change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False
 ) -> dict[str, Any]:
     """Start ``evaluate_change`` for a submitted change: detached, or here with --wait."""
-    from integrations.settings import get_settings
-
-    if skip or (not wait and not get_settings().auto_evaluate):
+    if _not_evaluated(wait=wait, skip=skip):
         return {"evaluation": "not started"}
     if wait:
         from flows.launch import evaluate, note_launch_failure
@@ -43,12 +41,9 @@ def start_evaluation(
         except PromptloopError:
             raise
         except Exception as exc:
+            # Not one of our refusals: a bug (exit 3 "internal error"), kept for `change show`.
             note_launch_failure(change_id, exc)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(
-                f"the evaluation of change {change_id} could not run: {first}; the change is "
-                f"unchanged — retry with `promptloop change evaluate {change_id} --wait`"
-            ) from None
+            raise
         return {"evaluation": "finished", "state_after_evaluation": state}
     from flows.launch import evaluate_in_background
 
@@ -65,7 +60,7 @@ def print_verdict(view: dict[str, Any]) -> None:
     verdict = current_verdict(view["history"])
     if verdict and verdict["payload"].get("reasons"):
         colour = "green" if verdict["to_state"] == "in_review" else "red"
-        out.print(f"[bold {colour}]evaluation: {verdict['to_state']}[/]")
+        out.print(styled((f"evaluation: {verdict['to_state']}", f"bold {colour}")))
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
 
@@ -107,7 +102,13 @@ def submit(
         raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
-        change = submit_change(session, spec=spec, author=actor, note=note)
+        change = submit_change(
+            session,
+            spec=spec,
+            author=actor,
+            note=note,
+            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
+        )
         view = change_view(session, change_id=change.id or 0, with_history=False)
     if not as_json:
         say(
@@ -128,10 +129,13 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         emit_json(view)
         return
     out.print(
-        f"[bold]change {view['id']}[/]  {view['prompt']}  v{view['base_version'] or '-'} → "
-        f"v{view['candidate_version']}  by {view['author']}"
+        styled(
+            (f"change {view['id']}", "bold"),
+            f"  {view['prompt']}  v{view['base_version'] or '-'} → "
+            f"v{view['candidate_version']}  by {view['author']}",
+        )
     )
-    out.print(f"state: [bold]{view['state']}[/]  (held by: {view['holder']})")
+    out.print(styled("state: ", (view["state"], "bold"), f"  (held by: {_held_by(view)})"))
     if view["note"]:
         out.print(f"note: {view['note']}")
     table(
@@ -158,9 +162,12 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
     links = view.get("links") or {}
     if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
         out.print(
-            f"[red]the evaluation could not run[/] ({links['evaluation_error_at']}): "
-            f"{links['evaluation_error']}; log: {links['evaluation_log']}; retry with "
-            f"`promptloop change evaluate {view['id']}`"
+            styled(
+                ("the evaluation could not run", "red"),
+                f" ({links['evaluation_error_at']}): "
+                f"{links['evaluation_error']}; log: {links['evaluation_log']}; retry with "
+                f"`promptloop change evaluate {view['id']}`",
+            )
         )
     if (
         view["state"] == "evaluating"
@@ -170,9 +177,9 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         from flows.launch import evaluator_gone
 
         if evaluator_gone(view["id"]):
+            gone = f"the process evaluating this change (pid {links['evaluator']['pid']}) is gone"
             out.print(
-                f"[red]the process evaluating this change (pid {links['evaluator']['pid']}) is gone[/]; "
-                f"resume with `promptloop change evaluate {view['id']}`"
+                styled((gone, "red"), f"; resume with `promptloop change evaluate {view['id']}`")
             )
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
@@ -180,6 +187,24 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         api = os.environ.get("PREFECT_API_URL") or recorded_url()
         if api:
             out.print(f"Prefect flow run: {ui_url(api)}/runs/flow-run/{view['flow_run_id']}")
+
+
+def _held_by(view: dict[str, Any]) -> str:
+    if view["holder"] != "nobody":
+        return str(view["holder"])
+    why = (view.get("links") or {}).get("not_evaluated")
+    return f"nobody: not evaluated ({why}); run `promptloop change evaluate {view['id']}`"
+
+
+def _not_evaluated(*, wait: bool, skip: bool) -> str | None:
+    """Why no evaluation starts with this command, if none does."""
+    from integrations.settings import get_settings
+
+    if skip:
+        return "--no-eval"
+    if not wait and not get_settings().auto_evaluate:
+        return "PROMPTLOOP_AUTO_EVALUATE=false"
+    return None
 
 
 def _short(text: str | None, limit: int = 70) -> str | None:
@@ -232,7 +257,14 @@ def revise(
         raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
-        revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)
+        revise_change(
+            session,
+            change_id=change_id,
+            spec=spec,
+            author=actor,
+            note=note,
+            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
+        )
         view = change_view(session, change_id=change_id, with_history=False)
     if not as_json:
         say(
@@ -245,12 +277,17 @@ def revise(
 def withdraw(
     change_id: Annotated[int, typer.Argument(metavar="ID")],
     actor: ActorOpt,
-    note: NoteOpt = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", "--note", help="Why (kept with the handoff; required of an admin)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Withdraw your own open change."""
+    """Withdraw your own open change; an admin may close anyone's, giving --reason."""
     with session_scope() as session:
-        withdraw_change(session, change_id=change_id, author=actor, note=note)
+        withdraw_change(session, change_id=change_id, author=actor, note=reason)
         view = change_view(session, change_id=change_id, with_history=False)
     if as_json:
         emit_json(view)
@@ -276,6 +313,8 @@ def evaluate(
         raise PolicyError(
             f"change {change_id} is {view['state']}; only submitted or evaluating changes are evaluated"
         )
+    with session_scope() as session:
+        expect_evaluation(session, change_id=change_id)
     view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")
