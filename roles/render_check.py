@@ -40,6 +40,6 @@ def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -
     except RenderError as exc:
         what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
         raise InputError(
-            f"the template of '{spec.name}' does not render for {where}: {what}; "
+            f"the {exc.part} of '{spec.name}' does not render for {where}: {what}; "
             "nothing was written"
         ) from None
