@@ -1,0 +1,94 @@
+"""What the CLI prints is true and verbatim: text keeps its brackets, bugs are not called
+bad input, a change nobody evaluates is not said to be held by promptloop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support import SAMPLES, submit_sample
+
+ROOT = Path(__file__).resolve().parents[2]
+CHANGE_FILE = str(SAMPLES / "support-triage-change.yaml")
+
+
+def test_an_admin_closes_a_change_whose_author_left_the_team(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    change = submit_sample()["id"]
+    sample_team = (SAMPLES / "team.yaml").read_text()
+    head, rest = sample_team.split("  - handle: maya\n")
+    team_file = tmp_path / "team.yaml"
+    team_file.write_text(head + rest[rest.index("  - handle: omar") :])
+    assert cli("team", "sync", str(team_file)).code == 0  # maya is deactivated
+
+    author = cli("change", "withdraw", str(change), "--as", "maya")
+    assert (author.code, author.stderr.strip()) == (
+        1,
+        "error: 'maya' is deactivated and cannot act",
+    )
+    no_reason = cli("change", "withdraw", str(change), "--as", "lee")
+    assert no_reason.code == 2 and "give a reason (--reason)" in no_reason.stderr
+    closed = cli(
+        "change", "withdraw", str(change), "--as", "lee", "--reason", "maya left", "--json"
+    )
+    assert closed.code == 0, closed.stderr
+    assert closed.json()["state"] == "withdrawn"
+    last = cli("change", "show", str(change), "--json").json()["history"][-1]
+    assert (last["actor"], last["role"], last["note"]) == ("lee", "admin", "maya left")
+
+
+def test_text_from_users_and_errors_is_printed_verbatim(cli) -> None:  # type: ignore[no-untyped-def]
+    change = submit_sample("--note", "[bold]x[/bold] and :smile:")["id"]
+    shown = cli("change", "show", str(change))
+    assert shown.code == 0, shown.stderr
+    assert "note: [bold]x[/bold] and :smile:" in shown.stdout
+    assert shown.stdout.count("[bold]x[/bold]") == 2  # the note line and the history table
+
+    missing = cli("prompt", "show", "promptloop[local]")
+    assert missing.code == 2
+    assert missing.stderr.startswith("error: there is no prompt named 'promptloop[local]' (see")
+
+
+def test_a_no_eval_change_is_held_by_nobody_with_the_command_that_moves_it(cli) -> None:  # type: ignore[no-untyped-def]
+    change = submit_sample("--no-eval")["id"]
+    shown = cli("change", "show", str(change))
+    assert (
+        "(held by: nobody: not evaluated (--no-eval); run `promptloop change evaluate "
+        f"{change}`)" in shown.stdout
+    )
+    assert cli("change", "list", "--json").json()[0]["holder"] == "nobody"
+
+
+def test_a_system_text_too_large_is_refused_as_the_system_not_the_template(
+    cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli("init", "--sample").code == 0
+    text = Path(CHANGE_FILE).read_text()
+    big = tmp_path / "big.yaml"
+    big.write_text(text.replace("system: |\n  You sort", f"system: {'x' * 2_000_000}\n#"))
+    result = cli("change", "submit", "--file", str(big), "--as", "maya")
+    assert result.code == 2
+    assert "the system of 'support-triage' does not render for item" in result.stderr
+    assert "over 1000000 characters" in result.stderr
+
+
+def test_a_failure_that_is_not_ours_is_an_internal_error_not_bad_input(tmp_path: Path) -> None:
+    """Exit 3, one line: here the Prefect API cannot be reached while --wait evaluates."""
+    env = {
+        "PROMPTLOOP_HOME": str(tmp_path),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PREFECT_API_URL": "http://127.0.0.1:1/api",
+    }
+
+    def promptloop(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "promptloop", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert promptloop("init", "--sample").returncode == 0
+    assert promptloop("change", "submit", "-f", CHANGE_FILE, "--as", "maya", "--no-eval").stdout
+    result = promptloop("change", "evaluate", "1", "--wait")
+    assert result.returncode == 3, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("internal error:")]
+    assert "Failed to reach API at http://127.0.0.1:1/api" in line
+    assert "Traceback" not in result.stderr
