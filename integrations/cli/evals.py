@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -44,6 +43,8 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a version (default: production) and record the run."""
+    import asyncio
+
     from integrations.evaluation import execute, make_plan
     from integrations.llm import model_client
     from integrations.settings import get_settings
