@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import SAMPLES, submit_sample
+from fakes.openai_server import FakeOpenAIServer
+from support import SAMPLES, judge_aware, point_at, submit_sample
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANGE_FILE = str(SAMPLES / "support-triage-change.yaml")
@@ -48,6 +49,16 @@ def test_text_from_users_and_errors_is_printed_verbatim(cli) -> None:  # type: i
     missing = cli("prompt", "show", "promptloop[local]")
     assert missing.code == 2
     assert missing.stderr.startswith("error: there is no prompt named 'promptloop[local]' (see")
+
+
+def test_a_model_output_is_printed_verbatim(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "[bold]x[/bold]")) as server:
+        point_at(server, monkeypatch)
+        assert cli("init", "--sample").code == 0
+        run = cli("eval", "run", "support-triage", "--json").json()
+    shown = cli("eval", "show", str(run["id"]), "--items", "--limit", "1")
+    assert shown.code == 0, shown.stderr
+    assert "  output: [bold]x[/bold]" in shown.stdout.splitlines()
 
 
 def test_a_no_eval_change_is_held_by_nobody_with_the_command_that_moves_it(cli) -> None:  # type: ignore[no-untyped-def]
