@@ -59,7 +59,7 @@ def submit_change(
             "there is nothing to change"
         )
     candidate = _candidate(session, spec=spec, author=member)
-    _refuse_duplicate(session, candidate=candidate)
+    _refuse_duplicate(session, candidate=candidate, name=spec.name)
     now = utcnow()
     assert prompt.id is not None and candidate.id is not None and member.id is not None
     change = ChangeRequest(
@@ -79,7 +79,7 @@ def submit_change(
     except IntegrityError:
         # The same version was proposed by a submit that committed while we checked:
         # the database's one-open-change-per-version index refused ours.
-        _refuse_duplicate(session, candidate=candidate)
+        _refuse_duplicate(session, candidate=candidate, name=spec.name)
         raise
     first_handoff(session, change=change, actor_id=member.id, role=role.value, note=note)
     return change
@@ -135,7 +135,7 @@ def revise_change(
     candidate = _candidate(session, spec=spec, author=member)
     if candidate.id == change.candidate_version_id:
         raise InputError(f"the file is identical to the current candidate of change {change_id}")
-    _refuse_duplicate(session, candidate=candidate)
+    _refuse_duplicate(session, candidate=candidate, name=spec.name)
     previous = change.candidate_version_id
     change.candidate_version_id = candidate.id  # type: ignore[assignment]
     change.base_version_id = base.id if base else None
@@ -171,7 +171,7 @@ def expect_evaluation(session: Session, *, change_id: int) -> None:
         session.flush()
 
 
-def _refuse_duplicate(session: Session, *, candidate: PromptVersion) -> None:
+def _refuse_duplicate(session: Session, *, candidate: PromptVersion, name: str) -> None:
     open_change = session.exec(
         select(ChangeRequest)
         .where(ChangeRequest.candidate_version_id == candidate.id)
@@ -179,6 +179,6 @@ def _refuse_duplicate(session: Session, *, candidate: PromptVersion) -> None:
     ).first()
     if open_change is not None:
         raise PolicyError(
-            f"change {open_change.id} already proposes version {candidate.number} of this "
-            f"prompt ({open_change.state}); see `promptloop change show {open_change.id}`"
+            f"change {open_change.id} already proposes version {candidate.number} of '{name}' "
+            f"({open_change.state}); see `promptloop change show {open_change.id}`"
         )

@@ -4,6 +4,7 @@ bad input, a change nobody evaluates is not said to be held by promptloop."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,24 @@ def test_a_failure_that_is_not_ours_is_an_internal_error_not_bad_input(tmp_path:
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("internal error:")]
     assert "Failed to reach API at http://127.0.0.1:1/api" in line
     assert "Traceback" not in result.stderr
+
+
+def test_two_submits_of_one_file_at_once_open_one_change(ledger: str, home: Path) -> None:
+    """Two real `promptloop change submit` processes started together, on either database."""
+    env = {
+        "PROMPTLOOP_HOME": str(home),
+        "PROMPTLOOP_DATABASE_URL": ledger,
+        "PROMPTLOOP_AUTO_EVALUATE": "false",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    command = [sys.executable, "-m", "promptloop"]
+    subprocess.run([*command, "init", "--sample"], cwd=ROOT, env=env, check=True)
+    submit = [*command, "change", "submit", "-f", CHANGE_FILE, "--as", "maya"]
+    racers = [
+        subprocess.Popen(submit, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outcomes = sorted((p.wait(timeout=60), p.stderr.read().decode()) for p in racers)  # type: ignore[union-attr]
+    (won, _), (lost, why) = outcomes
+    assert (won, lost) == (0, 1), outcomes
+    assert re.match(r"error: change \d+ already proposes version 2 of 'support-triage'", why)

@@ -65,7 +65,7 @@ def test_a_submit_that_loses_the_race_names_the_change_that_won(session: Session
     assert isinstance(error, PolicyError), error
     assert error.exit_code == 1
     assert error.message == (
-        f"change {winner} already proposes version {version.number} of this prompt "
+        f"change {winner} already proposes version {version.number} of 'support-triage' "
         f"(submitted); see `promptloop change show {winner}`"
     )
     assert [c.id for c in open_changes(version.id)] == [winner]
