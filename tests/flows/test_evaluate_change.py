@@ -213,11 +213,12 @@ def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) 
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2, result.stderr
-    assert (
-        "could not run" in result.stderr and "promptloop change evaluate 1 --wait" in result.stderr
-    )
+    # Not one of promptloop's refusals: exit 3, one line, the cause kept on the change.
+    assert result.returncode == 3, result.stderr
+    assert "internal error:" in result.stderr and "Traceback" not in result.stderr
     assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"
+    shown = invoke("change", "show", "1").stdout
+    assert "the evaluation could not run" in shown and "promptloop change evaluate 1" in shown
 
 
 def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
