@@ -11,7 +11,8 @@ not timed) it runs, interleaved, ``--repeat`` times each:
   console script runs them (``from integrations.cli.app import main; main()``).
 
 Each figure is the wall time from spawning the process to its exit; the table shows the
-fastest and the median run and the median's ratio to the baseline's. The code measured is
+fastest and the median run, the median's ratio to the baseline's, and the median CPU time
+(user + system) of the process, which other load on the machine disturbs less. The code measured is
 the checkout this script sits in (it runs with the checkout as the working directory).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,15 +48,21 @@ CASES: dict[str, list[str]] = {
 }
 
 
-def run(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``python ARGS``."""
+    cpu, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -67,30 +75,33 @@ def main() -> None:
         env.pop("PROMPTLOOP_DATABASE_URL", None)
         run([*CLI, "init", "--sample"], env)
         run([*CLI, "change", "submit", "-f", str(CHANGE_FILE), "--as", "maya"], env)
-        times: dict[str, list[float]] = {name: [] for name in CASES}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
         for _ in range(options.repeat):
             for name, args in CASES.items():
                 times[name].append(run(args, env))
-    baseline = statistics.median(times["python -c pass"])
-    rows = [
-        {
-            "command": name,
-            "min_s": round(min(t), 3),
-            "median_s": round(statistics.median(t), 3),
-            "x_baseline": round(statistics.median(t) / baseline, 1),
-        }
-        for name, t in times.items()
-    ]
+    baseline = statistics.median(wall for wall, _ in times["python -c pass"])
+    rows = []
+    for name, runs in times.items():
+        walls = [wall for wall, _ in runs]
+        rows.append(
+            {
+                "command": name,
+                "min_s": round(min(walls), 3),
+                "median_s": round(statistics.median(walls), 3),
+                "x_baseline": round(statistics.median(walls) / baseline, 1),
+                "cpu_s": round(statistics.median(cpu for _, cpu in runs), 3),
+            }
+        )
     if options.json:
         print(
             json.dumps({"repeat": options.repeat, "python": sys.version.split()[0], "rows": rows})
         )
         return
-    print(f"{'command':<40} {'min s':>7} {'median s':>9} {'× pass':>7}")
+    print(f"{'command':<40} {'min s':>7} {'median s':>9} {'× pass':>7} {'cpu s':>7}")
     for row in rows:
         print(
             f"{row['command']:<40} {row['min_s']:>7.3f} {row['median_s']:>9.3f} "
-            f"{row['x_baseline']:>7.1f}"
+            f"{row['x_baseline']:>7.1f} {row['cpu_s']:>7.3f}"
         )
     print(f"({options.repeat} runs each, interleaved; Python {sys.version.split()[0]})")
 
