@@ -125,3 +125,18 @@ def test_two_submits_of_one_file_at_once_open_one_change(ledger: str, home: Path
     (won, _), (lost, why) = outcomes
     assert (won, lost) == (0, 1), outcomes
     assert re.match(r"error: change \d+ already proposes version 2 of 'support-triage'", why)
+
+
+def test_no_command_writes_rich_markup_that_would_print_literally() -> None:
+    """The consoles print verbatim (markup off), so a `[red]…[/]` left in a string would be
+    shown as typed; styling goes through `output.styled` / `output.error`."""
+    import ast
+
+    tag = re.compile(r"\[/\]|\[/?(?:bold|red|green|yellow|dim|cyan|italic)\b[^\]]*\]")
+    found = []
+    for path in [*(ROOT / "integrations").rglob("*.py"), *(ROOT / "flows").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and tag.search(text):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
