@@ -13,7 +13,7 @@ from roles.ledger.types import UTCDateTime
 from roles.states import OPEN_STATES
 
 # One open change per candidate version, kept by the database itself: two submits of the
-# same file at the same moment cannot both open a change (migration 0003).
+# same file at the same moment cannot both open a change (migration 0004).
 OPEN_CANDIDATE_INDEX = "uq_change_request_open_candidate"
 OPEN_STATE_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN_STATES)))
 

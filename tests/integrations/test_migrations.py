@@ -32,7 +32,7 @@ def test_one_open_change_per_version_is_an_index_over_exactly_the_open_states(
 
     from roles.states import OPEN_STATES
 
-    migration = _migration("0003")
+    migration = _migration("0004")
     assert set(migration.OPEN_STATES) == {s.value for s in OPEN_STATES}
     (index,) = [
         i
@@ -60,7 +60,7 @@ def test_the_upgrade_withdraws_open_duplicates_it_finds_with_a_handoff(ledger: s
     with engine.begin() as connection:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
+        command.downgrade(config, _migration("0004").down_revision)
     with Session(engine) as session:
         load_sample(session)
         spec = parse_prompt_file(sample_path("support-triage-change.yaml"))

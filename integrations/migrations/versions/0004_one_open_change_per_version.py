@@ -5,7 +5,7 @@ one version (SQLite showed it). Open changes that already share a version are re
 first: the oldest stays open, the others are withdrawn by promptloop with a handoff that
 says why (the handoff table is append-only, so nothing is rewritten).
 
-Revision ID: 0003
+Revision ID: 0004
 Revises: 0002
 Create Date: 2026-12-02 06:00:00
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 import roles.ledger.types
 
-revision = "0003"
+revision = "0004"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
