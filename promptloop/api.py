@@ -7,7 +7,6 @@ from typing import Any
 
 from integrations.db import session_scope
 from roles.registry import find_prompt, labels_of, resolve
-from roles.templates import render_messages
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,8 @@ class PromptVersionView:
 
     def render(self, **variables: Any) -> list[dict[str, str]]:
         """OpenAI-style chat messages; an undefined variable raises ``roles.templates.RenderError``."""
+        from roles.templates import render_messages  # Jinja2: only when rendering
+
         return render_messages(
             system=self.system, template=self.template, examples=self.examples, variables=variables
         )

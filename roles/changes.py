@@ -17,6 +17,18 @@ from roles.registry import find_prompt
 from roles.states import State, holder
 from roles.transitions import get_change
 
+# The change's link that says why nothing evaluates it (set by ``roles.pm``, e.g. "--no-eval").
+NOT_EVALUATED = "not_evaluated"
+
+
+def holder_of(change: ChangeRequest) -> str:
+    """Who must act next: the state's holder, or ``nobody`` for a submitted change that
+    nothing will evaluate until someone runs ``promptloop change evaluate``."""
+    state = State(change.state)
+    if state is State.SUBMITTED and change.links.get(NOT_EVALUATED):
+        return "nobody"
+    return holder(state)
+
 
 def _handles(session: Session) -> dict[int, str]:
     return {i: h for i, h in session.exec(select(Member.id, Member.handle)).all() if i is not None}
@@ -101,7 +113,7 @@ def _views(
             "prompt": prompt_names.get(change.prompt_id, "?"),
             "state": state.value,
             "author": handles.get(change.author_id, "?"),
-            "holder": holder(state),
+            "holder": holder_of(change),
             "base_version": numbers.get(change.base_version_id) if change.base_version_id else None,
             "candidate_version": numbers.get(change.candidate_version_id),
             "note": change.note,

@@ -19,13 +19,12 @@ from sqlmodel import Session, col, select
 from roles.errors import ConflictError, InputError, NotFoundError
 from roles.ledger import Dataset, DatasetItem
 from roles.prompt_file import NAME_PATTERN
-from roles.yamlfile import read_text
 
 MAX_ERRORS_SHOWN = 5
 
 
 class ItemSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str = Field(min_length=1, max_length=200)
     input: dict[str, Any]
@@ -93,6 +92,8 @@ def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
 
 
 def parse_jsonl(path: Path | str) -> list[ItemSpec]:
+    from roles.yamlfile import read_text  # with PyYAML: only when a file is read
+
     return parse_jsonl_text(read_text(path), str(path))
 
 

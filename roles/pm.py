@@ -6,12 +6,16 @@ candidate is checked first: its template must render for every item of its datas
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from roles.changes import NOT_EVALUATED
 from roles.clock import utcnow
 from roles.datasets import find_dataset
-from roles.errors import InputError, PolicyError
-from roles.ledger import ChangeRequest, Dataset, PromptVersion
+from roles.errors import ConflictError, InputError, PolicyError
+from roles.ledger import ChangeRequest, Dataset, Member, PromptVersion
 from roles.prompt_file import PromptSpec
 from roles.registry import PRODUCTION, add_version, find_prompt, label_target
 from roles.render_check import check_renders
@@ -26,9 +30,19 @@ def dataset_for(session: Session, spec: PromptSpec, base: PromptVersion | None) 
 
 
 def submit_change(
-    session: Session, *, spec: PromptSpec, author: str, note: str | None = None
+    session: Session,
+    *,
+    spec: PromptSpec,
+    author: str,
+    note: str | None = None,
+    not_evaluated: str | None = None,
 ) -> ChangeRequest:
-    """Open a change request proposing ``spec`` as the prompt's next production version."""
+    """Open a change request proposing ``spec`` as the prompt's next production version.
+
+    ``not_evaluated`` says why no evaluation starts now (e.g. ``"--no-eval"``), so the
+    change is shown as waiting for someone to run ``change evaluate``, not for promptloop.
+    Two submits of the same file at once open one change; the other gets a PolicyError.
+    """
     member, role = require_member(session, handle=author, roles=AUTHORS)
     prompt = find_prompt(session, name=spec.name)
     base = label_target(session, prompt=prompt, label=PRODUCTION)
@@ -44,8 +58,8 @@ def submit_change(
             f"the file is identical to production (version {base.number} of '{spec.name}'); "
             "there is nothing to change"
         )
-    candidate, _ = add_version(session, spec=spec, author=member)
-    _refuse_duplicate(session, candidate=candidate)
+    candidate = _candidate(session, spec=spec, author=member)
+    _refuse_duplicate(session, candidate=candidate, name=spec.name)
     now = utcnow()
     assert prompt.id is not None and candidate.id is not None and member.id is not None
     change = ChangeRequest(
@@ -55,17 +69,47 @@ def submit_change(
         author_id=member.id,
         state=State.SUBMITTED.value,
         note=note,
+        links=_not_evaluated({}, not_evaluated),
         created_at=now,
         updated_at=now,
     )
-    session.add(change)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(change)
+    except IntegrityError:
+        # The same version was proposed by a submit that committed while we checked:
+        # the database's one-open-change-per-version index refused ours.
+        _refuse_duplicate(session, candidate=candidate, name=spec.name)
+        raise
     first_handoff(session, change=change, actor_id=member.id, role=role.value, note=note)
     return change
 
 
+def _candidate(session: Session, *, spec: PromptSpec, author: Member) -> PromptVersion:
+    """The candidate version for ``spec``: stored now, or the identical one already stored
+    (also when another submit of the same file stored it at this very moment)."""
+    try:
+        candidate, _ = add_version(session, spec=spec, author=author)
+    except ConflictError:
+        # Once more: now it finds what the other submit stored.
+        candidate, _ = add_version(session, spec=spec, author=author)
+    return candidate
+
+
+def _not_evaluated(links: dict[str, Any], why: str | None) -> dict[str, Any]:
+    """Links noting why nothing will evaluate the change (``None``: an evaluation starts)."""
+    rest = {k: v for k, v in links.items() if k != NOT_EVALUATED}
+    return {**rest, NOT_EVALUATED: why} if why else rest
+
+
 def revise_change(
-    session: Session, *, change_id: int, spec: PromptSpec, author: str, note: str | None = None
+    session: Session,
+    *,
+    change_id: int,
+    spec: PromptSpec,
+    author: str,
+    note: str | None = None,
+    not_evaluated: str | None = None,
 ) -> ChangeRequest:
     """A new candidate for a change the loop sent back; the loop runs again from submitted."""
     change = get_change(session, change_id)
@@ -88,12 +132,14 @@ def revise_change(
             f"the file is identical to production (version {base.number} of '{spec.name}'); "
             "there is nothing to change"
         )
-    candidate, _ = add_version(session, spec=spec, author=member)
+    candidate = _candidate(session, spec=spec, author=member)
     if candidate.id == change.candidate_version_id:
         raise InputError(f"the file is identical to the current candidate of change {change_id}")
+    _refuse_duplicate(session, candidate=candidate, name=spec.name)
     previous = change.candidate_version_id
     change.candidate_version_id = candidate.id  # type: ignore[assignment]
     change.base_version_id = base.id if base else None
+    change.links = _not_evaluated(change.links, not_evaluated)
     session.add(change)
     session.flush()
     transition(
@@ -110,11 +156,22 @@ def revise_change(
 def withdraw_change(
     session: Session, *, change_id: int, author: str, note: str | None = None
 ) -> ChangeRequest:
+    """Close an open change: ``author`` is its author, or an admin giving a reason in ``note``
+    (e.g. for a change whose author has left the team)."""
     transition(session, change_id=change_id, target=State.WITHDRAWN, actor=author, note=note)
     return get_change(session, change_id)
 
 
-def _refuse_duplicate(session: Session, *, candidate: PromptVersion) -> None:
+def expect_evaluation(session: Session, *, change_id: int) -> None:
+    """An evaluation of the change is being started: it no longer waits for a person."""
+    change = get_change(session, change_id)
+    if NOT_EVALUATED in change.links:
+        change.links = _not_evaluated(change.links, None)
+        session.add(change)
+        session.flush()
+
+
+def _refuse_duplicate(session: Session, *, candidate: PromptVersion, name: str) -> None:
     open_change = session.exec(
         select(ChangeRequest)
         .where(ChangeRequest.candidate_version_id == candidate.id)
@@ -122,5 +179,6 @@ def _refuse_duplicate(session: Session, *, candidate: PromptVersion) -> None:
     ).first()
     if open_change is not None:
         raise PolicyError(
-            f"change {open_change.id} already proposes this version ({open_change.state})"
+            f"change {open_change.id} already proposes version {candidate.number} of '{name}' "
+            f"({open_change.state}); see `promptloop change show {open_change.id}`"
         )

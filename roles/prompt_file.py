@@ -18,15 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from roles.errors import InputError
-from roles.templates import RenderError, check_syntax, render
-from roles.yamlfile import Loc, YamlDoc, load_yaml
+
+if TYPE_CHECKING:
+    import yaml
+
+    from roles.yamlfile import Loc, YamlDoc
+
+# YAML and Jinja2 are imported where a file is read or written, and the models' validators
+# are built when first used (defer_build): commands that only read the ledger (`change
+# list`, `prompt show`) start without paying for them.
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -34,7 +41,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 class ModelParams(BaseModel):
     """The sampling parameters promptloop passes to the model; anything else is a typo."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -49,14 +56,14 @@ class ModelParams(BaseModel):
 
 
 class Example(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     input: dict[str, Any] = Field(default_factory=dict)
     output: str
 
 
 class PromptSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     model: str = Field(min_length=1, max_length=200)
@@ -94,10 +101,12 @@ class PromptSpec(BaseModel):
 
 
 def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
+    from roles.templates import RenderError, check_syntax, render
+
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.source}: a prompt file is a mapping with name, model and template")
     suite_source = doc.where(("suite",))
-    suite_doc, suite_root = doc, cast(Loc, ("suite",))
+    suite_doc, suite_root = doc, cast("Loc", ("suite",))
     if isinstance(doc.data.get("suite"), str):
         suite_doc, suite_root = _suite_file(doc)
         suite_source = suite_doc.source
@@ -129,6 +138,8 @@ def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
 def _suite_file(doc: YamlDoc) -> tuple[YamlDoc, Loc]:
     """``suite: evals/triage-suite.yaml``: a suite file beside the prompt file; returns it and
     where the suite's keys start in it (the top, or under a ``suite:`` key)."""
+    from roles.yamlfile import load_yaml
+
     path = Path(doc.source).parent / str(doc.data["suite"])
     suite_doc = load_yaml(path)
     root: Loc = ()
@@ -154,11 +165,9 @@ def _pinpoint(message: str, source: str, doc: YamlDoc, root: Loc) -> str:
 
 
 def parse_prompt_file(path: Path | str) -> PromptSpec:
+    from roles.yamlfile import load_yaml
+
     return parse_prompt_doc(load_yaml(path))
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -166,12 +175,23 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str_representer)
+@cache
+def _dumper() -> type[yaml.SafeDumper]:
+    """Multi-line strings as ``|`` blocks, so an exported template reads as written."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    Dumper.add_representer(str, _str_representer)
+    return Dumper
 
 
 def export_yaml(spec: PromptSpec) -> str:
+    import yaml
+
     data: dict[str, Any] = {"name": spec.name}
     for key, value in spec.content().items():
         if value not in (None, {}, []):
             data[key] = value
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)

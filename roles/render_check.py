@@ -14,7 +14,6 @@ from roles.datasets import items_of
 from roles.errors import InputError
 from roles.ledger import Dataset
 from roles.prompt_file import PromptSpec
-from roles.templates import RenderError, render_messages
 
 
 def check_renders(session: Session, *, spec: PromptSpec, dataset: Dataset | None) -> int:
@@ -33,6 +32,8 @@ def check_renders(session: Session, *, spec: PromptSpec, dataset: Dataset | None
 
 
 def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -> None:
+    from roles.templates import RenderError, render_messages  # Jinja2: only when rendering
+
     try:
         render_messages(
             system=spec.system, template=spec.template, examples=[], variables=variables
@@ -40,6 +41,6 @@ def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -
     except RenderError as exc:
         what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
         raise InputError(
-            f"the template of '{spec.name}' does not render for {where}: {what}; "
+            f"the {exc.part} of '{spec.name}' does not render for {where}: {what}; "
             "nothing was written"
         ) from None

@@ -26,14 +26,13 @@ from roles.clock import utcnow
 from roles.errors import InputError, RoleError
 from roles.ledger import Member, MemberRole
 from roles.states import PERSON_ROLES, Role
-from roles.yamlfile import load_yaml
 
 SYSTEM_HANDLE = "promptloop"
 HANDLE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 class Person(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     handle: str
     name: str = Field(min_length=1, max_length=200)
@@ -59,13 +58,15 @@ class Person(BaseModel):
 
 
 class TeamFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     people: list[Person]
 
 
 def read_team_file(path: Path | str) -> list[Person]:
     """Parse and validate a team file; errors name the file and line."""
+    from roles.yamlfile import load_yaml  # PyYAML: only when a team file is read
+
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise InputError(f"{doc.source}: a team file is a mapping with a 'people' list")

@@ -37,7 +37,7 @@ class Role(StrEnum):
 
 PERSON_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.SYSTEM)
 
-# States in which a change still waits for something; its author may withdraw it.
+# States in which a change still waits for something; its author (or an admin) may withdraw it.
 OPEN_STATES: frozenset[State] = frozenset(
     {
         State.SUBMITTED,
@@ -58,6 +58,8 @@ class Rule:
         roles: the actor must hold one of these (the first one held is recorded).
         author_only: only the change's author may make this move.
         not_author: the change's author may never make this move (separation of duties).
+        admin_with_reason: an admin may also make this move on anyone's change, giving a
+            reason (a change whose author left the team must not stay open for ever).
     """
 
     source: State
@@ -65,6 +67,7 @@ class Rule:
     roles: tuple[Role, ...]
     author_only: bool = False
     not_author: bool = False
+    admin_with_reason: bool = False
 
 
 S, R = State, Role
@@ -82,7 +85,10 @@ TRANSITIONS: tuple[Rule, ...] = (
     Rule(S.DEPLOYED, S.ROLLED_BACK, (R.ENGINEER, R.SYSTEM)),
     Rule(S.EVAL_FAILED, S.SUBMITTED, AUTHORS, author_only=True),
     Rule(S.CHANGES_REQUESTED, S.SUBMITTED, AUTHORS, author_only=True),
-    *(Rule(s, S.WITHDRAWN, AUTHORS, author_only=True) for s in sorted(OPEN_STATES)),
+    *(
+        Rule(s, S.WITHDRAWN, AUTHORS, author_only=True, admin_with_reason=True)
+        for s in sorted(OPEN_STATES)
+    ),
 )
 
 RULES: dict[tuple[State, State], Rule] = {(r.source, r.target): r for r in TRANSITIONS}

@@ -54,11 +54,13 @@ _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 
 
 class RenderError(InputError):
-    """A template that does not render; ``variable`` names what was missing, if known."""
+    """A template that does not render; ``variable`` names what was missing, if known, and
+    ``part`` which part of the prompt failed (``template`` or ``system``)."""
 
     def __init__(self, message: str, variable: str | None = None) -> None:
         super().__init__(message)
         self.variable = variable
+        self.part = "template"
 
 
 @lru_cache(maxsize=256)
@@ -106,7 +108,11 @@ def render_messages(
     """OpenAI-style chat messages: system, few-shot pairs, then the rendered user turn."""
     messages: list[dict[str, str]] = []
     if system:
-        messages.append({"role": "system", "content": render(system, variables)})
+        try:
+            messages.append({"role": "system", "content": render(system, variables)})
+        except RenderError as exc:
+            exc.part = "system"
+            raise
     for example in examples:
         messages.append({"role": "user", "content": render(template, example.get("input", {}))})
         messages.append({"role": "assistant", "content": str(example.get("output", ""))})

@@ -17,10 +17,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from roles.clock import utcnow
-from roles.errors import ConflictError, NotFoundError, RoleError, TransitionError
+from roles.errors import ConflictError, InputError, NotFoundError, RoleError, TransitionError
 from roles.ledger import ChangeRequest, Handoff
-from roles.roster import SYSTEM_HANDLE, find_member, require_member
-from roles.states import Role, State, rule_for
+from roles.roster import SYSTEM_HANDLE, find_member, require_member, roles_of
+from roles.states import Role, Rule, State, rule_for
 
 
 def get_change(session: Session, change_id: int) -> ChangeRequest:
@@ -46,6 +46,7 @@ def transition(
         NotFoundError: no such change.
         TransitionError: the state machine has no arrow from the current state to ``target``.
         RoleError: the actor is unknown, deactivated, lacks the role, or is (not) the author.
+        InputError: an admin makes an author's move on someone else's change without a note.
         ConflictError: someone else moved the change between our read and our write, or
             (with ``expected``, the state the actor saw when deciding) before our read.
     """
@@ -67,9 +68,15 @@ def transition(
             f"moving change {change_id} to {target.value} is done by promptloop itself, "
             "not by a person"
         )
+    roles = rule.roles
     if rule.author_only and find_member(session, handle=actor).id != change.author_id:
-        raise RoleError(f"only the author of change {change_id} may move it to {target.value}")
-    member, role = require_member(session, handle=actor, roles=rule.roles)
+        roles = _admin_instead_of_author(session, rule=rule, change_id=change_id, actor=actor)
+        if not (note and note.strip()):
+            raise InputError(
+                f"'{actor}' closes change {change_id} as an admin, not as its author: give a "
+                "reason (--reason), it is kept with the handoff"
+            )
+    member, role = require_member(session, handle=actor, roles=roles)
     if rule.not_author and member.id == change.author_id:
         raise RoleError(
             f"'{actor}' wrote change {change_id} and cannot move it to {target.value} "
@@ -108,6 +115,20 @@ def transition(
     session.flush()
     session.expire(change)
     return handoff
+
+
+def _admin_instead_of_author(
+    session: Session, *, rule: Rule, change_id: int, actor: str
+) -> tuple[Role, ...]:
+    """The roles that let ``actor``, who is not the author, make an author-only move."""
+    member = find_member(session, handle=actor)
+    assert member.id is not None
+    if rule.admin_with_reason and Role.ADMIN in roles_of(session, member_id=member.id):
+        return (Role.ADMIN,)
+    others = " (or an admin, with a reason)" if rule.admin_with_reason else ""
+    raise RoleError(
+        f"only the author of change {change_id}{others} may move it to {rule.target.value}"
+    )
 
 
 def _conflict(change_id: int, source: State, target: State) -> ConflictError:

@@ -122,10 +122,7 @@ def load_yaml_text(text: str, source: str) -> YamlDoc:
         data = yaml.load(text, Loader=_StrictLoader)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}, line {mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{where}: not valid YAML: {problem}") from None
+        raise InputError(_describe_yaml_error(exc, text, source)) from None
     lines: dict[Loc, int] = {}
     if node is not None:
         _walk(node, (), lines)
@@ -135,6 +132,42 @@ def load_yaml_text(text: str, source: str) -> YamlDoc:
         field = ".".join(str(p) for p in bad)
         raise InputError(f"{doc.where(bad)}: {field}: NaN and infinity are not allowed")
     return doc
+
+
+def _describe_yaml_error(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """Where the YAML breaks. A quote left open is reported where it opens, not lines
+    later where the parser first notices (at the end of the file or at the next quote)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    opened = _quote_running_into(exc, text)
+    if mark is not None and opened is not None and opened < mark.line:
+        return (
+            f"{source}, line {opened + 1}: not valid YAML: the quote opened on this line is "
+            f"not closed on it ({problem} on line {mark.line + 1})"
+        )
+    where = f"{source}, line {mark.line + 1}" if mark is not None else source
+    return f"{where}: not valid YAML: {problem}"
+
+
+def _quote_running_into(exc: yaml.YAMLError, text: str) -> int | None:
+    """The line (0-based) of a quoted scalar that runs over several lines into the error."""
+    context_mark = getattr(exc, "context_mark", None)
+    if context_mark is not None and "quoted scalar" in (getattr(exc, "context", None) or ""):
+        return int(context_mark.line)  # never closed: the scanner ran to the end
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            start, end = token.start_mark, token.end_mark
+            if end.line > mark.line:
+                break
+            quoted = isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+            if quoted and start.line < end.line == mark.line:
+                return int(start.line)  # closed only by the quote that opens a later value
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def read_text(path: Path | str) -> str:

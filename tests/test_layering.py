@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+CHANGE = ROOT / "roles" / "samples" / "support-triage-change.yaml"
 FORBIDDEN = (
     "prefect",
     "slack_sdk",
@@ -57,23 +60,45 @@ def test_importing_every_role_module_loads_no_forbidden_package() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_ledger_commands_do_not_import_prefect_openai_or_slack(tmp_path: Path) -> None:
-    """Commands that only touch the ledger stay fast: the heavy SDKs load lazily."""
+# What a command that only reads the ledger must not load: the SDKs, the migrations, the
+# statistics, and the parsers of files it does not read (YAML, Jinja2 templates).
+NOT_FOR_LEDGER_COMMANDS = (
+    "prefect",
+    "openai",
+    "slack_sdk",
+    "slack_bolt",
+    "alembic",
+    "scipy",
+    "sklearn",
+    "numpy",
+    "jinja2",
+    "yaml",
+    "httpx",
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["change list", "change show 1", "team list", "prompt show support-triage", "dataset list"],
+)
+def test_ledger_commands_load_no_sdk_migration_or_parser(tmp_path: Path, command: str) -> None:
+    """Commands that only touch the ledger stay fast: the heavy packages load lazily."""
     code = (
         "import sys\n"
-        "sys.argv = ['promptloop', 'change', 'list', '--json']\n"
+        f"sys.argv = ['promptloop', *{command.split()!r}, '--json']\n"
         "from integrations.cli.app import run_cli\n"
-        "run_cli()\n"
-        "print(sorted({n.split('.')[0] for n in sys.modules} & {'prefect', 'openai', 'slack_sdk', 'slack_bolt', 'alembic', 'scipy', 'sklearn'}))\n"
+        "assert run_cli() == 0\n"
+        f"print(sorted({{n.split('.')[0] for n in sys.modules}} & {set(NOT_FOR_LEDGER_COMMANDS)!r}))\n"
     )
     env = {"PROMPTLOOP_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    subprocess.run(
-        [sys.executable, "-m", "promptloop", "init"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for setup in (["init", "--sample"], ["change", "submit", "-f", str(CHANGE), "--as", "maya"]):
+        subprocess.run(
+            [sys.executable, "-m", "promptloop", *setup],
+            cwd=ROOT,
+            env={**env, "PROMPTLOOP_AUTO_EVALUATE": "false"},
+            check=True,
+            capture_output=True,
+        )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from integrations.cli import change, dataset, demo, evals, prompt, review, server, suite, team
 from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, say
+from integrations.cli.output import emit_json, error, say
 from roles.errors import PromptloopError
 
 app = typer.Typer(
@@ -133,7 +133,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     except PromptloopError as exc:
         if debug:
             raise
-        say(f"[red]error:[/] {exc.message}")
+        error(exc.message)
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -148,8 +148,8 @@ def run_cli(argv: list[str] | None = None) -> int:
     except IntegrityError:
         if debug:
             raise
-        say(
-            "[red]error:[/] someone else wrote the same record at the same moment; nothing of "
+        error(
+            "someone else wrote the same record at the same moment; nothing of "
             "yours was written — run the command again"
         )
         return 1
@@ -159,8 +159,9 @@ def run_cli(argv: list[str] | None = None) -> int:
             return 2
         if debug:
             raise
-        say(
-            f"[red]internal error:[/] {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        error(
+            f"{type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            kind="internal error",
         )
         return 3
     return 0

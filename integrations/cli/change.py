@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
-from integrations.cli.output import ago, emit_json, out, say, table
+from integrations.cli.output import ago, emit_json, out, say, styled, table
 from integrations.db import session_scope
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PromptloopError
-from roles.pm import revise_change, submit_change, withdraw_change
+from roles.pm import expect_evaluation, revise_change, submit_change, withdraw_change
 
 app = typer.Typer(
     help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
@@ -31,9 +30,7 @@ def start_evaluation(
     change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False
 ) -> dict[str, Any]:
     """Start ``evaluate_change`` for a submitted change: detached, or here with --wait."""
-    from integrations.settings import get_settings
-
-    if skip or (not wait and not get_settings().auto_evaluate):
+    if _not_evaluated(wait=wait, skip=skip):
         return {"evaluation": "not started"}
     if wait:
         from flows.launch import evaluate, note_launch_failure
@@ -44,6 +41,7 @@ def start_evaluation(
         except PromptloopError:
             raise  # one sentence, its own exit code; the error is recorded on the change
         except Exception as exc:
+            # Not one of our refusals: a bug (exit 3 "internal error"), kept for `change show`.
             note_launch_failure(change_id, exc)
             raise  # a bug: `internal error` and exit 3
         return {"evaluation": "finished", "state_after_evaluation": state}
@@ -65,7 +63,7 @@ def print_verdict(view: dict[str, Any]) -> None:
         flagged = verdict["payload"].get("outcome") == "inconclusive"
         colour = "yellow" if flagged and colour == "green" else colour
         word = " (gate inconclusive: the reviewers see the flags)" if flagged else ""
-        out.print(f"[bold {colour}]evaluation: {verdict['to_state']}{word}[/]")
+        out.print(styled((f"evaluation: {verdict['to_state']}{word}", f"bold {colour}")))
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
 
@@ -107,7 +105,13 @@ def submit(
         raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
-        change = submit_change(session, spec=spec, author=actor, note=note)
+        change = submit_change(
+            session,
+            spec=spec,
+            author=actor,
+            note=note,
+            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
+        )
         view = change_view(session, change_id=change.id or 0, with_history=False)
     if not as_json:
         say(
@@ -128,10 +132,13 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         emit_json(view)
         return
     out.print(
-        f"[bold]change {view['id']}[/]  {view['prompt']}  v{view['base_version'] or '-'} → "
-        f"v{view['candidate_version']}  by {view['author']}"
+        styled(
+            (f"change {view['id']}", "bold"),
+            f"  {view['prompt']}  v{view['base_version'] or '-'} → "
+            f"v{view['candidate_version']}  by {view['author']}",
+        )
     )
-    out.print(f"state: [bold]{view['state']}[/]  (held by: {view['holder']})")
+    out.print(styled("state: ", (view["state"], "bold"), f"  (held by: {_held_by(view)})"))
     if view["note"]:
         out.print(f"note: {view['note']}")
     table(
@@ -161,9 +168,11 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         what = "an outage stopped the evaluation" if kind == "outage" else "the evaluation could not run"
         log = f"; log: {links['evaluation_log']}" if links.get("evaluation_log") else ""
         out.print(
-            f"[red]{what}[/] ({links['evaluation_error_at']}): "
-            f"{escape(links['evaluation_error'])}{escape(log)}; retry with "
-            f"`promptloop change evaluate {view['id']}`"
+            styled(
+                (what, "red"),
+                f" ({links['evaluation_error_at']}): {links['evaluation_error']}{log}; "
+                f"retry with `promptloop change evaluate {view['id']}`",
+            )
         )
     if (
         view["state"] == "evaluating"
@@ -173,9 +182,9 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         from flows.launch import evaluator_gone
 
         if evaluator_gone(view["id"]):
+            gone = f"the process evaluating this change (pid {links['evaluator']['pid']}) is gone"
             out.print(
-                f"[red]the process evaluating this change (pid {links['evaluator']['pid']}) is gone[/]; "
-                f"resume with `promptloop change evaluate {view['id']}`"
+                styled((gone, "red"), f"; resume with `promptloop change evaluate {view['id']}`")
             )
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
@@ -183,6 +192,24 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         api = os.environ.get("PREFECT_API_URL") or recorded_url()
         if api:
             out.print(f"Prefect flow run: {ui_url(api)}/runs/flow-run/{view['flow_run_id']}")
+
+
+def _held_by(view: dict[str, Any]) -> str:
+    if view["holder"] != "nobody":
+        return str(view["holder"])
+    why = (view.get("links") or {}).get("not_evaluated")
+    return f"nobody: not evaluated ({why}); run `promptloop change evaluate {view['id']}`"
+
+
+def _not_evaluated(*, wait: bool, skip: bool) -> str | None:
+    """Why no evaluation starts with this command, if none does."""
+    from integrations.settings import get_settings
+
+    if skip:
+        return "--no-eval"
+    if not wait and not get_settings().auto_evaluate:
+        return "PROMPTLOOP_AUTO_EVALUATE=false"
+    return None
 
 
 def _short(text: str | None, limit: int = 70) -> str | None:
@@ -235,7 +262,14 @@ def revise(
         raise InputError("--wait and --no-eval contradict each other; give one of them")
     spec = read_prompt_spec(file)
     with session_scope() as session:
-        revise_change(session, change_id=change_id, spec=spec, author=actor, note=note)
+        revise_change(
+            session,
+            change_id=change_id,
+            spec=spec,
+            author=actor,
+            note=note,
+            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
+        )
         view = change_view(session, change_id=change_id, with_history=False)
     if not as_json:
         say(
@@ -248,12 +282,17 @@ def revise(
 def withdraw(
     change_id: Annotated[int, typer.Argument(metavar="ID")],
     actor: ActorOpt,
-    note: NoteOpt = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", "--note", help="Why (kept with the handoff; required of an admin)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Withdraw your own open change."""
+    """Withdraw your own open change; an admin may close anyone's, giving --reason."""
     with session_scope() as session:
-        withdraw_change(session, change_id=change_id, author=actor, note=note)
+        withdraw_change(session, change_id=change_id, author=actor, note=reason)
         view = change_view(session, change_id=change_id, with_history=False)
     if as_json:
         emit_json(view)
@@ -284,6 +323,7 @@ def evaluate(
     with session_scope() as session:
         prepare_reevaluation(session, change_id=change_id, actor=actor)
         view = change_view(session, change_id=change_id, with_history=False)
+        expect_evaluation(session, change_id=change_id)
     view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")

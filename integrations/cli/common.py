@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from roles.prompt_file import PromptSpec, parse_prompt_doc, parse_prompt_file
-from roles.yamlfile import load_yaml_text
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ActorOpt = Annotated[str, typer.Option("--as", help="Your handle on the team (see `team list`).")]
@@ -19,5 +18,7 @@ NoteOpt = Annotated[str | None, typer.Option("--note", help="A note kept with th
 def read_prompt_spec(path: Path) -> PromptSpec:
     """A prompt file, or standard input when the path is ``-`` (``prompt export | push -``)."""
     if str(path) == "-":
+        from roles.yamlfile import load_yaml_text
+
         return parse_prompt_doc(load_yaml_text(sys.stdin.read(), "<stdin>"))
     return parse_prompt_file(path)

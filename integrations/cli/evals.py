@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, err, out, say, table
+from integrations.cli.output import emit_json, err, out, say, styled, table
 from integrations.db import session_scope
 from roles.errors import InputError, OutageError
 
@@ -44,6 +43,8 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a version (default: production) and record the run."""
+    import asyncio
+
     from integrations.evaluation import execute, make_plan
     from integrations.llm import model_client
     from integrations.settings import get_settings
@@ -121,10 +122,10 @@ class _progress_bar:
         )
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
+            TextColumn("{task.fields[stats]}", markup=False),
             TimeElapsedColumn(),
             console=err,
             transient=False,
@@ -155,8 +156,11 @@ class _progress_bar:
 def print_run(view: dict[str, Any]) -> None:
     cost = "unknown" if view["cost"] is None else f"${view['cost']:.4f}"
     out.print(
-        f"[bold]eval run {view['id']}[/]  {view['prompt']} v{view['version']} on "
-        f"{view['dataset']} v{view['dataset_version']}  model {view['model']}  \\[{view['status']}]"
+        styled(
+            (f"eval run {view['id']}", "bold"),
+            f"  {view['prompt']} v{view['version']} on "
+            f"{view['dataset']} v{view['dataset_version']}  model {view['model']}  [{view['status']}]",
+        )
     )
     out.print(
         f"{view['items']} items, {view['errors']} errors, {view['model_calls']} model calls, "
@@ -164,7 +168,7 @@ def print_run(view: dict[str, Any]) -> None:
         f"{view['wall_s'] if view['wall_s'] is not None else '-'} s"
     )
     for common in view.get("common_errors", []):
-        say(f"[yellow]{common['items']} item(s) failed:[/] {common['error']}")
+        say(styled((f"{common['items']} item(s) failed:", "yellow"), f" {common['error']}"))
     rows = view["summary"].get("run", {}).get("metrics", {})
     table(
         "scores",
@@ -206,11 +210,11 @@ def show(
         return
     print_run(view)
     if view["failure"]:
-        say(f"[red]this run did not finish:[/] {view['failure']}")
+        say(styled(("this run did not finish:", "red"), f" {view['failure']}"))
     for row in view.get("results", []):
-        out.print(f"[bold]{row['item_id']}[/]" + (" (cached)" if row["cached"] else ""))
+        out.print(styled((row["item_id"], "bold"), " (cached)" if row["cached"] else ""))
         if row["error"]:
-            out.print(f"  [red]error:[/] {row['error']}")
+            out.print(styled("  ", ("error:", "red"), f" {row['error']}"))
         else:
             out.print(f"  output: {_clip(row['output'])}")
         for metric, score in row["scores"].items():
@@ -224,7 +228,7 @@ def show(
                 )
                 if score["explanation"]:
                     detail += f" — {_clip(score['explanation'], 100)}"
-            out.print(f"  {metric}: {detail}", markup=False, highlight=False)
+            out.print(f"  {metric}: {detail}")
 
 
 def _clip(text: str | None, limit: int = 160) -> str:
@@ -294,6 +298,6 @@ def print_scorecard(card: Scorecard, verdict: Verdict) -> None:
         [comparison_cells(r) for r in card.comparisons],
     )
     colour = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
-    out.print(f"[bold {colour}]gate: {verdict_word(verdict)}[/]")
+    out.print(styled((f"gate: {verdict_word(verdict)}", f"bold {colour}")))
     for reason in verdict.reasons:
         out.print(f"  {reason}")

@@ -1,6 +1,9 @@
 """How commands print: one JSON document with ``--json``, Rich tables otherwise.
 
 Data goes to stdout, messages and errors to stderr, so ``--json`` output can be piped.
+Nothing printed is read as Rich markup (or emoji codes): names, notes, model outputs and
+exception messages appear verbatim (``pip install 'promptloop[local]'`` keeps its
+``[local]``). Our own styling is explicit: ``styled("plain", ("bold words", "bold"))``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def emit_json(data: Any) -> None:
@@ -30,9 +34,19 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     out.print(grid)
 
 
-def say(message: str) -> None:
-    """A human-facing note on stderr (never mixed into data on stdout)."""
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line from plain strings and ``(text, style)`` pairs; no part is read as markup."""
+    return Text.assemble(*parts)
+
+
+def say(message: str | Text) -> None:
+    """A human-facing note on stderr (never mixed into data on stdout), printed verbatim."""
     err.print(message)
+
+
+def error(message: str, *, kind: str = "error") -> None:
+    """``error: MESSAGE`` on stderr, the message verbatim."""
+    say(styled((f"{kind}:", "red"), " ", message))
 
 
 def ago(seconds: float) -> str:

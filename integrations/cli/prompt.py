@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
-from integrations.cli.output import emit_json, out, say, table
+from integrations.cli.output import emit_json, out, say, styled, table
 from integrations.db import session_scope
 from roles.clock import iso
 from roles.errors import InputError, RoleError
@@ -89,18 +89,20 @@ def show(
         return
     here = [k for k, v in labels.items() if v == view["version"]]
     out.print(
-        f"[bold]{name}[/] version {view['version']}" + (f"  ({', '.join(here)})" if here else "")
+        styled(
+            (name, "bold"), f" version {view['version']}", f"  ({', '.join(here)})" if here else ""
+        )
     )
     out.print(
         f"model: {view['model']}  params: {view['params'] or '{}'}  dataset: {view['dataset'] or '-'}"
     )
     if view["system"]:
-        out.print("[bold]system[/]")
-        out.print(Text(view["system"]))
-    out.print("[bold]template[/]")
-    out.print(Text(view["template"]))
+        out.print(styled(("system", "bold")))
+        out.print(view["system"])
+    out.print(styled(("template", "bold")))
+    out.print(view["template"])
     if view["examples"]:
-        out.print(f"[bold]examples[/]: {len(view['examples'])}")
+        out.print(styled(("examples", "bold"), f": {len(view['examples'])}"))
 
 
 @app.command("export")

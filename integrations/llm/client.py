@@ -343,7 +343,10 @@ class LLMClient:
         input_tokens = _tokens(usage, "prompt_tokens")
         output_tokens = _tokens(usage, "completion_tokens")
         cost = self.prices.cost(
-            request.model, input_tokens=input_tokens, output_tokens=output_tokens
+            request.model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            embedded=endpoint.embedded,
         )
         self.stats.input_tokens += input_tokens or 0
         self.stats.output_tokens += output_tokens or 0

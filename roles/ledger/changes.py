@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text
+from sqlalchemy import JSON, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
+from roles.states import OPEN_STATES
+
+# One open change per candidate version, kept by the database itself: two submits of the
+# same file at the same moment cannot both open a change (migration 0004).
+OPEN_CANDIDATE_INDEX = "uq_change_request_open_candidate"
+OPEN_STATE_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(OPEN_STATES)))
 
 
 class ChangeRequest(SQLModel, table=True):
@@ -20,6 +26,15 @@ class ChangeRequest(SQLModel, table=True):
     """
 
     __tablename__ = "change_request"
+    __table_args__ = (
+        Index(
+            OPEN_CANDIDATE_INDEX,
+            "candidate_version_id",
+            unique=True,
+            sqlite_where=text(OPEN_STATE_SQL),
+            postgresql_where=text(OPEN_STATE_SQL),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True, ondelete="RESTRICT")

@@ -260,6 +260,8 @@ def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) 
     assert "promptloop change evaluate 1 --wait" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"
+    shown = invoke("change", "show", "1").stdout
+    assert "the evaluation could not run" in shown and "promptloop change evaluate 1" in shown
 
 
 def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -52,16 +52,27 @@ def test_unknown_model_costs_none_not_zero(llm_settings: Settings) -> None:
     assert client.stats.unpriced_calls == 1
 
 
-def test_local_model_costs_zero_and_prices_setting_overrides(
+def test_the_embedded_model_costs_zero_and_prices_setting_overrides(
     llm_home: object, fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No OPENAI_BASE_URL: bare names go to the embedded model (here the fake at its port).
+    embedded = fresh(get_settings(), local_base_url=fake_openai.base_url)
+    local, prefixed = call(embedded, ask("hi", model="smollm2-135m"), ask("hi", model="local/x"))
+    assert local.cost_usd == 0.0 and prefixed.cost_usd == 0.0
+
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("PROMPTLOOP_PRICES", '{"house-model": [1.0, 2.0]}')
     get_settings.cache_clear()
     client = fresh(get_settings())
-    local, house = call(client, ask("hi", model="smollm2-135m"), ask("hi", model="house-model"))
-    assert local.cost_usd == 0.0
+    elsewhere, house = call(client, ask("hi", model="smollm2-135m"), ask("hi", model="house-model"))
+    # The embedded model's name answered by another endpoint is not free: unknown.
+    assert elsewhere.ok and elsewhere.cost_usd is None
     assert house.cost_usd == pytest.approx((5 * 1.0 + 2 * 2.0) / 1e6)
+
+    monkeypatch.setenv("PROMPTLOOP_PRICES", '{"smollm2-135m": [1.0, 2.0]}')
+    get_settings.cache_clear()
+    [priced] = call(fresh(get_settings()), ask("hi", model="smollm2-135m"))
+    assert priced.cost_usd == pytest.approx((5 * 1.0 + 2 * 2.0) / 1e6)
 
 
 def test_params_and_response_format_pass_through(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -53,3 +55,77 @@ def test_runs_from_before_outages_were_told_apart_are_classified(ledger: str, mo
         ).one()
         flagged = conn.execute(text("SELECT count(*) FROM eval_result WHERE outage")).scalar()
     assert (status, outage_items, flagged) == ("outage", items, items) and items == 30
+
+
+def test_one_open_change_per_version_is_an_index_over_exactly_the_open_states(
+    ledger: str,
+) -> None:
+    from sqlalchemy import inspect
+
+    from roles.states import OPEN_STATES
+
+    migration = _migration("0006")
+    assert set(migration.OPEN_STATES) == {s.value for s in OPEN_STATES}
+    (index,) = [
+        i
+        for i in inspect(get_engine()).get_indexes("change_request")
+        if i["name"] == "uq_change_request_open_candidate"
+    ]
+    assert index["unique"] and index["column_names"] == ["candidate_version_id"]
+    where = str(index["dialect_options"][f"{get_engine().dialect.name}_where"])
+    assert {s.value for s in OPEN_STATES} == set(re.findall(r"'([a-z_]+)'", where))
+
+
+def test_the_upgrade_withdraws_open_duplicates_it_finds_with_a_handoff(ledger: str) -> None:
+    """A ledger where the race already happened still upgrades: the oldest change stays open."""
+    from alembic import command
+    from sqlmodel import Session, select
+
+    from integrations.migrations.runner import alembic_config, upgrade
+    from roles.ledger import ChangeRequest, Handoff
+    from roles.pm import submit_change
+    from roles.prompt_file import parse_prompt_file
+    from roles.sample import load_sample, sample_path
+    from roles.transitions import first_handoff
+
+    engine = get_engine()
+    with engine.begin() as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, _migration("0006").down_revision)
+    with Session(engine) as session:
+        load_sample(session)
+        spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
+        kept = submit_change(session, spec=spec, author="maya")
+        twin = ChangeRequest(**kept.model_dump(exclude={"id"}))
+        session.add(twin)
+        session.flush()
+        first_handoff(session, change=twin, actor_id=twin.author_id, role="pm", note=None)
+        session.commit()
+        kept_id, twin_id = kept.id, twin.id
+
+    upgrade(engine)
+
+    assert current_revision(engine) == HEAD
+    with Session(engine) as session:
+        assert session.get(ChangeRequest, kept_id).state == "submitted"  # type: ignore[union-attr]
+        assert session.get(ChangeRequest, twin_id).state == "withdrawn"  # type: ignore[union-attr]
+        last = session.exec(
+            select(Handoff).where(Handoff.change_id == twin_id).order_by(Handoff.id.desc())  # type: ignore[union-attr]
+        ).first()
+    assert last is not None and (last.from_state, last.to_state, last.role) == (
+        "submitted",
+        "withdrawn",
+        "system",
+    )
+    assert (
+        last.note == f"withdrawn by the upgrade: change {kept_id} already proposes the same version"
+    )
+
+
+def _migration(revision: str):  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    from integrations.migrations.runner import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config()).get_revision(revision).module

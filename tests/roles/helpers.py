@@ -3,10 +3,15 @@ walked to any state through legal transitions only."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import deque
+from collections.abc import Callable
 
 from sqlmodel import Session
 
+from integrations.db import get_engine
+from roles.errors import PolicyError
 from roles.ledger import ChangeRequest
 from roles.pm import submit_change
 from roles.prompt_file import parse_prompt_file
@@ -61,3 +66,50 @@ def walk(session: Session, change_id: int, target: State) -> None:
     for rule in path_to(target):
         transition(session, change_id=change_id, target=rule.target, actor=actor_for(rule))
     session.commit()
+
+
+def while_uncommitted(first: Session, second: Callable[[Session], object]) -> object:
+    """Run ``second`` in a session of its own while ``first`` holds its writes uncommitted;
+    commit ``first`` half a second later. Returns what ``second`` returned or the
+    PolicyError it raised."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        with Session(get_engine()) as session:
+            try:
+                outcome.append(second(session))
+                session.commit()
+            except PolicyError as exc:
+                outcome.append(exc)
+
+    racer = threading.Thread(target=run)
+    racer.start()
+    time.sleep(0.5)  # the second has read what it needs and now waits on the first's write
+    first.commit()
+    first.close()
+    racer.join(timeout=30)
+    return outcome[0]
+
+
+def all_at_once(*actions: Callable[[Session], object]) -> list[object]:
+    """Run each action in a thread and session of its own, released together by a barrier;
+    each one's result (committed) or PolicyError, in the order they finished."""
+    barrier = threading.Barrier(len(actions))
+    results: list[object] = []
+
+    def run(action: Callable[[Session], object]) -> None:
+        with Session(get_engine()) as session:
+            barrier.wait()
+            try:
+                value = action(session)
+                session.commit()
+                results.append(value)
+            except PolicyError as exc:
+                results.append(exc)
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results

@@ -128,3 +128,32 @@ def test_suite_errors_point_at_the_scorer_line(tmp_path: Path) -> None:
 def test_yes_and_no_stay_words_as_in_yaml_1_2() -> None:
     data = load_yaml_text("choices: {yes: 1.0, no: 0.0}\nstrict: true\n", "s.yaml").data
     assert data == {"choices": {"yes": 1.0, "no": 0.0}, "strict": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (  # never closed: the scanner runs to the end of the file
+            'name: x\nmodel: m\ndataset: d\ntemplate: "Ticket: {{ ticket }}\nsystem: hi\n'
+            "params: {temperature: 0}\nexamples: []\n",
+            "p.yaml, line 4: not valid YAML: the quote opened on this line is not closed on it",
+        ),
+        (  # closed only by the quote that opens a value three lines later
+            'name: x\nmodel: m\ndataset: d\nsystem: "You sort tickets.\ntemplate: |\n'
+            '  Ticket: {{ ticket }}\ndescription: "the end"\n',
+            "p.yaml, line 4: not valid YAML: the quote opened on this line is not closed on it "
+            "(expected <block end>, but found '<scalar>' on line 7)",
+        ),
+    ],
+)
+def test_an_unclosed_quote_is_reported_on_the_line_where_it_opens(text: str, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        load_yaml_text(text, "p.yaml")
+    assert words in str(info.value)
+
+
+def test_a_quote_over_several_lines_that_is_closed_is_not_blamed() -> None:
+    text = 'name: x\nsystem: "one\n  two"\nmodel: [m\n'
+    with pytest.raises(InputError) as info:
+        load_yaml_text(text, "p.yaml")
+    assert "line 2" not in str(info.value) and "quote" not in str(info.value)

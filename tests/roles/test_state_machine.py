@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-from helpers import AUTHOR, actor_for, load, submit, walk
+from helpers import AUTHOR, actor_for, all_at_once, load, submit, walk, while_uncommitted
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
-from roles.errors import ConflictError, RoleError, TransitionError
+from roles.errors import ConflictError, InputError, RoleError, TransitionError
 from roles.ledger import ChangeRequest, Handoff, Member
 from roles.states import OPEN_STATES, TRANSITIONS, State, holder
 from roles.transitions import transition
@@ -138,35 +135,22 @@ def test_concurrent_moves_one_wins_the_other_conflicts(session: Session) -> None
     walk(session, change.id, State.AWAITING_APPROVAL)
     before = _count(change.id)
     engine = get_engine()
-    outcome: dict[str, object] = {}
 
     first = Session(engine)
     transition(first, change_id=change.id, target=State.APPROVED, actor="sam")
+    second = while_uncommitted(
+        first,
+        lambda second: transition(
+            second,
+            change_id=change.id,
+            target=State.REJECTED,
+            actor="lee",
+            expected=State.AWAITING_APPROVAL,
+        ),
+    )
 
-    def second_engineer() -> None:
-        with Session(engine) as second:
-            try:
-                transition(
-                    second,
-                    change_id=change.id,
-                    target=State.REJECTED,
-                    actor="lee",
-                    expected=State.AWAITING_APPROVAL,
-                )
-                second.commit()
-                outcome["second"] = "moved"
-            except ConflictError as exc:
-                outcome["second"] = exc
-
-    racer = threading.Thread(target=second_engineer)
-    racer.start()
-    time.sleep(0.5)  # B has read 'awaiting_approval' and now waits on A's write lock
-    first.commit()
-    first.close()
-    racer.join(timeout=30)
-
-    assert isinstance(outcome["second"], ConflictError), outcome
-    assert "nothing was written" in str(outcome["second"])
+    assert isinstance(second, ConflictError), second
+    assert "nothing was written" in str(second)
     with Session(engine) as s:
         assert s.get(ChangeRequest, change.id).state == State.APPROVED.value
     assert _count(change.id) == before + 1
@@ -175,44 +159,66 @@ def test_concurrent_moves_one_wins_the_other_conflicts(session: Session) -> None
 def test_simultaneous_moves_exactly_one_lands(session: Session) -> None:
     """Two threads released together, many times: never two handoffs for one move."""
     load(session)
-    engine = get_engine()
     for _ in range(5):
         change = submit(session)
         walk(session, change.id, State.AWAITING_APPROVAL)
         before = _count(change.id)
-        barrier = threading.Barrier(2)
-        results: list[object] = []
-
-        def act(
-            actor: str,
-            target: State,
-            change_id: int = change.id,
-            barrier: threading.Barrier = barrier,
-            results: list[object] = results,
-        ) -> None:
-            with Session(engine) as s:
-                barrier.wait()
-                try:
+        results = all_at_once(
+            *(
+                lambda s, actor=actor, target=target, change_id=change.id: (
                     transition(
                         s,
                         change_id=change_id,
                         target=target,
                         actor=actor,
                         expected=State.AWAITING_APPROVAL,
-                    )
-                    s.commit()
-                    results.append("moved")
-                except ConflictError as exc:
-                    results.append(exc)
-
-        threads = [
-            threading.Thread(target=act, args=("sam", State.APPROVED)),
-            threading.Thread(target=act, args=("lee", State.REJECTED)),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-        assert results.count("moved") == 1, results
-        assert isinstance(next(r for r in results if r != "moved"), ConflictError)
+                    ).id
+                )
+                for actor, target in (("sam", State.APPROVED), ("lee", State.REJECTED))
+            )
+        )
+        moved = [r for r in results if isinstance(r, int)]
+        assert len(moved) == 1, results
+        assert isinstance(next(r for r in results if not isinstance(r, int)), ConflictError)
         assert _count(change.id) == before + 1
+
+
+@pytest.mark.parametrize("state", [State.SUBMITTED, State.IN_REVIEW, State.AWAITING_APPROVAL])
+def test_an_admin_closes_the_open_change_of_an_author_who_left(session: Session, state) -> None:  # type: ignore[no-untyped-def]
+    load(session)
+    change = submit(session)
+    walk(session, change.id, state)
+    maya = session.exec(select(Member).where(Member.handle == AUTHOR)).one()
+    maya.active = False
+    session.add(maya)
+    session.commit()
+    before = len(handoffs(session, change.id))
+
+    for actor, note, error, words in (
+        (AUTHOR, "bye", RoleError, "'maya' is deactivated"),
+        (
+            "omar",
+            "stale",
+            RoleError,
+            r"only the author of change \d+ \(or an admin, with a reason\)",
+        ),
+        ("lee", None, InputError, "give a reason"),
+        ("lee", "  ", InputError, "give a reason"),
+    ):
+        with pytest.raises(error, match=words):
+            transition(session, change_id=change.id, target=State.WITHDRAWN, actor=actor, note=note)
+        session.rollback()
+    assert len(handoffs(session, change.id)) == before
+
+    transition(session, change_id=change.id, target=State.WITHDRAWN, actor="lee", note="maya left")
+    session.commit()
+    last = handoffs(session, change.id)[-1]
+    assert (last.from_state, last.to_state, last.role, last.note) == (
+        state.value,
+        "withdrawn",
+        "admin",
+        "maya left",
+    )
+    assert session.get(Member, last.actor_id).handle == "lee"
+    with pytest.raises(TransitionError):  # closed is closed, for an admin too
+        transition(session, change_id=change.id, target=State.WITHDRAWN, actor="lee", note="x")
