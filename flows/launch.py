@@ -104,6 +104,7 @@ def evaluate(
     try:
         use_server()
     except PromptloopError as exc:
+        _note_refusal(change_id, exc)
         state = change_state(change_id)
         exc.message += (
             f"; change {change_id} stays {state}: retry with "
@@ -142,6 +143,16 @@ def evaluate(
     if not final.is_completed():
         raise evaluation_failure(change_id, final.message or final.name)
     return change_state(change_id)
+
+
+def _note_refusal(change_id: int, exc: PromptloopError) -> None:
+    """Record why the evaluation could not even start (Prefect down, say) on the change."""
+    from integrations.db import session_scope
+    from roles.evaluation.change import ErrorKind, note_evaluation_error
+
+    kind: ErrorKind = "outage" if isinstance(exc, OutageError) else "input"
+    with session_scope() as session:
+        note_evaluation_error(session, change_id=change_id, kind=kind, message=exc.message)
 
 
 def change_state(change_id: int) -> str:

@@ -165,7 +165,7 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
     links = view.get("links") or {}
     if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
         kind = links.get("evaluation_error_kind")
-        what = "an outage stopped the evaluation" if kind == "outage" else "the evaluation could not run"
+        what = "the evaluation could not run" + (" (an outage)" if kind == "outage" else "")
         log = f"; log: {links['evaluation_log']}" if links.get("evaluation_log") else ""
         out.print(
             styled(

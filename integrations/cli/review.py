@@ -15,10 +15,9 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from integrations.cli.common import ActorOpt, JsonOpt
-from integrations.cli.output import emit_json, out, say, table
+from integrations.cli.output import emit_json, out, say, styled, table
 
 if TYPE_CHECKING:
     from roles.review.views import ItemView
@@ -134,14 +133,16 @@ def vote(
     )
     if conclusion is not None:
         say(f"review {conclusion.outcome}: change {conclusion.change_id} is {conclusion.state}")
-        say(escape(conclusion.note))
+        say(conclusion.note)
 
 
 def print_item(view: ItemView) -> None:
     out.print(
-        f"[bold]review item {view.review_item_id}[/] — change {view.change_id} "
-        f"({escape(view.prompt)}), item {escape(view.item_id)}, "
-        f"{view.position}/{view.items_total}, review {view.status}, deadline {_moment(view)}"
+        styled(
+            (f"review item {view.review_item_id}", "bold"),
+            f" — change {view.change_id} ({view.prompt}), item {view.item_id}, "
+            f"{view.position}/{view.items_total}, review {view.status}, deadline {_moment(view)}",
+        )
     )
     sections: list[tuple[str, Any]] = [("input", view.input), ("expected", view.expected)]
     sections.append(
@@ -150,15 +151,15 @@ def print_item(view: ItemView) -> None:
     if view.baseline_output is not None:
         sections.append(("baseline output (production)", view.baseline_output))
     for title, value in sections:
-        out.print(f"\n[bold]{title}[/]")
-        out.print(escape(_text(value)))
+        out.print(styled("\n", (title, "bold")))
+        out.print(_text(value))
     out.print(f"\nvotes so far: {view.votes}")
     if view.your_vote is not None:
         out.print(f"your vote: {_vote_text(view.your_vote.model_dump())}")
     if view.revealed is None:
         out.print(f"fail categories: {', '.join(view.fail_categories)}")
         return
-    out.print(f"sampled as {view.revealed.strategy}: {escape(view.revealed.reason)}")
+    out.print(f"sampled as {view.revealed.strategy}: {(view.revealed.reason)}")
     for metric, score in view.revealed.scores.items():
         shown = (
             "unscored"
@@ -167,7 +168,7 @@ def print_item(view: ItemView) -> None:
             if score["passed"] is not None
             else score["value"]
         )
-        out.print(f"  {escape(metric)}: {shown}")
+        out.print(f"  {(metric)}: {shown}")
     for counted in view.revealed.votes:
         out.print(f"  {counted['expert']}: {_vote_text(counted)}")
 
@@ -175,7 +176,7 @@ def print_item(view: ItemView) -> None:
 def _vote_text(vote: dict[str, Any]) -> str:
     """``fail (wrong) — it is a billing ticket``."""
     text = str(vote["verdict"]) + (f" ({vote['category']})" if vote.get("category") else "")
-    return escape(text + (f" — {vote['reason']}" if vote.get("reason") else ""))
+    return text + (f" — {vote['reason']}" if vote.get("reason") else "")
 
 
 def _text(value: Any) -> str:

@@ -151,7 +151,7 @@ def test_an_outage_is_no_verdict_and_a_rerun_pays_only_for_what_is_missing(
         assert "HTTP 500" in shown["links"]["evaluation_error"]
         assert [h["to_state"] for h in shown["history"]] == ["submitted", "evaluating"]
         printed = invoke("change", "show", str(change_id)).stdout
-        assert "an outage stopped the evaluation" in printed and "HTTP 500" in printed
+        assert "the evaluation could not run (an outage)" in printed and "HTTP 500" in printed
 
         server.recover()  # the endpoint is back
         paid = server.requests_received

@@ -85,8 +85,8 @@ def test_a_system_text_too_large_is_refused_as_the_system_not_the_template(
     assert "over 1000000 characters" in result.stderr
 
 
-def test_a_failure_that_is_not_ours_is_an_internal_error_not_bad_input(tmp_path: Path) -> None:
-    """Exit 3, one line: here the Prefect API cannot be reached while --wait evaluates."""
+def test_an_unreachable_prefect_api_is_an_outage_in_one_line(tmp_path: Path) -> None:
+    """Exit 4 (an outage, not bad input, not a bug), one line, the cause kept on the change."""
     env = {
         "PROMPTLOOP_HOME": str(tmp_path),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -100,10 +100,12 @@ def test_a_failure_that_is_not_ours_is_an_internal_error_not_bad_input(tmp_path:
     assert promptloop("init", "--sample").returncode == 0
     assert promptloop("change", "submit", "-f", CHANGE_FILE, "--as", "maya", "--no-eval").stdout
     result = promptloop("change", "evaluate", "1", "--wait")
-    assert result.returncode == 3, result.stderr
-    (line,) = [x for x in result.stderr.splitlines() if x.startswith("internal error:")]
-    assert "Failed to reach API at http://127.0.0.1:1/api" in line
+    assert result.returncode == 4, result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert "the Prefect server at http://127.0.0.1:1/api (PREFECT_API_URL) does not answer" in line
     assert "Traceback" not in result.stderr
+    shown = promptloop("change", "show", "1").stdout
+    assert "the evaluation could not run (an outage)" in shown
 
 
 def test_two_submits_of_one_file_at_once_open_one_change(ledger: str, home: Path) -> None:
