@@ -235,28 +235,32 @@ def test_two_workers_on_one_ledger_deliver_each_message_once(
 
 
 _WORKER = """
-import sys, time
+import os, sys, time
 from integrations.slack.outbox import deliver_pending
-start = float(sys.argv[1])
-time.sleep(max(0.0, start - time.time()))  # both begin together, imports done
+print("ready", flush=True)  # imports done: wait for the other process, then both go at once
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
 print(deliver_pending(worker=sys.argv[2], wait_s=15).posted)
 """
 
 
 def test_two_delivery_processes_on_one_ledger_deliver_each_message_once(
-    slack: FakeSlackServer, session: Session
+    slack: FakeSlackServer, session: Session, tmp_path: Path
 ) -> None:
     expected = _interleaved(session, per_channel=3)
-    start = time.time() + 3
+    go = tmp_path / "go"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(start), f"p{n}"],
+            [sys.executable, "-c", _WORKER, str(go), f"p{n}"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
         for n in range(2)
     ]
+    for worker in workers:  # however slow the machine, neither starts before both are ready
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    go.touch()
     posted = [int(w.communicate(timeout=60)[0].strip() or 0) for w in workers]
     assert sum(posted) == 9 and all(w.returncode == 0 for w in workers)
     assert {c: _texts(slack, c) for c in expected} == expected
