@@ -15,7 +15,18 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import IntegrityError
 
-from integrations.cli import change, dataset, demo, evals, prompt, review, server, suite, team
+from integrations.cli import (
+    change,
+    dataset,
+    demo,
+    evals,
+    outbox,
+    prompt,
+    review,
+    server,
+    suite,
+    team,
+)
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, error, say
 from roles.errors import PromptloopError
@@ -34,6 +45,7 @@ app.add_typer(change.app, name="change")
 app.add_typer(evals.app, name="eval")
 app.add_typer(suite.app, name="suite")
 app.add_typer(review.app, name="review")
+app.add_typer(outbox.app, name="outbox")
 app.add_typer(server.app, name="server")
 app.command("demo")(demo.demo)
 
