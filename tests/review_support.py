@@ -25,7 +25,9 @@ from roles.sample import load_sample, sample_path
 from roles.states import State
 from roles.transitions import transition
 
-NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+# Today, to the hour: the CLI checks deadlines against the real clock, so a fixed date
+# would make these reviews expire in a later week's test run.
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 JUDGE = {"judge_model": "smollm2-135m"}
 
 

@@ -27,6 +27,22 @@ app = typer.Typer(help="The experts' review of sampled outputs.", no_args_is_hel
 ItemArg = Annotated[int, typer.Argument(help="The review item's number (see `review list`).")]
 
 
+def expire_due() -> None:
+    """The deadline check: reviews past their deadline conclude as expired (the change goes
+    back to its author). Every review command runs it first, until `serve` runs it on a
+    schedule; it is a conditional update, so two commands at once expire a review once."""
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.expert import expire_due_reviews
+
+    with session_scope() as session:
+        expired = expire_due_reviews(session, now=utcnow())
+    for conclusion in expired:
+        say(
+            f"review {conclusion.review_id} expired: change {conclusion.change_id} is {conclusion.state}"
+        )
+
+
 @app.command("list")
 def list_(
     actor: Annotated[
@@ -35,6 +51,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Items of open reviews; with --as, those waiting for your vote."""
+    expire_due()
     from integrations.db import session_scope
     from roles.clock import utcnow
     from roles.review.views import waiting_items
@@ -97,6 +114,7 @@ def vote(
     as_json: JsonOpt = False,
 ) -> None:
     """Vote pass or fail on a sampled item; voting again replaces your vote (history kept)."""
+    expire_due()
     from integrations.db import session_scope
     from roles.clock import utcnow
     from roles.expert import cast_vote, conclude_review

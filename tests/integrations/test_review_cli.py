@@ -101,3 +101,17 @@ def test_review_commands_import_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_review_commands_run_the_deadline_check(cli) -> None:  # type: ignore[no-untyped-def]
+    """A review past its deadline is concluded as expired by the next review command."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        change_id = change_in_review(session, wrong={"t01"})
+        policy = ReviewPolicy(items=2, control_share=0.0, deadline_hours=0.001)
+        open_sampled_review(session, change_id, policy)  # opened at the top of this hour
+    listed = cli("review", "list", "--as", "omar", "--json")
+    assert listed.code == 0 and listed.json() == []
+    assert f"expired: change {change_id} is changes_requested" in listed.stderr
+    assert cli("change", "show", str(change_id), "--json").json()["state"] == "changes_requested"
+    again = cli("review", "list")  # expired once
+    assert "expired" not in again.stderr
