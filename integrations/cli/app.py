@@ -15,18 +15,6 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import IntegrityError
 
-from integrations.cli import (
-    change,
-    dataset,
-    demo,
-    evals,
-    outbox,
-    prompt,
-    review,
-    server,
-    suite,
-    team,
-)
 from integrations.cli.common import JsonOpt
 from integrations.cli.output import emit_json, error, say
 from roles.errors import PromptloopError
@@ -38,16 +26,37 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(team.app, name="team")
-app.add_typer(prompt.app, name="prompt")
-app.add_typer(dataset.app, name="dataset")
-app.add_typer(change.app, name="change")
-app.add_typer(evals.app, name="eval")
-app.add_typer(suite.app, name="suite")
-app.add_typer(review.app, name="review")
-app.add_typer(outbox.app, name="outbox")
-app.add_typer(server.app, name="server")
-app.command("demo")(demo.demo)
+# Each noun's module is imported only when one of its commands runs (all of them for
+# --help): a ledger command pays for its own imports, not for every other command's.
+NOUNS = {
+    "team": "team",
+    "prompt": "prompt",
+    "dataset": "dataset",
+    "change": "change",
+    "eval": "evals",
+    "suite": "suite",
+    "review": "review",
+    "outbox": "outbox",
+    "server": "server",
+    "demo": "demo",
+}
+_registered: set[str] = set()
+
+
+def register(argv: list[str]) -> None:
+    """Add the sub-app that ``argv`` names to ``app``, or every one when it names none."""
+    import importlib
+
+    named = next((a for a in argv if not a.startswith("-")), None)
+    for noun in [named] if named in NOUNS else list(NOUNS):
+        if noun is None or noun in _registered:
+            continue
+        module = importlib.import_module(f"integrations.cli.{NOUNS[noun]}")
+        if noun == "demo":
+            app.command("demo")(module.demo)
+        else:
+            app.add_typer(module.app, name=noun)
+        _registered.add(noun)
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -137,6 +146,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv or os.environ.get("PROMPTLOOP_DEBUG") == "1"
     try:
+        register(argv)
         returned = app(args=argv, prog_name="promptloop", standalone_mode=False)
         if isinstance(returned, int) and returned:
             if returned == 130:  # Typer turns Ctrl-C into Exit(130)
