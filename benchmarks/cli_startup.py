@@ -8,7 +8,7 @@ not timed) it runs, interleaved, ``--repeat`` times each:
 - ``python -c pass``: the baseline, the interpreter's own start-up;
 - ``python -c "import sqlmodel"``: the floor of any command that reads the ledger;
 - ``promptloop change list`` / ``team list`` / ``prompt show support-triage``, run as the
-  console script runs them (``from integrations.cli.app import main; main()``).
+  console script runs them (``from promptloop.cli.app import main; main()``).
 
 Each figure is the wall time from spawning the process to its exit; the table shows the
 fastest and the median run, the median's ratio to the baseline's, and the median CPU time
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHANGE_FILE = ROOT / "roles" / "samples" / "support-triage-change.yaml"
 
-CLI = ["-c", "from integrations.cli.app import main; main()"]  # what the console script runs
+CLI = ["-c", "from promptloop.cli.app import main; main()"]  # what the console script runs
 CASES: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
     'python -c "import sqlmodel"': ["-c", "import sqlmodel"],

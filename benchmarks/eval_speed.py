@@ -367,7 +367,7 @@ def base_env(server: Server, home: Path) -> dict[str, str]:
 
 def promptloop_cmd() -> list[str]:
     exe = VENV_BIN / "promptloop"
-    return [str(exe)] if exe.exists() else [PYTHON, "-m", "integrations.cli.app"]
+    return [str(exe)] if exe.exists() else [PYTHON, "-m", "promptloop.cli.app"]
 
 
 def promptloop_has_eval_run(env: dict[str, str]) -> bool:

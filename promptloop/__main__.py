@@ -1,3 +1,3 @@
-from integrations.cli.app import main
+from promptloop.cli.app import main
 
 main()

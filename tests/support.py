@@ -24,7 +24,7 @@ class CliResult:
 
 def invoke(*args: str) -> CliResult:
     """Run the promptloop CLI in this process, as `promptloop ARGS` would."""
-    from integrations.cli.app import run_cli
+    from promptloop.cli.app import run_cli
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):

@@ -46,6 +46,38 @@ def test_roles_source_imports_nothing_forbidden() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+# Imports point down only: promptloop (the CLI, the API) → flows → integrations → roles.
+LAYERS_BELOW_MAY_NOT_IMPORT = {
+    "flows": {"promptloop"},
+    "integrations": {"flows", "promptloop"},
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS_BELOW_MAY_NOT_IMPORT))
+def test_imports_point_down_only(layer: str) -> None:
+    above = LAYERS_BELOW_MAY_NOT_IMPORT[layer]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & above)  # late ones too
+        for path in (ROOT / layer).rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_nothing_imports_the_cli_but_the_cli() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for layer in ("roles", "integrations", "flows")
+        for path in (ROOT / layer).rglob("*.py")
+        if "promptloop.cli" in path.read_text()
+    ]
+    offenders += [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "promptloop").glob("*.py")
+        if path.name != "__main__.py" and "promptloop.cli" in path.read_text()
+    ]
+    assert offenders == []
+
+
 def test_importing_every_role_module_loads_no_forbidden_package() -> None:
     modules = [
         ".".join(p.relative_to(ROOT).with_suffix("").parts) for p in (ROOT / "roles").rglob("*.py")
@@ -86,7 +118,7 @@ def test_ledger_commands_load_no_sdk_migration_or_parser(tmp_path: Path, command
     code = (
         "import sys\n"
         f"sys.argv = ['promptloop', *{command.split()!r}, '--json']\n"
-        "from integrations.cli.app import run_cli\n"
+        "from promptloop.cli.app import run_cli\n"
         "assert run_cli() == 0\n"
         f"print(sorted({{n.split('.')[0] for n in sys.modules}} & {set(NOT_FOR_LEDGER_COMMANDS)!r}))\n"
     )

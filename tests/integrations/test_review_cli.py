@@ -94,7 +94,7 @@ def test_a_failing_review_tells_the_author_why(cli) -> None:  # type: ignore[no-
 
 def test_review_commands_import_nothing_heavy() -> None:
     code = (
-        "import sys; from integrations.cli.app import run_cli; run_cli(['review', 'list']); "
+        "import sys; from promptloop.cli.app import run_cli; run_cli(['review', 'list']); "
         "import roles.expert, roles.review.views; "
         "print(sorted(m for m in ('prefect', 'scipy', 'sklearn', 'slack_sdk', 'openai') "
         "if m in sys.modules))"

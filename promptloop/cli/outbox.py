@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import ago, emit_json, say, table
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import ago, emit_json, say, table
 
 app = typer.Typer(help="The Slack outbox: every message, delivered or not.", no_args_is_help=True)
 

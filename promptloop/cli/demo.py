@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import col, select
 
-from integrations.cli.output import emit_json, out, say
 from integrations.db import session_scope
+from promptloop.cli.output import emit_json, out, say
 from roles.changes import change_view, current_verdict
 from roles.ledger import ChangeRequest, ReviewItem
 from roles.pm import submit_change, withdraw_change
@@ -150,7 +150,7 @@ def demo(
     if as_json:
         emit_json({"sample_written": written, "change": view})
         return
-    from integrations.cli.change import show
+    from promptloop.cli.change import show
 
     show(change_id)
     verdict = current_verdict(view["history"])

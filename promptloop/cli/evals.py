@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, err, out, say, styled, table
 from integrations.db import session_scope
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, err, out, say, styled, table
 from roles.errors import InputError, OutageError
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
-from integrations.cli.output import emit_json, out, say, styled, table
 from integrations.db import session_scope
+from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
+from promptloop.cli.output import emit_json, out, say, styled, table
 from roles.clock import iso
 from roles.errors import InputError, RoleError
 from roles.ledger import Member, PromptVersion

@@ -15,8 +15,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import IntegrityError
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, error, say
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, error, say
 from roles.errors import PromptloopError
 
 app = typer.Typer(
@@ -51,7 +51,7 @@ def register(argv: list[str]) -> None:
     for noun in [named] if named in NOUNS else list(NOUNS):
         if noun is None or noun in _registered:
             continue
-        module = importlib.import_module(f"integrations.cli.{NOUNS[noun]}")
+        module = importlib.import_module(f"promptloop.cli.{NOUNS[noun]}")
         if noun == "demo":
             app.command("demo")(module.demo)
         else:

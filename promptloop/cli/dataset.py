@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from sqlmodel import col, select
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, say, table
 from integrations.db import session_scope
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, say, table
 from roles.clock import iso
 from roles.datasets import find_dataset, items_of, parse_jsonl, push_dataset
 from roles.ledger import Dataset

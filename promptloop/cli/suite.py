@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, say, table
 from integrations.db import session_scope
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, say, table
 
 app = typer.Typer(help="Eval suites: what a prompt's gate can show.", no_args_is_help=True)
 

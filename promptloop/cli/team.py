@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, say, table
 from integrations.db import session_scope
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, say, table
 from roles.roster import list_members, read_team_file, sync_team
 
 app = typer.Typer(help="The team roster: who holds which role.", no_args_is_help=True)

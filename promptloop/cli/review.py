@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from integrations.cli.common import ActorOpt, JsonOpt
-from integrations.cli.output import emit_json, out, say, styled, table
+from promptloop.cli.common import ActorOpt, JsonOpt
+from promptloop.cli.output import emit_json, out, say, styled, table
 
 if TYPE_CHECKING:
     from roles.review.views import ItemView

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from integrations.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
-from integrations.cli.output import ago, emit_json, out, say, styled, table
 from integrations.db import session_scope
+from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
+from promptloop.cli.output import ago, emit_json, out, say, styled, table
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PromptloopError
 from roles.pm import expect_evaluation, revise_change, submit_change, withdraw_change

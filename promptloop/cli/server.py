@@ -6,9 +6,9 @@ import os
 
 import typer
 
-from integrations.cli.common import JsonOpt
-from integrations.cli.output import emit_json, say
 from integrations.prefect_server import ensure_server, healthy, recorded_url, stop_server, ui_url
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, say
 
 app = typer.Typer(
     help="The local Prefect server (started on demand by flows).", no_args_is_help=True
