@@ -62,7 +62,12 @@ def print_verdict(view: dict[str, Any]) -> None:
         colour = "green" if verdict["to_state"] == "in_review" else "red"
         flagged = verdict["payload"].get("outcome") == "inconclusive"
         colour = "yellow" if flagged and colour == "green" else colour
-        word = " (gate inconclusive: the reviewers see the flags)" if flagged else ""
+        if flagged:
+            word = " (gate INCONCLUSIVE: the reviewers see the flags)"
+        else:
+            word = " (gate PASS)" if verdict["to_state"] == "in_review" else " (gate FAIL)"
+        if view.get("state") and view["state"] != verdict["to_state"]:
+            word += f"; the change has moved on since: it is {view['state']}"
         out.print(styled((f"evaluation: {verdict['to_state']}{word}", f"bold {colour}")))
         for reason in verdict["payload"]["reasons"]:
             out.print(f"  {reason}")
