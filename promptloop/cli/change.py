@@ -167,6 +167,21 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         [[k, ago(v)] for k, v in view["seconds_in_state"].items()],
     )
     print_verdict(view)
+    verdict = current_verdict(view["history"])
+    runs = (verdict or {}).get("payload") or {}
+    if runs.get("candidate_run"):
+        baseline = f"baseline eval run {runs['baseline_run']}, " if runs.get("baseline_run") else ""
+        out.print(
+            f"{baseline}candidate eval run {runs['candidate_run']} (`promptloop eval show RUN`)"
+        )
+    last = view["history"][-1] if view["history"] else None
+    if (
+        last
+        and last["note"]
+        and len(last["note"]) > NOTE_WIDTH
+        and last["to_state"] != ((verdict or {}).get("to_state"))
+    ):
+        out.print(f"last handoff ({last['to_state']}): {last['note']}")  # in full
     links = view.get("links") or {}
     if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
         kind = links.get("evaluation_error_kind")
@@ -217,7 +232,10 @@ def _not_evaluated(*, wait: bool, skip: bool) -> str | None:
     return None
 
 
-def _short(text: str | None, limit: int = 70) -> str | None:
+NOTE_WIDTH = 70  # a note longer than this is cut in the history table
+
+
+def _short(text: str | None, limit: int = NOTE_WIDTH) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return text[: limit - 1] + "…"

@@ -44,20 +44,37 @@ def _open_change(session: object) -> ChangeRequest | None:
 DEMO_EXPERTS = ("omar", "ines")
 
 
-def _deliver(*, quiet: bool) -> None:
-    """Send what the outbox holds: to Slack when SLACK_BOT_TOKEN is set, else shown here
-    as text (and kept in the outbox either way). `promptloop serve` does this in a loop."""
-    import io
+def _deliver(change_id: int, *, quiet: bool) -> None:
+    """With SLACK_BOT_TOKEN, send what the outbox holds, as `promptloop serve` will. Without
+    it, show this change's messages as text and leave the outbox as it is: the demo
+    delivers nobody else's messages, and marks nothing as shown."""
     import sys
 
-    from integrations.slack.outbox import deliver_pending
+    from integrations.settings import get_settings
 
-    stream = io.StringIO() if quiet else sys.stdout
-    report = deliver_pending(stream=stream)
-    sent = report.posted + report.updated + report.found + report.local
-    if not quiet and sent:
-        where = "shown above (no SLACK_BOT_TOKEN)" if report.local else "posted to Slack"
-        say(f"   {sent} message(s) from the outbox {where}")
+    if get_settings().slack_bot_token is not None:
+        from integrations.slack.outbox import deliver_pending
+
+        report = deliver_pending()
+        if not quiet:
+            say(f"   {report.posted + report.updated} message(s) posted to Slack from the outbox")
+        return
+    if quiet:
+        return
+    from integrations.slack.render import render_text
+    from roles.outbox import list_messages
+
+    with session_scope() as session:
+        messages = list_messages(session, change_id=change_id)
+    for m in messages:
+        reply = " (reply in the thread)" if m.parent_id else ""
+        sys.stdout.write(f"── Slack {m.channel} · {m.kind}{reply} ──\n")
+        sys.stdout.write(render_text(m.blocks, m.text) + "\n\n")
+    if messages:
+        say(
+            f"   {len(messages)} Slack message(s) of change {change_id}, shown as text (no "
+            "SLACK_BOT_TOKEN; they stay in the outbox: `promptloop outbox list`)"
+        )
 
 
 def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
@@ -142,7 +159,7 @@ def demo(
         api_url = use_server()
         say(f"2. evaluating on the Prefect server at {api_url.removesuffix('/api')} ...")
         evaluate(change_id, prompt=SAMPLE_PROMPT)
-    _deliver(quiet=as_json)
+    _deliver(change_id, quiet=as_json)
     played = _play_the_experts(change_id, quiet=as_json)
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
