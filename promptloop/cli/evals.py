@@ -184,6 +184,50 @@ def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+@app.command("list")
+def list_(
+    prompt: Annotated[str | None, typer.Option("--prompt", help="Only runs of this prompt.")] = None,
+    change: Annotated[int | None, typer.Option("--change", help="Only this change's runs.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="The newest this many.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Eval runs, newest first: id, prompt and version, purpose, status, items, errors."""
+    from sqlmodel import col, select
+
+    from roles.evaluation.records import run_view
+    from roles.ledger import EvalRun
+
+    with session_scope() as session:
+        query = select(EvalRun).order_by(col(EvalRun.id).desc())
+        if change is not None:
+            query = query.where(EvalRun.change_id == change)
+        views = [run_view(session, run) for run in session.exec(query)]
+    views = [v for v in views if prompt is None or v["prompt"] == prompt][:limit]
+    if as_json:
+        emit_json([{k: v for k, v in view.items() if k != "summary"} for view in views])
+        return
+    if not views:
+        say("no eval runs match")
+        return
+    table(
+        None,
+        ["run", "prompt", "v", "for", "status", "items", "errors", "started"],
+        [
+            [
+                v["id"],
+                v["prompt"],
+                v["version"],
+                f"change {v['change_id']}" if v["change_id"] else v["purpose"],
+                v["status"],
+                v["items"],
+                v["errors"],
+                v["started_at"][5:16].replace("T", " "),
+            ]
+            for v in views
+        ],
+    )
+
+
 @app.command("show")
 def show(
     run_id: Annotated[int, typer.Argument(metavar="RUN")],

@@ -234,3 +234,17 @@ def test_an_endpoint_that_is_down_stops_the_run_early(
         assert run["status"] == "outage" and run["items"] < 30
         assert f"{30 - run['items']} more not tried" in run["failure"]
         assert server.requests_received < 30
+
+
+def test_eval_list_shows_runs_newest_first(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert cli("eval", "list").stderr.strip() == "no eval runs match"
+    with FakeOpenAIServer(responder=judge_aware(lambda body: "billing")) as server:
+        point_at(server, monkeypatch)
+        cli("init", "--sample")
+        first = cli("eval", "run", "support-triage", "--json").json()["id"]
+        second = cli("eval", "run", "support-triage", "--json").json()["id"]
+    listed = cli("eval", "list", "--json").json()
+    assert [r["id"] for r in listed] == [second, first]
+    assert listed[0]["status"] == "finished" and listed[0]["prompt"] == "support-triage"
+    assert cli("eval", "list", "--prompt", "nope", "--json").json() == []
+    assert cli("eval", "list", "--limit", "1", "--json").json()[0]["id"] == second
