@@ -174,6 +174,14 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         out.print(
             f"{baseline}candidate eval run {runs['candidate_run']} (`promptloop eval show RUN`)"
         )
+    if view["state"] == "in_review":
+        from roles.expert import current_review, review_progress
+
+        with session_scope() as session:
+            review = current_review(session, change_id=view["id"])
+            if review is not None and review.id is not None:
+                waiting = review_progress(session, review_id=review.id).waiting_message()
+                out.print(f"review {review.id}: {waiting} (`promptloop review list`)")
     last = view["history"][-1] if view["history"] else None
     if (
         last

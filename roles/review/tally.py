@@ -33,6 +33,11 @@ class ReviewProgress(BaseModel):
     max_fail_share: float
     complete: bool
     deadline_at: datetime
+    eligible_experts: int | None = None  # active experts who may vote (the author may not)
+
+    @property
+    def quorum_reachable(self) -> bool:
+        return self.eligible_experts is None or self.eligible_experts >= self.min_experts
 
     @property
     def within_policy(self) -> bool:
@@ -40,10 +45,17 @@ class ReviewProgress(BaseModel):
 
     def headline(self) -> str:
         """``4/10 items have their votes, 1/2 experts``."""
-        return (
+        line = (
             f"{self.items_voted}/{self.items_total} items have their votes, "
             f"{self.experts}/{self.min_experts} experts"
         )
+        if not self.quorum_reachable:
+            line += (
+                f" (only {self.eligible_experts} expert(s) may vote on it, the author not: it "
+                "cannot complete before its deadline — add experts with `team sync`, or lower "
+                "suite.review.min_experts)"
+            )
+        return line
 
     def waiting_message(self) -> str:
         """What a run waiting for the experts says it waits for (its state message)."""
@@ -110,7 +122,26 @@ def review_progress(session: Session, *, review_id: int) -> ReviewProgress:
         max_fail_share=review.max_fail_share,
         complete=total > 0 and voted == total and len(experts) >= review.min_experts,
         deadline_at=review.deadline_at,
+        eligible_experts=eligible_experts(session, change_id=review.change_id),
     )
+
+
+def eligible_experts(session: Session, *, change_id: int) -> int:
+    """Active members holding ``expert``, the change's author excepted."""
+    from sqlalchemy import func
+
+    from roles.ledger import ChangeRequest, MemberRole
+
+    change = session.get(ChangeRequest, change_id)
+    author = change.author_id if change is not None else None
+    count = session.exec(
+        select(func.count(func.distinct(Member.id)))
+        .join(MemberRole, col(MemberRole.member_id) == col(Member.id))
+        .where(MemberRole.role == "expert")
+        .where(col(Member.active))
+        .where(Member.id != author)
+    ).one()
+    return int(count)
 
 
 def failed_item_reasons(session: Session, *, review_id: int) -> list[dict[str, Any]]:

@@ -115,3 +115,9 @@ def test_review_commands_run_the_deadline_check(cli) -> None:  # type: ignore[no
     assert cli("change", "show", str(change_id), "--json").json()["state"] == "changes_requested"
     again = cli("review", "list")  # expired once
     assert "expired" not in again.stderr
+
+
+def test_change_show_says_what_the_review_waits_for(cli) -> None:  # type: ignore[no-untyped-def]
+    change_id = review_in_cli_ledger(items=2)
+    shown = cli("change", "show", str(change_id))
+    assert "awaiting expert review: 0/2 items have their votes, 0/2 experts" in shown.stdout

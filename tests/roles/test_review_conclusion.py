@@ -215,3 +215,19 @@ def test_a_double_click_is_kept_and_counted_once(session: Session) -> None:
     assert len(session.exec(select(Vote)).all()) == 2
     progress = review_progress(session, review_id=review.id)
     assert (progress.votes, progress.experts, progress.items_voted) == (1, 1, 1)
+
+
+def test_a_review_that_cannot_reach_its_quorum_says_so(session: Session) -> None:
+    """The author is one of only two experts: one expert may vote, the policy needs two."""
+    from roles.expert import review_progress
+
+    change_id = change_in_review(session, author="omar", wrong={"t01"})  # omar is an expert
+    review = open_sampled_review(session, change_id)
+    progress = review_progress(session, review_id=review.id or 0)
+    assert (progress.eligible_experts, progress.min_experts) == (1, 2)
+    assert not progress.quorum_reachable
+    assert "cannot complete before its deadline" in progress.waiting_message()
+    other = change_in_review(session, wrong={"t01"}, variant="b")  # maya's: both may vote
+    assert review_progress(
+        session, review_id=open_sampled_review(session, other).id or 0
+    ).quorum_reachable
