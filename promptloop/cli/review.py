@@ -211,6 +211,5 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _moment(view: ItemView) -> str:
-    from roles.clock import iso
-
-    return iso(view.deadline_at)
+    """The deadline as people read it: ``2026-12-04 10:00 UTC`` (JSON keeps the instant)."""
+    return view.deadline_at.strftime("%Y-%m-%d %H:%M UTC")

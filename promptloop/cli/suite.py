@@ -56,6 +56,11 @@ def power(
             for r in needs
         ],
     )  # fmt: skip
+    if any(r.power_at_dataset_size is None for r in needs):
+        say(
+            "'-': a guardrail's power at this n is not computed (its non-inferiority test is "
+            "simulated for the items needed only)"
+        )
 
 
 def _inputs(session: Any, name: str) -> tuple[Any, int, Any, Any]:
