@@ -367,13 +367,17 @@ def _snapshot(stats: Any) -> dict[str, float]:
 
 
 def _spent(stats: Any, before: dict[str, float]) -> dict[str, Any]:
-    """The run's own calls so far, as ``EvalRun`` columns."""
+    """The run's own calls so far, as ``EvalRun`` columns (cost too: a run stopped midway
+    says what it paid)."""
     now = _snapshot(stats)
+    unpriced = now["unpriced_calls"] > before["unpriced_calls"]
     return {
         "model_calls": int(now["model_calls"] - before["model_calls"]),
         "cache_hits": int(now["cache_hits"] - before["cache_hits"]),
         "input_tokens": int(now["input_tokens"] - before["input_tokens"]),
         "output_tokens": int(now["output_tokens"] - before["output_tokens"]),
+        "cost_usd": None if unpriced else round(now["cost_usd"] - before["cost_usd"], 6),
+        "cost_known": not unpriced,
     }
 
 

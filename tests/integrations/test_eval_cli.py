@@ -157,13 +157,14 @@ def test_an_interrupted_run_says_what_it_spent(home: Path, monkeypatch: pytest.M
     from support import invoke
 
     with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
-        point_at(server, monkeypatch)
+        point_at(server, monkeypatch, PROMPTLOOP_PRICES='{"smollm2-135m": [1000, 1000]}')
         process = _run_until(server, 8)
         process.send_signal(signal.SIGINT)  # Ctrl-C
         assert process.wait(timeout=30) == 130
     shown = invoke("eval", "show", "1", "--json").json()
     assert shown["status"] == "failed" and shown["failure"] == "interrupted"
     assert shown["model_calls"] >= 8 and shown["items"] > 0
+    assert shown["cost"] > 0  # what it paid before the interruption, not "unknown"
 
 
 LOCAL_PROMPT = """name: local-check
