@@ -307,22 +307,24 @@ def _crash_log(change_id: int) -> str:
 
 
 def _models(target: EvalTarget) -> list[str]:
-    """Every model the evaluation will call: both sides' and the suite's judges."""
+    """Every model the evaluation will call: both sides' and the judging suite's judges
+    (read from the versions alone: no dataset is loaded for this)."""
+    from roles.data_scientist import parse_suite
+
     with session_scope() as session:
-        names: list[str] = []
-        suite_from = session.get(
-            PromptVersion, target.base_version_id or target.candidate_version_id
-        )
-        for version_id in (target.base_version_id, target.candidate_version_id):
-            version = session.get(PromptVersion, version_id) if version_id else None
-            if version is not None:
-                names.append(version.model)
-        dataset = session.get(Dataset, target.dataset_id)
-        assert suite_from is not None and dataset is not None
-        plan = plan_for_version(
-            session, name=target.prompt, version=suite_from, dataset=dataset
-        )
-    return list(dict.fromkeys(names + plan.suite.judge_models()))
+        versions = [
+            session.get(PromptVersion, version_id)
+            for version_id in (target.base_version_id, target.candidate_version_id)
+            if version_id is not None
+        ]
+        # Production's suite judges the change (a new prompt: its own); no suite means the
+        # built-in default, which has no judge.
+        judging = versions[0]
+        assert judging is not None
+        suite = judging.suite
+        names = [v.model for v in versions if v is not None]
+    judges = parse_suite(suite, f"{target.prompt} suite").judge_models() if suite else []
+    return list(dict.fromkeys(names + judges))
 
 
 async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> State:

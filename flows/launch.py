@@ -104,14 +104,11 @@ def evaluate(
     try:
         use_server()
     except PromptloopError as exc:
-        _note_refusal(change_id, exc)
-        state = change_state(change_id)
-        exc.message += (
-            f"; change {change_id} stays {state}: retry with "
+        note_launch_failure(change_id, exc)
+        raise type(exc)(
+            f"{exc.message}; change {change_id} stays {change_state(change_id)}: retry with "
             f"`promptloop change evaluate {change_id} --wait`"
-        )
-        exc.args = (exc.message,)
-        raise
+        ) from None
     if not force:
         busy = running_evaluation(change_id)
         if busy:
@@ -143,16 +140,6 @@ def evaluate(
     if not final.is_completed():
         raise evaluation_failure(change_id, final.message or final.name)
     return change_state(change_id)
-
-
-def _note_refusal(change_id: int, exc: PromptloopError) -> None:
-    """Record why the evaluation could not even start (Prefect down, say) on the change."""
-    from integrations.db import session_scope
-    from roles.evaluation.change import ErrorKind, note_evaluation_error
-
-    kind: ErrorKind = "outage" if isinstance(exc, OutageError) else "input"
-    with session_scope() as session:
-        note_evaluation_error(session, change_id=change_id, kind=kind, message=exc.message)
 
 
 def change_state(change_id: int) -> str:
@@ -245,18 +232,24 @@ def _error_recorded(change_id: int) -> bool:
 
 
 def note_launch_failure(change_id: int, exc: BaseException) -> None:
-    """Leave the failure where `change show` looks, so a change never sits silently."""
+    """Leave why the evaluation could not run where `change show` looks, so a change never
+    sits silently: an outage (Prefect or a model down), our own refusal, or a bug (whose
+    traceback is in the evaluation's log)."""
     from integrations.db import session_scope
     from roles.evaluation.change import ErrorKind, note_evaluation_error
 
-    kind: ErrorKind = "input" if isinstance(exc, InputError) else "bug"
+    kind: ErrorKind = "bug"
+    if isinstance(exc, PromptloopError):
+        kind = "outage" if isinstance(exc, OutageError) else "input"
     with session_scope() as session:
         note_evaluation_error(
             session,
             change_id=change_id,
             kind=kind,
-            message=f"{type(exc).__name__}: {exc}",
-            log=str(log_path(change_id)),
+            message=exc.message
+            if isinstance(exc, PromptloopError)
+            else f"{type(exc).__name__}: {exc}",
+            log=str(log_path(change_id)) if kind == "bug" else None,
         )
 
 

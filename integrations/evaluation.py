@@ -301,8 +301,6 @@ async def run_batch(
 async def finish(ctx: RunContext) -> int:
     """Wait for the writer, then write totals and ``finished`` in one transaction."""
     await asyncio.to_thread(ctx.writer.close)
-    after = _snapshot(ctx.stats)
-    spent = {k: after[k] - ctx.before[k] for k in after}
     outcomes = ctx.outcomes
     card = build_scorecard(
         [o.result for o in outcomes], None, ctx.plan.suite.metrics(), ctx.plan.suite.statistics
@@ -311,15 +309,9 @@ async def finish(ctx: RunContext) -> int:
         name: {"mean": m.mean, "pass_rate": m.pass_rate, "unscored": m.n_unscored}
         for name, m in card.candidate.metrics.items()
     }
+    # Items and errors are counted from the recorded rows by ``finish_run``.
     totals = {
-        "items": len(outcomes),
-        "errors": sum(o.result.sample.error is not None for o in outcomes),
-        "cache_hits": int(spent["cache_hits"]),
-        "model_calls": int(spent["model_calls"]),
-        "input_tokens": int(spent["input_tokens"]),
-        "output_tokens": int(spent["output_tokens"]),
-        "cost_usd": None if spent["unpriced_calls"] else round(spent["cost_usd"], 6),
-        "cost_known": not spent["unpriced_calls"],
+        **_spent(ctx.stats, ctx.before),
         "wall_s": round(time.perf_counter() - ctx.started, 3),
     }
     with session_scope() as session:

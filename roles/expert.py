@@ -99,6 +99,45 @@ def cast_vote(
     return VoteReceipt(vote=VotePublic.model_validate(vote), progress=progress)
 
 
+class VoteOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    receipt: VoteReceipt
+    conclusion: ReviewConclusion | None  # set when this vote completed the review
+
+
+def vote_and_conclude(
+    session: Session,
+    *,
+    review_item_id: int,
+    actor: str,
+    verdict: str,
+    category: str | None = None,
+    reason: str | None = None,
+    source: str = "cli",
+    now: datetime,
+) -> VoteOutcome:
+    """``cast_vote``, and the vote that completes its review also concludes it: what the
+    CLI and the Slack gateway do with a person's vote (same refusals as ``cast_vote``)."""
+    receipt = cast_vote(
+        session,
+        review_item_id=review_item_id,
+        actor=actor,
+        verdict=verdict,
+        category=category,
+        reason=reason,
+        source=source,
+        now=now,
+    )
+    progress = receipt.progress
+    conclusion = (
+        conclude_review(session, review_id=progress.review_id, now=now)
+        if progress.complete
+        else None
+    )
+    return VoteOutcome(receipt=receipt, conclusion=conclusion)
+
+
 def _check_vote(review: Review, *, verdict: str, category: str | None, source: str) -> None:
     if verdict not in VERDICTS:
         raise InputError(f"a verdict is pass or fail, not {verdict!r}")
@@ -114,6 +153,7 @@ __all__ = [
     "ReviewConclusion",
     "ReviewPolicy",
     "ReviewProgress",
+    "VoteOutcome",
     "VoteReceipt",
     "cast_vote",
     "conclude_review",
@@ -123,5 +163,6 @@ __all__ = [
     "open_review",
     "review_progress",
     "start_review",
+    "vote_and_conclude",
     "waiting_items",
 ]

@@ -83,7 +83,7 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
     demo plays their judgement from the dataset's expected answer; people use their own."""
     from roles.clock import utcnow
     from roles.errors import PolicyError
-    from roles.expert import cast_vote, conclude_review, current_review
+    from roles.expert import current_review, vote_and_conclude
     from roles.review.views import waiting_items
 
     played: list[dict[str, Any]] = []
@@ -108,7 +108,7 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
             verdict = "pass" if right else "fail"
             with session_scope() as session:
                 try:
-                    receipt = cast_vote(
+                    vote_and_conclude(
                         session,
                         review_item_id=item.review_item_id,
                         actor=expert,
@@ -119,8 +119,6 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
                     )
                 except PolicyError:
                     break  # the review concluded meanwhile
-                if receipt.progress.complete:
-                    conclude_review(session, review_id=item.review_id, now=utcnow())
             played.append({"expert": expert, "item": item.item_id, "verdict": verdict})
             if not quiet:
                 say(

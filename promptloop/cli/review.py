@@ -51,10 +51,11 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Items of open reviews; with --as, those waiting for your vote."""
-    expire_due()
     from integrations.db import session_scope
     from roles.clock import utcnow
     from roles.review.views import waiting_items
+
+    expire_due()
 
     with session_scope() as session:
         views = waiting_items(session, actor=actor, now=utcnow())
@@ -114,14 +115,14 @@ def vote(
     as_json: JsonOpt = False,
 ) -> None:
     """Vote pass or fail on a sampled item; voting again replaces your vote (history kept)."""
-    expire_due()
     from integrations.db import session_scope
     from roles.clock import utcnow
-    from roles.expert import cast_vote, conclude_review
+    from roles.expert import vote_and_conclude
+
+    expire_due()
 
     with session_scope() as session:
-        now = utcnow()
-        receipt = cast_vote(
+        outcome = vote_and_conclude(
             session,
             review_item_id=item,
             actor=actor,
@@ -129,14 +130,10 @@ def vote(
             category=category,
             reason=reason,
             source="cli",
-            now=now,
+            now=utcnow(),
         )
-        progress = receipt.progress
-        conclusion = (
-            conclude_review(session, review_id=progress.review_id, now=now)
-            if progress.complete
-            else None
-        )
+    receipt, conclusion = outcome.receipt, outcome.conclusion
+    progress = receipt.progress
     if as_json:
         emit_json(
             {
