@@ -271,13 +271,14 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
 
 
 def _run_url() -> str | None:
-    """This flow run's page in the Prefect UI, for the messages that point people to it."""
+    """The pipeline's page in the Prefect UI (this run's, when it runs alone), for the
+    messages that point people to it."""
     from prefect.settings import PREFECT_API_URL
 
     from integrations.prefect_server import ui_url
 
     api = PREFECT_API_URL.value() or ""
-    run_id = flow_run.id
+    run_id = flow_run.root_flow_run_id or flow_run.id
     return f"{ui_url(api)}/runs/flow-run/{run_id}" if api and run_id else None
 
 

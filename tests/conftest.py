@@ -44,7 +44,18 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     _clear_caches()
     yield home
+    _stop_serve()
     _clear_caches()
+
+
+def _stop_serve() -> None:
+    """A `promptloop serve` a test's command started on demand stops with the test."""
+    from integrations.settings import get_settings
+    from promptloop.runtime import control
+
+    get_settings.cache_clear()
+    if (get_settings().home / "serve.lock").exists():
+        control.stop()
 
 
 @pytest.fixture(scope="session")

@@ -74,3 +74,11 @@ def point_at(server: Any, monkeypatch: Any, **settings: str) -> None:
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
+
+
+def serve_log() -> str:
+    """The log of the `promptloop serve` this test's commands started (for failure messages)."""
+    import os
+
+    path = Path(os.environ["PROMPTLOOP_HOME"]) / "logs" / "serve.log"
+    return path.read_text(errors="replace")[-4000:] if path.exists() else "(no serve log)"

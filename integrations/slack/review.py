@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import ReviewItemView, ReviewSummary
 from integrations.slack.post import post_review
+from roles.clock import readable
 from roles.ledger import Member, OutboxMessage, Review, ReviewItem
 from roles.review.views import item_view
 from roles.transitions import get_change
@@ -46,7 +47,7 @@ def post_opened_review(
         headline=headline(reasons),
         items=len(views),
         run_url=run_url,
-        deadline=review.deadline_at.strftime("%Y-%m-%d %H:%M UTC"),
+        deadline=readable(review.deadline_at),
         review_id=review.id,
     )
     return post_review(

@@ -38,6 +38,7 @@ NOUNS = {
     "review": "review",
     "outbox": "outbox",
     "server": "server",
+    "serve": "serve",
     "demo": "demo",
 }
 _registered: set[str] = set()

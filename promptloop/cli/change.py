@@ -12,7 +12,7 @@ from integrations.db import session_scope
 from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from promptloop.cli.output import ago, emit_json, out, say, styled, table
 from roles.changes import change_view, current_verdict, list_changes
-from roles.errors import InputError, PromptloopError
+from roles.errors import InputError, PolicyError
 from roles.pm import expect_evaluation, revise_change, submit_change, withdraw_change
 
 app = typer.Typer(
@@ -21,7 +21,10 @@ app = typer.Typer(
 
 FileOpt = Annotated[Path, typer.Option("--file", "-f", help="The prompt file with the change.")]
 WaitOpt = Annotated[
-    bool, typer.Option("--wait", help="Run the evaluation here and wait for its verdict.")
+    bool,
+    typer.Option(
+        "--wait", help="Follow the pipeline run until it waits for people or ends."
+    ),
 ]
 NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the evaluation now.")]
 
@@ -29,30 +32,18 @@ NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the eva
 def start_evaluation(
     change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False
 ) -> dict[str, Any]:
-    """Start ``evaluate_change`` for a submitted change: detached, or here with --wait."""
+    """Start the change's pipeline run (through `promptloop serve`); with --wait, follow it
+    until it waits for people or ends."""
     if _not_evaluated(wait=wait, skip=skip):
         return {"evaluation": "not started"}
-    if wait:
-        from flows.launch import evaluate, note_launch_failure
+    from promptloop.cli import pipeline
 
-        say(f"evaluating change {change_id} (candidate against production)...")
-        try:
-            state = evaluate(change_id, prompt=prompt, force=force)
-        except PromptloopError:
-            raise  # one sentence, its own exit code; the error is recorded on the change
-        except Exception as exc:
-            # Not one of our refusals: a bug (exit 3 "internal error"), kept for `change show`.
-            note_launch_failure(change_id, exc)
-            raise  # a bug: `internal error` and exit 3
-        return {"evaluation": "finished", "state_after_evaluation": state}
-    from flows.launch import evaluate_in_background
-
-    log = evaluate_in_background(change_id, prompt=prompt, force=force)
-    say(
-        f"evaluation started in the background (log: {log}); follow it with "
-        f"`promptloop change show {change_id}` or in the Prefect UI"
-    )
-    return {"evaluation": "started", "log": str(log)}
+    started = pipeline.start(change_id, prompt, force=force)
+    if not wait:
+        say(f"follow it with `promptloop change show {change_id}` or in the Prefect UI")
+        return started
+    state = pipeline.follow(change_id, started["flow_run_id"])
+    return {**started, "evaluation": "finished", "state_after_evaluation": state}
 
 
 def print_verdict(view: dict[str, Any]) -> None:
@@ -202,18 +193,6 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
                 f"retry with `promptloop change evaluate {view['id']}`",
             )
         )
-    if (
-        view["state"] == "evaluating"
-        and not links.get("evaluation_error")
-        and links.get("evaluator")
-    ):
-        from flows.launch import evaluator_gone
-
-        if evaluator_gone(view["id"]):
-            gone = f"the process evaluating this change (pid {links['evaluator']['pid']}) is gone"
-            out.print(
-                styled((gone, "red"), f"; resume with `promptloop change evaluate {view['id']}`")
-            )
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
 
@@ -325,6 +304,9 @@ def withdraw(
     with session_scope() as session:
         withdraw_change(session, change_id=change_id, author=actor, note=reason)
         view = change_view(session, change_id=change_id, with_history=False)
+    from promptloop.runtime.control import nudge
+
+    nudge(change_id, reason="withdrawn")
     if as_json:
         emit_json(view)
     else:
@@ -336,7 +318,7 @@ def evaluate(
     change_id: Annotated[int, typer.Argument(metavar="ID")],
     wait: WaitOpt = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Even if Prefect shows another run evaluating it.")
+        bool, typer.Option("--force", help="Even if Prefect shows another run working on it.")
     ] = False,
     actor: Annotated[
         str | None,
@@ -358,3 +340,27 @@ def evaluate(
     view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")
+
+
+@app.command("resume")
+def resume(
+    change_id: Annotated[int, typer.Argument(metavar="ID")],
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give an open change its pipeline run again: one from before `promptloop serve`, or
+    one whose run was lost. A run waiting for people is only woken (it re-reads the ledger)."""
+    from promptloop.cli import pipeline
+    from roles.states import OPEN_STATES
+
+    with session_scope() as session:
+        view = change_view(session, change_id=change_id, with_history=False)
+    if view["state"] not in {s.value for s in OPEN_STATES}:
+        raise PolicyError(f"change {change_id} is {view['state']}: its pipeline is over")
+    started = pipeline.resume(change_id, view["prompt"])
+    if wait:
+        started["state"] = pipeline.follow(change_id, started["flow_run_id"])
+    if as_json:
+        emit_json({**view, **started})
+    else:
+        say(f"change {change_id}: {started.get('state', view['state'])}")

@@ -150,15 +150,20 @@ def demo(
             )
         else:
             say(f"continuing change {change.id} ({change.state})")
-        change_id, state = change.id or 0, change.state
-    if state in ("submitted", "evaluating"):
-        from flows.launch import evaluate, use_server
+        change_id = change.id or 0
+    from promptloop.cli import pipeline
 
-        api_url = use_server()
-        say(f"2. evaluating on the Prefect server at {api_url.removesuffix('/api')} ...")
-        evaluate(change_id, prompt=SAMPLE_PROMPT)
+    started = pipeline.resume(change_id, SAMPLE_PROMPT)
+    say(f"2. the change's pipeline runs on `promptloop serve` (Prefect UI: {started['flow_run_url']})")
+    pipeline.follow(change_id, started["flow_run_id"])
     _deliver(change_id, quiet=as_json)
     played = _play_the_experts(change_id, quiet=as_json)
+    if played:
+        from promptloop.runtime.control import nudge
+
+        nudge(change_id, reason="the demo's experts voted")
+        say("4. the review concluded; the pipeline run wakes and reads the outcome:")
+        pipeline.follow(change_id, started["flow_run_id"], to_the_end=True)
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
     view["demo_votes"] = played

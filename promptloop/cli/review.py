@@ -134,6 +134,10 @@ def vote(
         )
     receipt, conclusion = outcome.receipt, outcome.conclusion
     progress = receipt.progress
+    if conclusion is not None:
+        from promptloop.runtime.control import nudge
+
+        nudge(conclusion.change_id, reason=f"review {conclusion.review_id} {conclusion.outcome}")
     if as_json:
         emit_json(
             {
@@ -209,4 +213,6 @@ def _cut(text: str, limit: int) -> str:
 
 def _moment(view: ItemView) -> str:
     """The deadline as people read it: ``2026-12-04 10:00 UTC`` (JSON keeps the instant)."""
-    return view.deadline_at.strftime("%Y-%m-%d %H:%M UTC")
+    from roles.clock import readable
+
+    return readable(view.deadline_at)

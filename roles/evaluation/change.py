@@ -50,7 +50,9 @@ def open_evaluation(
     # A new attempt starts clean: an error recorded by an earlier one no longer applies.
     links = {k: v for k, v in change.links.items() if not k.startswith("evaluation_")}
     if flow_run_id:
-        change.flow_run_id = flow_run_id
+        # The change's run is its pipeline's (recorded when it started); an evaluation
+        # run on its own (a test, a script) is the change's run only if it has no other.
+        change.flow_run_id = change.flow_run_id or flow_run_id
         links["evaluate_flow_run_id"] = flow_run_id
     change.links = links
     session.add(change)

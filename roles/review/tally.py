@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
-from roles.clock import iso
+from roles.clock import readable
 from roles.errors import NotFoundError
 from roles.ledger import Member, Review, ReviewItem, Vote
 
@@ -59,7 +59,7 @@ class ReviewProgress(BaseModel):
 
     def waiting_message(self) -> str:
         """What a run waiting for the experts says it waits for (its state message)."""
-        return f"awaiting expert review: {self.headline()}, deadline {iso(self.deadline_at)}"
+        return f"awaiting expert review: {self.headline()}, deadline {readable(self.deadline_at)}"
 
 
 def get_review(session: Session, review_id: int) -> Review:

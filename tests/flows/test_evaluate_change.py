@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, last_user_text
-from support import SAMPLES, invoke, judge_aware, point_at, submit_sample
+from support import SAMPLES, invoke, judge_aware, point_at, serve_log, submit_sample
 
 from integrations.db import ledger_tag
 
@@ -200,13 +200,31 @@ def test_submit_starts_the_evaluation_in_the_background(
             "evaluating",
         )
         assert change["evaluation"] == "started"
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         state = "submitted"
         while time.monotonic() < deadline and state in ("submitted", "evaluating"):
             time.sleep(1)
             state = invoke("change", "show", str(change["id"]), "--json").json()["state"]
-        log = Path(change["log"]).read_text() if Path(change["log"]).exists() else ""
-        assert state == "in_review", log
+        assert state == "in_review", serve_log()
+        # the change's one pipeline run now waits for the experts, saying so
+        shown = invoke("change", "show", str(change["id"]), "--json").json()
+        assert shown["flow_run_id"] == change["flow_run_id"]
+        run = _wait_for_state(change["flow_run_id"], "Suspended")
+        assert run.name == f"support-triage-change-{change['id']}"
+        assert {f"change:{change['id']}", "prompt:support-triage"} <= set(run.tags)
+        assert run.state.message.startswith("awaiting expert review: 0/10 items")
+
+
+def _wait_for_state(flow_run_id: str, name: str, timeout: float = 60) -> Any:
+    """The flow run once its state is ``name`` (and, for a waiting run, described)."""
+    deadline = time.monotonic() + timeout
+    run = _flow_run(flow_run_id)
+    while time.monotonic() < deadline:
+        run = _flow_run(flow_run_id)
+        if run.state.name == name and (name != "Suspended" or run.state.message):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {flow_run_id} is {run.state.name}: {run.state.message}")
 
 
 def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -257,7 +275,7 @@ def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) 
     assert result.returncode == 4, result.stderr  # an outage (of Prefect), not bad input
     assert "(PREFECT_API_URL) does not answer" in result.stderr
     assert "change 1 stays submitted" in result.stderr
-    assert "promptloop change evaluate 1 --wait" in result.stderr
+    assert "retry with `promptloop change evaluate 1`" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert invoke("change", "show", "1", "--json").json()["state"] == "submitted"
     shown = invoke("change", "show", "1").stdout
@@ -291,7 +309,7 @@ def test_a_change_is_not_evaluated_twice_at_once(prefect_api, monkeypatch) -> No
             transition(session, change_id=change_id, target=State.EVALUATING, actor="promptloop")
             get_change(session, change_id).flow_run_id = asyncio.run(live_run())
         refused = invoke("change", "evaluate", str(change_id), "--wait")
-        assert refused.code == 1 and "already being evaluated" in refused.stderr
+        assert refused.code == 1 and "already in its pipeline" in refused.stderr
         assert server.requests_received == 0
         forced = invoke("change", "evaluate", str(change_id), "--wait", "--force")
         assert forced.code == 0, forced.stderr
@@ -371,28 +389,20 @@ def test_a_finished_baseline_is_reused_only_from_the_same_endpoint(
         assert baseline_of(third) != baseline_of(first)  # another endpoint: run again
 
 
-def test_a_dead_evaluator_is_named_and_does_not_block_a_new_evaluation(
-    prefect_api, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
-    import socket
-
+def test_a_lost_pipeline_run_does_not_block_a_new_evaluation(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The change names a run this Prefect server does not know (another server, deleted):
+    `change evaluate` starts a new one rather than waiting for it forever."""
     from integrations.db import session_scope
     from roles.states import State
     from roles.transitions import get_change, transition
 
-    gone = subprocess.Popen(["true"])
-    gone.wait()
     with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
         point_at(server, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         change_id = _submit()
         with session_scope() as session:
             transition(session, change_id=change_id, target=State.EVALUATING, actor="promptloop")
-            change = get_change(session, change_id)
-            change.flow_run_id = "00000000-0000-0000-0000-000000000000"
-            change.links = {"evaluator": {"pid": gone.pid, "host": socket.gethostname()}}
-        shown = invoke("change", "show", str(change_id))
-        assert f"(pid {gone.pid}) is gone" in shown.stdout
+            get_change(session, change_id).flow_run_id = "00000000-0000-0000-0000-000000000000"
         resumed = invoke("change", "evaluate", str(change_id), "--wait")
         assert resumed.code == 0, resumed.stderr
         assert invoke("change", "show", str(change_id), "--json").json()["state"] == "in_review"

@@ -1,0 +1,175 @@
+"""Start a change's pipeline run through ``promptloop serve`` and, with --wait, follow it.
+
+There is one way a flow runs: ``run_deployment`` creates the change's ``change-pipeline``
+run and ``serve`` (started on demand) runs it. ``--wait`` follows that run, printing each
+stage, until it waits for people or ends; an evaluation that could not conclude is one
+sentence with its own exit code (4 an outage, 2 bad input, 3 a bug).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+from integrations.db import session_scope
+from promptloop.cli.output import say
+from promptloop.runtime import control
+from roles.errors import InputError, InternalError, OutageError, PromptloopError
+from roles.transitions import get_change
+
+SCHEDULED_PATIENCE_S = 60.0  # a run not picked up by then: say so (serve may be down)
+
+
+def start(change_id: int, prompt: str, *, force: bool = False) -> dict[str, Any]:
+    """Create the change's pipeline run (serve started first if needed); its id and link."""
+    try:
+        running = control.ensure_serving(say)
+    except PromptloopError as exc:
+        note_launch_failure(change_id, exc)
+        raise type(exc)(
+            f"{exc.message}; change {change_id} stays {_state(change_id)}: retry with "
+            f"`promptloop change evaluate {change_id}`"
+        ) from None
+    from integrations.pipeline_runs import refuse_if_running, start_pipeline
+
+    if not force:
+        refuse_if_running(change_id)
+    run = start_pipeline(change_id, prompt=prompt, attempt=_attempt(change_id, force=force))
+    url = _url(running, str(run.id))
+    say(f"pipeline run {run.name}: {url}")
+    return {"evaluation": "started", "flow_run_id": str(run.id), "flow_run_url": url}
+
+
+def resume(change_id: int, prompt: str) -> dict[str, Any]:
+    """Wake the change's suspended run, or start a new one if it has none that lives."""
+    running = control.ensure_serving(say)
+    from integrations.pipeline_runs import live_run, wake
+
+    with session_scope() as session:
+        flow_run_id = get_change(session, change_id).flow_run_id
+    if flow_run_id and wake(change_id, reason="promptloop change resume"):
+        say(f"woke pipeline run {flow_run_id}")
+        return {"flow_run_id": flow_run_id, "flow_run_url": _url(running, flow_run_id)}
+    if flow_run_id and live_run(change_id):
+        say(f"change {change_id}'s pipeline run {flow_run_id} is already working")
+        return {"flow_run_id": flow_run_id, "flow_run_url": _url(running, flow_run_id)}
+    return start(change_id, prompt, force=True)
+
+
+def _url(running: dict[str, Any], flow_run_id: str) -> str:
+    return f"{running['ui_url']}/runs/flow-run/{flow_run_id}"
+
+
+def _attempt(change_id: int, *, force: bool) -> str:
+    """One run per attempt: a new revision, or a retry after a recorded error, is a new one."""
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        error_at = str(change.links.get("evaluation_error_at") or "")
+    retry = f"-{time.time_ns()}" if force else ""
+    return f"r{change.revision}-{error_at}{retry}"
+
+
+def follow(change_id: int, flow_run_id: str, *, to_the_end: bool = False) -> str:
+    """Print the run's stages until it waits for people (unless ``to_the_end``) or ends;
+    the change's state then.
+
+    Raises the evaluation's error (outage, input, bug) if the run ended Failed.
+    """
+    from prefect.client.orchestration import get_client
+
+    seen: tuple[str, str] | None = None
+    progress: dict[int, tuple[str, int]] = {}
+    started = time.monotonic()
+    warned = False
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_flow_run(UUID(flow_run_id))
+            state = run.state
+            change_state = _state(change_id)
+            now = (str(state.name if state else "?"), change_state)
+            if now != seen:
+                say(f"  {now[0].lower()}: change {change_id} is {change_state}")
+                seen = now
+            _print_progress(change_id, progress)
+            if state is not None and (state.is_final() or (state.is_paused() and not to_the_end)):
+                break
+            if (
+                state is not None
+                and state.is_scheduled()
+                and not warned
+                and time.monotonic() - started > SCHEDULED_PATIENCE_S
+            ):
+                warned = True
+                say("  the run is still scheduled: is `promptloop serve` running? (serve status)")
+            time.sleep(1.0)
+    if state.is_failed() or state.is_crashed() or state.is_cancelled():
+        raise evaluation_failure(change_id, str(state.message or state.name))
+    if state.is_paused() and state.message:
+        say(f"  {state.message}")
+    return _state(change_id)
+
+
+def _print_progress(change_id: int, printed: dict[int, tuple[str, int]]) -> None:
+    """A line per eval run when its status changes or every 10 items, from the ledger."""
+    from sqlmodel import select
+
+    from roles.ledger import EvalRun
+
+    with session_scope() as session:
+        runs = session.exec(select(EvalRun).where(EvalRun.change_id == change_id)).all()
+        for run in runs:
+            if run.id is None:
+                continue
+            last = printed.get(run.id)
+            if last is None or last[0] != run.status or run.items - last[1] >= 10:
+                printed[run.id] = (run.status, run.items)
+                errors = f", {run.errors} errors" if run.errors else ""
+                say(f"    eval run {run.id} ({run.purpose}): {run.status}, {run.items} items{errors}")
+
+
+def _state(change_id: int) -> str:
+    with session_scope() as session:
+        return get_change(session, change_id).state
+
+
+def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
+    """The error to raise for an evaluation that ended without a verdict, in one sentence."""
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        links, state = dict(change.links), change.state
+    if state not in ("submitted", "evaluating"):
+        return InternalError(
+            f"the pipeline run of change {change_id} failed ({fallback}); the change is "
+            f"{state}: `promptloop change resume {change_id}` runs it again (please report "
+            "the bug)"
+        )
+    kind = links.get("evaluation_error_kind", "bug")
+    message = links.get("evaluation_error") or fallback
+    again = f"`promptloop change evaluate {change_id} --wait`"
+    if kind == "outage":
+        return OutageError(
+            f"change {change_id} stays {state}: {message}; once the endpoint answers, {again} "
+            "runs it again (answers already received are reused)"
+        )
+    if kind == "input":
+        return InputError(f"change {change_id} stays {state}: {message}; fix it, then {again}")
+    log = links.get("evaluation_log")
+    where = f"; the traceback is in {log}" if log else ""
+    return InternalError(
+        f"the evaluation of change {change_id} failed ({message}){where}; the change stays "
+        f"{state}: {again} retries it (please report the bug)"
+    )
+
+
+def note_launch_failure(change_id: int, exc: BaseException) -> None:
+    """Leave why the pipeline could not start where `change show` looks, so a change never
+    sits silently: an outage (Prefect down), our own refusal, or a bug."""
+    from roles.evaluation.change import ErrorKind, note_evaluation_error
+
+    kind: ErrorKind = "bug"
+    if isinstance(exc, PromptloopError):
+        kind = "outage" if isinstance(exc, OutageError) else "input"
+    message = exc.message if isinstance(exc, PromptloopError) else f"{type(exc).__name__}: {exc}"
+    with session_scope() as session:
+        note_evaluation_error(session, change_id=change_id, kind=kind, message=message)

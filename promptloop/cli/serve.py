@@ -1,0 +1,97 @@
+"""``promptloop serve``: the runtime a team leaves running (``--detach``, ``status``, ``stop``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from promptloop.cli.common import JsonOpt
+from promptloop.cli.output import emit_json, say
+from promptloop.runtime import control
+
+app = typer.Typer(
+    help="The runtime: Prefect's runner for the change pipelines, the outbox, the deadline "
+    "check, the reconciler (and the Slack gateway).",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Run in the background; `serve stop` stops it.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=64, help="Pipeline runs at once.")
+    ] = 4,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.2, max=60, help="Seconds between looks for runs.")
+    ] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serve this ledger's pipelines until Ctrl-C (or SIGTERM)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if detach:
+        running = control.status()
+        if running is not None:
+            raise control.ServeError(
+                f"promptloop serve is already running (pid {running.get('pid')}): "
+                "`promptloop serve status`"
+            )
+        record = control.detach(["--limit", str(limit), "--poll", str(poll)])
+        if as_json:
+            emit_json(record)
+        else:
+            say(f"promptloop serve running in the background (pid {record['pid']})")
+            say(f"Prefect UI: {record['ui_url']}  log: {control.log_path()}")
+        return
+    from promptloop.runtime.serve import configure_logging
+    from promptloop.runtime.serve import serve as run
+
+    configure_logging()
+    asyncio.run(run(limit=limit, poll_s=poll, announce=say))
+
+
+@app.command("status")
+def status(as_json: JsonOpt = False) -> None:
+    """Whether serve runs for this PROMPTLOOP_HOME, its URLs, and the outbox's backlog."""
+    running = control.status()
+    data: dict[str, Any] = {"running": running is not None, **(running or {})}
+    data["outbox"] = _outbox_counts()
+    if as_json:
+        emit_json(data)
+        return
+    if running is None:
+        say("not running: `promptloop serve` (or --detach); commands that need it start it")
+    else:
+        say(f"running (pid {running.get('pid')}): Prefect UI {running.get('ui_url')}")
+        if running.get("gateway_url"):
+            say(f"Slack gateway: {running['gateway_url']}")
+    counts = data["outbox"]
+    say(f"outbox: {counts['pending']} pending, {counts['failed']} failed (`promptloop outbox list`)")
+
+
+def _outbox_counts() -> dict[str, int]:
+    from integrations.db import session_scope
+    from roles.outbox import list_messages
+
+    with session_scope() as session:
+        messages = list_messages(session)
+    return {
+        "pending": sum(1 for m in messages if m.status in ("pending", "sending")),
+        "failed": sum(1 for m in messages if m.status == "failed"),
+    }
+
+
+@app.command("stop")
+def stop(as_json: JsonOpt = False) -> None:
+    """Stop the serve running for this PROMPTLOOP_HOME (its flow runs are cancelled)."""
+    stopped = control.stop()
+    if as_json:
+        emit_json({"stopped": stopped})
+    else:
+        say("stopped" if stopped else "promptloop serve was not running")

@@ -1,0 +1,1 @@
+"""The runtime on one machine: ``promptloop serve`` and finding it."""

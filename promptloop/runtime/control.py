@@ -1,0 +1,194 @@
+"""Find, start and stop ``promptloop serve`` for this ``PROMPTLOOP_HOME``.
+
+A serving process holds ``serve.lock`` (an OS file lock, released when it dies however it
+dies) and writes ``serve.json`` (pid, URLs) once it is ready. So "is anything serving?"
+is one non-blocking lock attempt: no pid guessing, no stale records.
+
+    ensure_serving(say)   # commands that need it: start it detached if nothing serves
+    status()              # the record, or None
+    stop()                # SIGTERM, wait for the lock to free, then SIGKILL the group
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from integrations.settings import get_settings
+from roles.errors import PromptloopError
+
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+
+class ServeError(PromptloopError):
+    exit_code = 1
+
+
+def home() -> Path:
+    path = get_settings().home
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def record_path() -> Path:
+    return home() / "serve.json"
+
+
+def log_path() -> Path:
+    logs = home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / "serve.log"
+
+
+@contextlib.contextmanager
+def holding_lock() -> Iterator[IO[str]]:
+    """Hold this home's serve lock for the caller's lifetime; refuse if another holds it."""
+    handle = open(home() / "serve.lock", "a+")  # noqa: SIM115 (held while serving)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        running = status()
+        pid = f" (pid {running['pid']})" if running else ""
+        raise ServeError(
+            f"promptloop serve is already running for {home()}{pid}; "
+            "`promptloop serve status`, or `promptloop serve stop`"
+        ) from None
+    try:
+        yield handle
+    finally:
+        record_path().unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _lock_held() -> bool:
+    path = home() / "serve.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def write_record(record: dict[str, Any]) -> None:
+    path = record_path()
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=2))
+    temporary.replace(path)
+
+
+def status() -> dict[str, Any] | None:
+    """The running serve's record (pid, api_url, ui_url, gateway_url, …), or None."""
+    if not _lock_held():
+        return None
+    try:
+        record: dict[str, Any] = json.loads(record_path().read_text())
+    except (OSError, ValueError):
+        return {"pid": None, "ready": False}  # starting: locked, not ready yet
+    return {**record, "ready": True}
+
+
+def use(record: dict[str, Any]) -> None:
+    """Point this process's Prefect client at the server that serve uses."""
+    from integrations.prefect_server import server_env
+
+    os.environ.update(server_env(str(record["api_url"])))
+
+
+def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
+    """The running serve's record; starts ``serve --detach`` first if nothing serves."""
+    running = status()
+    if running is None:
+        from integrations.prefect_server import ensure_server
+
+        ensure_server()  # PREFECT_API_URL down: that outage, said here (exit 4)
+        say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
+        running = detach()
+    elif not running["ready"]:
+        running = _wait_ready(None)
+    use(running)
+    return running
+
+
+def detach(extra: list[str] | None = None) -> dict[str, Any]:
+    """Start ``promptloop serve`` as a detached process; return its record once ready."""
+    command = [sys.executable, "-m", "promptloop", "serve", *(extra or [])]
+    with open(log_path(), "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=os.getcwd(),
+        )
+    return _wait_ready(process)
+
+
+def _wait_ready(process: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServeError(
+                f"promptloop serve exited with code {process.returncode} while starting: "
+                f"{_tail(log_path())}; its log: {log_path()}"
+            )
+        running = status()
+        if running is not None and running["ready"]:
+            return running
+        time.sleep(0.3)
+    raise ServeError(
+        f"promptloop serve was not ready within {START_TIMEOUT_S:.0f} s; its log: {log_path()}"
+    )
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return " | ".join(text[-lines:]) or "no output"
+
+
+def stop() -> bool:
+    """Stop this home's serve: SIGTERM, then SIGKILL its group after ``STOP_TIMEOUT_S``."""
+    running = status()
+    if running is None or not running.get("pid"):
+        return False
+    pid = int(running["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline and _lock_held():
+        time.sleep(0.2)
+    if _lock_held():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+    return True
+
+
+def nudge(change_id: int, *, reason: str) -> bool:
+    """Wake the change's suspended pipeline run now, if serve runs (else its reconciler
+    wakes it when it starts): what the CLI does after a decision it wrote to the ledger."""
+    running = status()
+    if running is None or not running["ready"]:
+        return False
+    use(running)
+    from integrations.pipeline_runs import wake
+
+    return wake(change_id, reason=reason)

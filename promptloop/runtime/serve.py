@@ -1,0 +1,165 @@
+"""``promptloop serve``: the runtime on one machine, in one process that stops cleanly.
+
+    the Prefect server      started (detached, per home) unless PREFECT_API_URL names one
+    Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s)
+    the outbox              delivered to Slack, or shown in this log without Slack
+    the deadline check      concludes reviews whose deadline came (a ledger fact)
+    the reconciler          wakes suspended runs whose wait is over; says what each waits for
+    the Slack gateway       (when built in) takes the people's clicks
+
+Ctrl-C or SIGTERM stops all of it; the serve lock is released by the OS however the
+process ends, so a crash never leaves a "running" record behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from promptloop.runtime import control
+
+log = logging.getLogger("promptloop.serve")
+
+RECONCILE_S = 2.0
+DEADLINE_CHECK_S = 10.0
+
+
+def configure_logging() -> None:
+    """Our log lines to the terminal and to PROMPTLOOP_HOME/logs/serve.log (once each:
+    a detached serve's terminal *is* that file)."""
+    logger = logging.getLogger("promptloop")
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if sys.stdout.isatty():
+        handlers.append(logging.FileHandler(control.log_path()))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+
+
+async def serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) -> None:
+    """Run everything until cancelled or signalled; stop everything it started."""
+    with control.holding_lock():
+        await _serve(limit=limit, poll_s=poll_s, announce=announce)
+
+
+async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) -> None:
+    from integrations.prefect_server import ensure_server, server_env, ui_url
+
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(poll_s))
+    api_url = await asyncio.to_thread(ensure_server)
+    os.environ.update(server_env(api_url))
+    from prefect.runner import Runner
+
+    from flows.change_pipeline import change_pipeline
+    from integrations.db import ledger_tag
+    from integrations.pipeline_runs import deployment_name
+
+    runner = Runner(
+        name=f"promptloop-{ledger_tag()}-{os.getpid()}",
+        query_seconds=poll_s,
+        limit=limit,
+        pause_on_shutdown=False,
+    )
+    await runner.aadd_flow(
+        change_pipeline, name=deployment_name(), tags=["promptloop", f"ledger:{ledger_tag()}"]
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    delivery_stop = threading.Event()
+    delivery = threading.Thread(
+        target=_deliver, args=(delivery_stop,), name="outbox-delivery", daemon=True
+    )
+    delivery.start()
+    tasks = [
+        asyncio.create_task(runner.start(), name="runner"),
+        asyncio.create_task(_watch(stop), name="reconciler"),
+    ]
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "api_url": api_url,
+        "ui_url": ui_url(api_url),
+        "deployment": f"change-pipeline/{deployment_name()}",
+        "gateway_url": None,
+    }
+    control.write_record(record)
+    announce(
+        f"promptloop serve: Prefect UI {record['ui_url']} · deployment {record['deployment']} "
+        f"· log {control.log_path()} (Ctrl-C stops it)"
+    )
+    try:
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopped and task.exception() is not None:
+                log.error("%s stopped: %r", task.get_name(), task.exception())
+    finally:
+        announce("promptloop serve: stopping")
+        delivery_stop.set()
+        with contextlib.suppress(Exception):
+            if runner.started:
+                await runner.astop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(delivery.join, 10)
+        announce("promptloop serve: stopped")
+
+
+def _deliver(stop: threading.Event) -> None:
+    from integrations.slack.outbox import delivery_loop
+
+    delivery_loop(stop=stop, stream=sys.stdout)
+
+
+async def _watch(stop: asyncio.Event) -> None:
+    """The deadline check and the reconciler, until ``stop``; an error is logged, and the
+    next round tries again (a ledger or Prefect hiccup never stops serve)."""
+    from prefect.client.orchestration import get_client
+
+    from integrations.pipeline_runs import reconcile
+
+    since_deadline_check = DEADLINE_CHECK_S
+    async with get_client() as client:
+        while not stop.is_set():
+            try:
+                if since_deadline_check >= DEADLINE_CHECK_S:
+                    since_deadline_check = 0.0
+                    await asyncio.to_thread(check_deadlines)
+                counts = await reconcile(client)
+                if counts["woken"]:
+                    log.info("woke %s pipeline run(s) whose wait is over", counts["woken"])
+            except Exception:
+                log.exception("the reconciler failed; trying again in %.0f s", RECONCILE_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RECONCILE_S)
+            since_deadline_check += RECONCILE_S
+
+
+def check_deadlines() -> list[Any]:
+    """Conclude every review past its deadline (the runs are woken by the reconciler)."""
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.expert import expire_due_reviews
+
+    with session_scope() as session:
+        concluded = expire_due_reviews(session, now=utcnow())
+    for conclusion in concluded:
+        log.info("review %s expired: %s", conclusion.review_id, conclusion.state)
+    return concluded
+
+
+__all__ = ["check_deadlines", "configure_logging", "serve", "timedelta"]
