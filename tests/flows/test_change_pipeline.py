@@ -1,0 +1,141 @@
+"""The change pipeline as people meet it: `change submit` creates its run, `promptloop serve`
+(started on demand) runs it, it suspends while the experts review, and wakes when they are
+done, when the deadline passes, or when the change is withdrawn — on a real Prefect test
+server, the real openai SDK against a local fake, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fakes.openai_server import FakeOpenAIServer, last_user_text
+from support import SAMPLES, invoke, judge_aware, point_at, serve_log
+
+pytestmark = pytest.mark.prefect
+
+ANSWERS = {
+    json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
+    for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
+}
+
+
+def right_answers(body: dict[str, Any]) -> str:
+    """The candidate answers every ticket right; production says 'billing' to all."""
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+    ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
+    return ANSWERS.get(ticket, "billing") if "exactly one word" in system else "billing"
+
+
+def flow_run(flow_run_id: str) -> Any:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(flow_run_id))
+
+
+def wait_for(flow_run_id: str, name: str, *, message: str = "", timeout: float = 90) -> Any:
+    """The run once its state is ``name`` with a message containing ``message``."""
+    deadline = time.monotonic() + timeout
+    run = flow_run(flow_run_id)
+    while time.monotonic() < deadline:
+        run = flow_run(flow_run_id)
+        if run.state.name == name and message in (run.state.message or ""):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(
+        f"run is {run.state.name} ({run.state.message}), not {name} ({message})\n{serve_log()}"
+    )
+
+
+def submit_in_review(server: FakeOpenAIServer, monkeypatch: Any, prefect_api: str) -> str:
+    """The sample change submitted with --wait: its pipeline run, suspended for review."""
+    point_at(server, monkeypatch)
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    assert invoke("init", "--sample").code == 0
+    submitted = invoke(
+        "change", "submit", "--file", str(SAMPLES / "support-triage-change.yaml"),
+        "--as", "maya", "--wait", "--json",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr + serve_log()
+    assert submitted.json()["state_after_evaluation"] == "in_review"
+    return str(submitted.json()["flow_run_id"])
+
+
+def vote_all(expert: str, verdict: str = "pass", limit: int = 100) -> list[dict[str, Any]]:
+    votes = []
+    for item in invoke("review", "list", "--as", expert, "--json").json()[:limit]:
+        voted = invoke("review", "vote", str(item["review_item_id"]), verdict, "--as", expert)
+        assert voted.code == 0, voted.stderr
+        votes.append(item)
+    return votes
+
+
+def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
+    prefect_api: str, ledger: str, monkeypatch: Any
+) -> None:
+    with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
+        flow_run_id = submit_in_review(server, monkeypatch, prefect_api)
+        run = wait_for(flow_run_id, "Suspended", message="awaiting expert review: 0/10 items")
+        assert run.name == "support-triage-change-1"
+        assert {"change:1", "prompt:support-triage", "pipeline"} <= set(run.tags)
+        assert "deadline" in run.state.message and "UTC" in run.state.message
+        paid = server.requests_received
+
+        assert len(vote_all("omar")) == 10
+        # the board follows the ledger: the run still waits, for the second expert now
+        wait_for(flow_run_id, "Suspended", message="10/10 items have their votes, 1/2 experts")
+        vote_all("ines", limit=1)  # the second expert completes the review
+        run = wait_for(flow_run_id, "Awaiting approval")
+        assert run.state.type.value == "COMPLETED"
+
+    shown = invoke("change", "show", "1", "--json").json()
+    assert [h["to_state"] for h in shown["history"]] == [
+        "submitted", "evaluating", "in_review", "awaiting_approval",
+    ]  # fmt: skip
+    assert shown["flow_run_id"] == flow_run_id
+    assert server.requests_received == paid  # woken and run from its top: nothing paid twice
+    kinds = [m["kind"] for m in invoke("outbox", "list", "--json").json()]
+    assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10
+
+
+def test_an_expired_review_wakes_the_run_and_sends_the_change_back(
+    prefect_api: str, monkeypatch: Any
+) -> None:
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.ledger import Review
+
+    with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
+        flow_run_id = submit_in_review(server, monkeypatch, prefect_api)
+        wait_for(flow_run_id, "Suspended", message="awaiting expert review")
+        with session_scope() as session:  # the deadline comes (serve checks it, not a CLI)
+            review = session.get(Review, 1)
+            assert review is not None
+            review.deadline_at = utcnow()
+            session.add(review)
+        run = wait_for(flow_run_id, "Changes requested", timeout=60)
+    assert "expired" in run.state.message
+    assert invoke("change", "show", "1", "--json").json()["state"] == "changes_requested"
+
+
+def test_a_nudge_for_nothing_suspends_again_and_a_withdrawal_ends_the_run(
+    prefect_api: str, monkeypatch: Any
+) -> None:
+    """Anyone with the Prefect UI can resume a run: it reads the ledger, and waits again."""
+    from prefect.flow_runs import resume_flow_run
+
+    with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
+        flow_run_id = submit_in_review(server, monkeypatch, prefect_api)
+        first = wait_for(flow_run_id, "Suspended", message="awaiting expert review")
+        assert first.state.state_details.pause_key == "review-1-w0"
+        resume_flow_run(UUID(flow_run_id), run_input={"reason": "clicked in the UI"})
+        again = wait_for(flow_run_id, "Suspended", message="awaiting expert review")
+        assert again.state.state_details.pause_key == "review-1-w1"
+        assert invoke("change", "show", "1", "--json").json()["state"] == "in_review"
+
+        withdrawn = invoke("change", "withdraw", "1", "--as", "maya")
+        assert withdrawn.code == 0, withdrawn.stderr
+        wait_for(flow_run_id, "Withdrawn", timeout=60)
