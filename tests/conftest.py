@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes.slack_server import FakeSlackServer
 from support import invoke
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -155,3 +156,17 @@ def session(ledger: str) -> Iterator[object]:
 def cli(ledger: str) -> object:
     """``cli("change", "list", "--json")`` against the test's ledger."""
     return invoke
+
+
+@pytest.fixture
+def slack(ledger: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlackServer]:
+    """A fake Slack Web API, with the settings (bot token, API URL, short timeouts) at it."""
+    from integrations.settings import get_settings
+
+    with FakeSlackServer() as server:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("PROMPTLOOP_SLACK_API_URL", server.api_url)
+        monkeypatch.setenv("PROMPTLOOP_SLACK_TIMEOUT_S", "1")
+        monkeypatch.setenv("PROMPTLOOP_RETRY_BASE_DELAY_S", "0.01")
+        get_settings.cache_clear()
+        yield server

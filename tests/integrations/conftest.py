@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
-from fakes.slack_server import FakeSlackServer
 
 from integrations.settings import Settings, get_settings
 
@@ -56,13 +55,3 @@ def llm_settings(
     return get_settings()
 
 
-@pytest.fixture
-def slack(ledger: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlackServer]:
-    """A fake Slack Web API, with the settings (bot token, API URL, short timeouts) at it."""
-    with FakeSlackServer() as server:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
-        monkeypatch.setenv("PROMPTLOOP_SLACK_API_URL", server.api_url)
-        monkeypatch.setenv("PROMPTLOOP_SLACK_TIMEOUT_S", "1")
-        monkeypatch.setenv("PROMPTLOOP_RETRY_BASE_DELAY_S", "0.01")
-        get_settings.cache_clear()
-        yield server
