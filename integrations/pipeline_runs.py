@@ -36,7 +36,11 @@ def deployment_name() -> str:
 
 
 def full_deployment_name() -> str:
-    return f"{FLOW_NAME}/{deployment_name()}"
+    """Where change pipelines run: serve's deployment for this ledger, or the one
+    ``PROMPTLOOP_PIPELINE_DEPLOYMENT`` names (Prefect workers, from prefect.yaml)."""
+    from integrations.settings import get_settings
+
+    return get_settings().pipeline_deployment or f"{FLOW_NAME}/{deployment_name()}"
 
 
 def run_tags(change_id: int, prompt: str | None) -> list[str]:
@@ -154,7 +158,11 @@ async def reconcile(client: Any) -> dict[str, int]:
         flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
         ),
-        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment_name()])),
+        deployment_filter=DeploymentFilter(
+            name=DeploymentFilterName(
+                any_=list({deployment_name(), full_deployment_name().split("/", 1)[1]})
+            )
+        ),
         limit=200,
     )
     counts = {"woken": 0, "described": 0}

@@ -85,7 +85,13 @@ class Settings(BaseSettings):
     )
     auto_evaluate: bool = Field(
         default=True,
-        description="Start the evaluation flow in the background when a change is submitted.",
+        description="Start the change's pipeline run when a change is submitted.",
+    )
+    pipeline_deployment: str | None = Field(
+        default=None,
+        pattern=r"^change-pipeline/[A-Za-z0-9_.-]+$",
+        description="Run change pipelines on this deployment (e.g. change-pipeline/workers, "
+        "from prefect.yaml, served by Prefect workers) instead of serve's own.",
     )
 
     # Slack (step 3 onwards).

@@ -112,10 +112,13 @@ def use(record: dict[str, Any]) -> None:
 
 def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
     """The running serve's record; starts ``serve --detach`` first if nothing serves."""
-    running = status()
-    if running is None:
-        from integrations.prefect_server import ensure_server
+    from integrations.prefect_server import ensure_server, ui_url
 
+    running = status()
+    if running is None and get_settings().pipeline_deployment:
+        api_url = ensure_server()  # workers run the pipelines; this home needs no serve
+        return {"pid": None, "ready": True, "api_url": api_url, "ui_url": ui_url(api_url)}
+    if running is None:
         ensure_server()  # PREFECT_API_URL down: that outage, said here (exit 4)
         say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
         running = detach()
