@@ -259,6 +259,7 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
     from integrations.slack.review import post_opened_review
     from roles.clock import utcnow
     from roles.expert import start_review
+    from roles.transitions import get_change
 
     with session_scope() as session:
         state = conclude_evaluation(
@@ -267,6 +268,12 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
         if state.value == "in_review":
             review = start_review(session, change_id=change_id, now=utcnow())
             post_opened_review(session, review=review, reasons=reasons, run_url=_run_url())
+        elif state.value == "eval_failed":
+            from integrations.slack.notices import eval_failed
+
+            revision = get_change(session, change_id).revision
+            key = f"notice:{change_id}:author:eval:{revision}"
+            eval_failed(session, change_id=change_id, reasons=reasons, key=key)
         return state.value
 
 

@@ -74,6 +74,21 @@ def current_verdict(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+def verdict_of(session: Session, *, change_id: int) -> dict[str, Any] | None:
+    """``current_verdict`` of the change, read from its handoffs."""
+    from roles.ledger import Handoff
+
+    handoffs = session.exec(
+        select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id))
+    ).all()
+    return current_verdict(
+        [
+            {"from_state": h.from_state, "to_state": h.to_state, "payload": h.payload}
+            for h in handoffs
+        ]
+    )
+
+
 def change_view(session: Session, *, change_id: int, with_history: bool = True) -> dict[str, Any]:
     change = get_change(session, change_id)
     views = _views(session, [change], with_history=with_history)

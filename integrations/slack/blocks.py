@@ -212,6 +212,16 @@ def deploy_request(request: DeployRequestView) -> SlackMessage:
     return SlackMessage(text=f"Deploy request: {title} (change #{cid})", blocks=blocks)
 
 
+def notice(title: str, lines: Sequence[str], *, run_url: str | None = None) -> SlackMessage:
+    """A short notice: what happened to a change, and why (lines escaped and cut)."""
+    blocks: list[Block] = [SectionBlock(text=_mrkdwn(f"*{escape(shorten(title, 300))}*"))]
+    if lines:
+        blocks.append(SectionBlock(text=_mrkdwn(_lines(lines))))
+    if run_url:
+        blocks.append(ContextBlock(elements=[_mrkdwn(link(run_url, "Prefect run"))]))
+    return SlackMessage(text=title, blocks=blocks)
+
+
 def _lines(lines: Sequence[str]) -> str:
     """Bulleted, escaped, cut to fit one section."""
     if not lines:

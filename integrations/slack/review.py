@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from integrations.slack.blocks import ReviewItemView, ReviewSummary
-from integrations.slack.post import post_review
+from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
+from integrations.slack.post import post_review, review_key, revise_message
 from roles.clock import readable
-from roles.ledger import Member, OutboxMessage, Review, ReviewItem
+from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem
+from roles.outbox import find_message
+from roles.review.tally import counted_votes
 from roles.review.views import item_view
 from roles.transitions import get_change
 
@@ -30,30 +32,78 @@ def post_opened_review(
     session: Session, *, review: Review, reasons: list[str], run_url: str | None = None
 ) -> tuple[OutboxMessage, list[OutboxMessage]]:
     assert review.id is not None
+    return post_review(
+        session,
+        summary=_summary(session, review, reasons=reasons, run_url=run_url),
+        items=_items(session, review),
+    )
+
+
+def refresh_review(session: Session, *, review_id: int, run_url: str | None = None) -> int:
+    """Bring the review's messages up to the ledger after a vote or its conclusion: the
+    parent's count of voted items, each item's count of voters, and, once the review is
+    closed, each item's outcome in place of its buttons. Returns how many changed (a
+    delivered message is then updated in Slack, never posted again)."""
+    review = session.get(Review, review_id)
+    assert review is not None and review.id is not None
+    reasons = _verdict_reasons(session, review.change_id)
+    summary = _summary(session, review, reasons=reasons, run_url=run_url)
+    items = _items(session, review)
+    changed = 0
+    parent = find_message(session, key=review_key(review.change_id, review_id=review.id))
+    if parent is not None and parent.id is not None:
+        voted = sum(1 for item in items if item.voters > 0)
+        message = review_parent(summary, voted_items=voted)
+        changed += revise_message(session, message_id=parent.id, message=message)
+    for item in items:
+        reply = find_message(
+            session, key=review_key(review.change_id, item.sample_id, review_id=review.id)
+        )
+        if reply is not None and reply.id is not None:
+            changed += revise_message(session, message_id=reply.id, message=review_item(item))
+    return changed
+
+
+def _summary(
+    session: Session, review: Review, *, reasons: list[str], run_url: str | None
+) -> ReviewSummary:
+    assert review.id is not None
     change = get_change(session, review.change_id)
     author = session.get(Member, change.author_id)
-    items = session.exec(
-        select(ReviewItem)
-        .where(ReviewItem.review_id == review.id)
-        .order_by(col(ReviewItem.position))
-    ).all()
-    views = [item_view(session, review_item_id=i.id or 0) for i in items]
-    summary = ReviewSummary(
+    prompt = session.get(Prompt, change.prompt_id)
+    total = len(session.exec(select(ReviewItem.id).where(ReviewItem.review_id == review.id)).all())
+    return ReviewSummary(
         change_id=review.change_id,
-        prompt=views[0].prompt if views else "",
+        prompt=prompt.name if prompt else "",
         author=author.handle if author else "?",
         author_slack_id=author.slack_user_id if author else None,
         note=change.note,
         headline=headline(reasons),
-        items=len(views),
+        items=total,
         run_url=run_url,
         deadline=readable(review.deadline_at),
         review_id=review.id,
     )
-    return post_review(
-        session,
-        summary=summary,
-        items=[
+
+
+def _items(session: Session, review: Review) -> list[ReviewItemView]:
+    rows = session.exec(
+        select(ReviewItem)
+        .where(ReviewItem.review_id == review.id)
+        .order_by(col(ReviewItem.position))
+    ).all()
+    counted = counted_votes(session, review_id=review.id or 0) if review.status != "open" else {}
+    views = []
+    for row in rows:
+        v = item_view(session, review_item_id=row.id or 0)
+        closed = None
+        if review.status != "open":
+            verdicts = [vote.verdict for vote in counted.get(row.id or 0, {}).values()]
+            closed = (
+                f"{review.outcome or review.status}: "
+                f"{verdicts.count('pass')} pass, {verdicts.count('fail')} fail"
+            )
+        views.append(
             ReviewItemView(
                 sample_id=v.review_item_id,
                 item_id=v.item_id,
@@ -64,10 +114,17 @@ def post_opened_review(
                 output=v.output if v.output is not None else f"(error: {v.error})",
                 baseline=v.baseline_output,
                 voters=v.votes,
+                closed=closed,
             )
-            for v in views
-        ],
-    )
+        )
+    return views
+
+
+def _verdict_reasons(session: Session, change_id: int) -> list[str]:
+    from roles.changes import verdict_of
+
+    verdict = verdict_of(session, change_id=change_id)
+    return list((verdict or {}).get("payload", {}).get("reasons", []))
 
 
 def _text(value: object) -> str:

@@ -81,6 +81,7 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
     """The sample's two experts vote on every sampled item, through the same role functions
     as `promptloop review vote` and the Slack gateway (blind: each sees only the item). The
     demo plays their judgement from the dataset's expected answer; people use their own."""
+    from integrations.slack.notices import after_vote
     from roles.clock import utcnow
     from roles.errors import PolicyError
     from roles.expert import current_review, vote_and_conclude
@@ -108,7 +109,7 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
             verdict = "pass" if right else "fail"
             with session_scope() as session:
                 try:
-                    vote_and_conclude(
+                    outcome = vote_and_conclude(
                         session,
                         review_item_id=item.review_item_id,
                         actor=expert,
@@ -117,6 +118,7 @@ def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
                         reason=None if right else f"expected {item.expected}",
                         now=utcnow(),
                     )
+                    after_vote(session, outcome)
                 except PolicyError:
                     break  # the review concluded meanwhile
             played.append({"expert": expert, "item": item.item_id, "verdict": verdict})

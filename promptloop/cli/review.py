@@ -37,6 +37,10 @@ def expire_due() -> None:
 
     with session_scope() as session:
         expired = expire_due_reviews(session, now=utcnow())
+        if expired:
+            from integrations.slack.notices import after_expiry
+
+            after_expiry(session, expired)
     for conclusion in expired:
         say(
             f"review {conclusion.review_id} expired: change {conclusion.change_id} is {conclusion.state}"
@@ -132,6 +136,9 @@ def vote(
             source="cli",
             now=utcnow(),
         )
+        from integrations.slack.notices import after_vote
+
+        after_vote(session, outcome)  # Slack follows, in the same transaction
     receipt, conclusion = outcome.receipt, outcome.conclusion
     progress = receipt.progress
     if conclusion is not None:

@@ -155,8 +155,11 @@ def check_deadlines() -> list[Any]:
     from roles.clock import utcnow
     from roles.expert import expire_due_reviews
 
+    from integrations.slack.notices import after_expiry
+
     with session_scope() as session:
         concluded = expire_due_reviews(session, now=utcnow())
+        after_expiry(session, concluded)
     for conclusion in concluded:
         log.info("review %s expired: %s", conclusion.review_id, conclusion.state)
     return concluded

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from roles.clock import iso, utcnow
 from roles.datasets import find_dataset
@@ -129,18 +129,10 @@ def note_evaluation_error(
 def outage_verdict(session: Session, *, change_id: int) -> str | None:
     """Why the change's eval_failed verdict is void, if it came from an outage: the runs
     that judged it are marked ``outage`` (ledgers from before outages were told apart)."""
-    from roles.changes import current_verdict
-    from roles.ledger import EvalRun, Handoff
+    from roles.changes import verdict_of
+    from roles.ledger import EvalRun
 
-    handoffs = session.exec(
-        select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id))
-    ).all()
-    verdict = current_verdict(
-        [
-            {"from_state": h.from_state, "to_state": h.to_state, "payload": h.payload}
-            for h in handoffs
-        ]
-    )
+    verdict = verdict_of(session, change_id=change_id)
     if verdict is None or verdict["to_state"] != State.EVAL_FAILED.value:
         return None
     for key in ("baseline_run", "candidate_run"):

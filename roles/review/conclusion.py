@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
-from roles.clock import iso
+from roles.clock import readable
 from roles.errors import ConflictError, PolicyError
 from roles.ledger import Handoff, Review
 from roles.ledger.review import ReviewOutcome
@@ -133,7 +133,7 @@ def _note(
         )
         return f"review failed: {share}: {reasons}"
     if outcome == "expired":
-        return f"review expired: {progress.headline()} by the deadline {iso(progress.deadline_at)}"
+        return f"review expired: {progress.headline()} by the deadline {readable(progress.deadline_at)}"
     return f"review cancelled: the change is {change_state}"
 
 

@@ -118,6 +118,9 @@ def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeyp
         last = shown["history"][-1]
         assert last["to_state"] == "eval_failed"
         assert last["note"].startswith("gate failed: FAIL") and "correct" in last["note"]
+        told = [m for m in invoke("outbox", "list", "--json").json() if m["kind"] == "notice"]
+        assert [m["channel"] for m in told] == ["U01MAYA"]  # the author, by direct message
+        assert told[0]["text"] == f"Your change #{change_id} failed its evaluation"
 
 
 def _flow_run(flow_run_id: str) -> Any:

@@ -1,0 +1,110 @@
+"""Telling whoever holds the change next: the author when it comes back to them, the review
+thread when a review closes. Written in the transaction of the handoff they announce.
+
+    with session_scope() as session:
+        outcome = vote_and_conclude(session, review_item_id=3, actor="omar", ...)
+        after_vote(session, outcome)  # the review's messages updated; closed: announced
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from integrations.slack.blocks import notice
+from integrations.slack.post import post_message, review_key
+from integrations.slack.review import refresh_review
+from roles.expert import ReviewConclusion, VoteOutcome
+from roles.ledger import Member, OutboxKind, OutboxMessage
+from roles.outbox import find_message
+from roles.transitions import get_change
+
+MAX_LINES = 12
+
+
+def after_vote(session: Session, outcome: VoteOutcome) -> None:
+    """The review's messages follow the vote; the vote that concluded it announces that."""
+    refresh_review(session, review_id=outcome.receipt.progress.review_id)
+    if outcome.conclusion is not None:
+        review_closed(session, outcome.conclusion)
+
+
+def after_expiry(session: Session, conclusions: list[ReviewConclusion]) -> None:
+    for conclusion in conclusions:
+        refresh_review(session, review_id=conclusion.review_id)
+        review_closed(session, conclusion)
+
+
+def review_closed(session: Session, conclusion: ReviewConclusion) -> None:
+    """A reply in the review's thread; the author told when the change comes back."""
+    change_id, review_id = conclusion.change_id, conclusion.review_id
+    title = f"Review {conclusion.outcome}: change #{change_id} is {conclusion.state}"
+    lines = _failed_lines(conclusion)
+    parent = find_message(session, key=review_key(change_id, review_id=review_id))
+    if parent is not None:
+        post_message(
+            session,
+            kind=OutboxKind.NOTICE,
+            message=notice(title, lines),
+            change_id=change_id,
+            parent_id=parent.id,
+            key=f"notice:{change_id}:review:{review_id}:closed",
+        )
+    if conclusion.state == "changes_requested":
+        tell_author(
+            session,
+            change_id=change_id,
+            title=f"Your change #{change_id} needs changes: review {conclusion.outcome}",
+            lines=[*lines, f"revise it: promptloop change revise {change_id}"],
+            key=f"notice:{change_id}:author:review:{review_id}",
+        )
+
+
+def eval_failed(session: Session, *, change_id: int, reasons: list[str], key: str) -> None:
+    """The author of a change whose evaluation failed the gate, told why."""
+    failures = [r for r in reasons if not r.startswith("ok:")]
+    tell_author(
+        session,
+        change_id=change_id,
+        title=f"Your change #{change_id} failed its evaluation",
+        lines=[*failures[:MAX_LINES], f"revise it: promptloop change revise {change_id}"],
+        key=key,
+    )
+
+
+def tell_author(
+    session: Session, *, change_id: int, title: str, lines: list[str], key: str
+) -> OutboxMessage:
+    """A direct message to the author's Slack user, or (no Slack id on record) a mention
+    of them by name in the review channel."""
+    change = get_change(session, change_id)
+    author = session.get(Member, change.author_id)
+    slack_id = author.slack_user_id if author else None
+    handle = author.handle if author else "the author"
+    if not slack_id:
+        title = f"@{handle}: {title}"
+    return post_message(
+        session,
+        kind=OutboxKind.NOTICE,
+        message=notice(title, lines[: MAX_LINES + 2]),
+        change_id=change_id,
+        key=key,
+        channel=slack_id or None,
+    )
+
+
+def _failed_lines(conclusion: ReviewConclusion) -> list[str]:
+    """The note (what was decided), then one line per failed item with its reasons."""
+    if not conclusion.failed_items:
+        return [conclusion.note]
+    progress = conclusion.progress
+    lines = [
+        f"{progress.failed_items}/{progress.items_total} items failed "
+        f"({progress.fail_share:.0%}; at most {progress.max_fail_share:.0%} allowed)"
+    ]
+    for item in conclusion.failed_items[:MAX_LINES]:
+        fails = ", ".join(
+            (f.get("category") or "fail") + (f" — {f['reason']}" if f.get("reason") else "")
+            for f in item.get("fails", [])
+        )
+        lines.append(f"{item.get('item_id', '?')}: {fails or 'failed'}")
+    return lines
