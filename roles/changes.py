@@ -17,17 +17,26 @@ from roles.registry import find_prompt
 from roles.states import State, holder
 from roles.transitions import get_change
 
-# The change's link that says why nothing evaluates it (set by ``roles.pm``, e.g. "--no-eval").
-NOT_EVALUATED = "not_evaluated"
-
 
 def holder_of(change: ChangeRequest) -> str:
     """Who must act next: the state's holder, or ``nobody`` for a submitted change that
     nothing will evaluate until someone runs ``promptloop change evaluate``."""
     state = State(change.state)
-    if state is State.SUBMITTED and change.links.get(NOT_EVALUATED):
+    if state is State.SUBMITTED and change.not_evaluated:
         return "nobody"
     return holder(state)
+
+
+def evaluation_error(change: ChangeRequest) -> dict[str, Any] | None:
+    """Why the change's last evaluation could not conclude, if it could not."""
+    if change.evaluation_error is None:
+        return None
+    return {
+        "message": change.evaluation_error,
+        "kind": change.evaluation_error_kind,
+        "at": iso(change.evaluation_error_at) if change.evaluation_error_at else None,
+        "log": change.evaluation_log,
+    }
 
 
 def _handles(session: Session) -> dict[int, str]:
@@ -133,7 +142,9 @@ def _views(
             "candidate_version": numbers.get(change.candidate_version_id),
             "note": change.note,
             "flow_run_id": change.flow_run_id,
-            "links": change.links,
+            "not_evaluated": change.not_evaluated,
+            "evaluate_flow_run_id": change.evaluate_flow_run_id,
+            "evaluation_error": evaluation_error(change),
             "created_at": iso(change.created_at),
             "updated_at": iso(change.updated_at),
             "age_s": round((now - change.created_at).total_seconds(), 1),

@@ -6,12 +6,9 @@ candidate is checked first: its template must render for every item of its datas
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from roles.changes import NOT_EVALUATED
 from roles.clock import utcnow
 from roles.datasets import find_dataset
 from roles.errors import ConflictError, InputError, PolicyError
@@ -69,7 +66,7 @@ def submit_change(
         author_id=member.id,
         state=State.SUBMITTED.value,
         note=note,
-        links=_not_evaluated({}, not_evaluated),
+        not_evaluated=not_evaluated,
         created_at=now,
         updated_at=now,
     )
@@ -94,12 +91,6 @@ def _candidate(session: Session, *, spec: PromptSpec, author: Member) -> PromptV
         # Once more: now it finds what the other submit stored.
         candidate, _ = add_version(session, spec=spec, author=author)
     return candidate
-
-
-def _not_evaluated(links: dict[str, Any], why: str | None) -> dict[str, Any]:
-    """Links noting why nothing will evaluate the change (``None``: an evaluation starts)."""
-    rest = {k: v for k, v in links.items() if k != NOT_EVALUATED}
-    return {**rest, NOT_EVALUATED: why} if why else rest
 
 
 def revise_change(
@@ -139,7 +130,7 @@ def revise_change(
     previous = change.candidate_version_id
     change.candidate_version_id = candidate.id  # type: ignore[assignment]
     change.base_version_id = base.id if base else None
-    change.links = _not_evaluated(change.links, not_evaluated)
+    change.not_evaluated = not_evaluated
     session.add(change)
     session.flush()
     transition(
@@ -165,8 +156,8 @@ def withdraw_change(
 def expect_evaluation(session: Session, *, change_id: int) -> None:
     """An evaluation of the change is being started: it no longer waits for a person."""
     change = get_change(session, change_id)
-    if NOT_EVALUATED in change.links:
-        change.links = _not_evaluated(change.links, None)
+    if change.not_evaluated is not None:
+        change.not_evaluated = None
         session.add(change)
         session.flush()
 

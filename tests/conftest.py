@@ -45,18 +45,26 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     _clear_caches()
     yield home
-    _stop_serve()
+    _stop_serve(home)
     _clear_caches()
 
 
-def _stop_serve() -> None:
+def _stop_serve(home: Path) -> None:
     """A `promptloop serve` a test's command started on demand stops with the test."""
-    from integrations.settings import get_settings
-    from promptloop.runtime import control
+    import json
+    import signal
+    import time
 
-    get_settings.cache_clear()
-    if (get_settings().home / "serve.lock").exists():
-        control.stop()
+    record = home / "serve.json"
+    if not record.exists():
+        return
+    try:
+        os.kill(int(json.loads(record.read_text())["pid"]), signal.SIGTERM)
+    except (OSError, ValueError, KeyError):
+        return
+    deadline = time.monotonic() + 30
+    while record.exists() and time.monotonic() < deadline:  # serve removes it on its way out
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

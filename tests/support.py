@@ -82,3 +82,17 @@ def serve_log() -> str:
 
     path = Path(os.environ["PROMPTLOOP_HOME"]) / "logs" / "serve.log"
     return path.read_text(errors="replace")[-4000:] if path.exists() else "(no serve log)"
+
+
+def right_answers(body: dict[str, Any]) -> str:
+    """A fake-server responder: the sample change's candidate answers every ticket right,
+    production says 'billing' to all (so the candidate passes the gate)."""
+    from fakes.openai_server import last_user_text
+
+    answers = {
+        json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
+        for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
+    }
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+    ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
+    return answers.get(ticket, "billing") if "exactly one word" in system else "billing"

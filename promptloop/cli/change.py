@@ -181,15 +181,14 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         and last["to_state"] != ((verdict or {}).get("to_state"))
     ):
         out.print(f"last handoff ({last['to_state']}): {last['note']}")  # in full
-    links = view.get("links") or {}
-    if links.get("evaluation_error") and view["state"] in ("submitted", "evaluating"):
-        kind = links.get("evaluation_error_kind")
-        what = "the evaluation could not run" + (" (an outage)" if kind == "outage" else "")
-        log = f"; log: {links['evaluation_log']}" if links.get("evaluation_log") else ""
+    error = view.get("evaluation_error")
+    if error and view["state"] in ("submitted", "evaluating"):
+        what = "the evaluation could not run" + (" (an outage)" if error["kind"] == "outage" else "")
+        log = f"; log: {error['log']}" if error.get("log") else ""
         out.print(
             styled(
                 (what, "red"),
-                f" ({links['evaluation_error_at']}): {links['evaluation_error']}{log}; "
+                f" ({error['at']}): {error['message']}{log}; "
                 f"retry with `promptloop change evaluate {view['id']}`",
             )
         )
@@ -204,7 +203,7 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
 def _held_by(view: dict[str, Any]) -> str:
     if view["holder"] != "nobody":
         return str(view["holder"])
-    why = (view.get("links") or {}).get("not_evaluated")
+    why = view.get("not_evaluated")
     return f"nobody: not evaluated ({why}); run `promptloop change evaluate {view['id']}`"
 
 

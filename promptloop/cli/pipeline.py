@@ -65,7 +65,7 @@ def _attempt(change_id: int, *, force: bool) -> str:
     """One run per attempt: a new revision, or a retry after a recorded error, is a new one."""
     with session_scope() as session:
         change = get_change(session, change_id)
-        error_at = str(change.links.get("evaluation_error_at") or "")
+        error_at = change.evaluation_error_at.isoformat() if change.evaluation_error_at else ""
     retry = f"-{time.time_ns()}" if force else ""
     return f"r{change.revision}-{error_at}{retry}"
 
@@ -137,15 +137,16 @@ def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
     """The error to raise for an evaluation that ended without a verdict, in one sentence."""
     with session_scope() as session:
         change = get_change(session, change_id)
-        links, state = dict(change.links), change.state
+        state = change.state
+        kind = change.evaluation_error_kind or "bug"
+        message = change.evaluation_error or fallback
+        log = change.evaluation_log
     if state not in ("submitted", "evaluating"):
         return InternalError(
             f"the pipeline run of change {change_id} failed ({fallback}); the change is "
             f"{state}: `promptloop change resume {change_id}` runs it again (please report "
             "the bug)"
         )
-    kind = links.get("evaluation_error_kind", "bug")
-    message = links.get("evaluation_error") or fallback
     again = f"`promptloop change evaluate {change_id} --wait`"
     if kind == "outage":
         return OutageError(
@@ -154,7 +155,6 @@ def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
         )
     if kind == "input":
         return InputError(f"change {change_id} stays {state}: {message}; fix it, then {again}")
-    log = links.get("evaluation_log")
     where = f"; the traceback is in {log}" if log else ""
     return InternalError(
         f"the evaluation of change {change_id} failed ({message}){where}; the change stays "

@@ -152,10 +152,9 @@ async def _watch(stop: asyncio.Event) -> None:
 def check_deadlines() -> list[Any]:
     """Conclude every review past its deadline (the runs are woken by the reconciler)."""
     from integrations.db import session_scope
+    from integrations.slack.notices import after_expiry
     from roles.clock import utcnow
     from roles.expert import expire_due_reviews
-
-    from integrations.slack.notices import after_expiry
 
     with session_scope() as session:
         concluded = expire_due_reviews(session, now=utcnow())

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from roles.clock import iso, utcnow
+from roles.clock import utcnow
 from roles.datasets import find_dataset
 from roles.errors import InputError, PolicyError
 from roles.ledger import Prompt, PromptVersion
@@ -48,13 +48,13 @@ def open_evaluation(
         return None
     change = get_change(session, change_id)
     # A new attempt starts clean: an error recorded by an earlier one no longer applies.
-    links = {k: v for k, v in change.links.items() if not k.startswith("evaluation_")}
+    change.evaluation_error = change.evaluation_error_kind = change.evaluation_log = None
+    change.evaluation_error_at = None
     if flow_run_id:
         # The change's run is its pipeline's (recorded when it started); an evaluation
         # run on its own (a test, a script) is the change's run only if it has no other.
         change.flow_run_id = change.flow_run_id or flow_run_id
-        links["evaluate_flow_run_id"] = flow_run_id
-    change.links = links
+        change.evaluate_flow_run_id = flow_run_id
     session.add(change)
     candidate = session.get(PromptVersion, change.candidate_version_id)
     base = session.get(PromptVersion, change.base_version_id) if change.base_version_id else None
@@ -116,13 +116,10 @@ def note_evaluation_error(
     """Leave why the evaluation could not conclude where ``change show`` looks; the change
     stays where it is (an outage or a crash is no verdict on it). The next attempt clears it."""
     change = get_change(session, change_id)
-    change.links = {
-        **change.links,
-        "evaluation_error": message,
-        "evaluation_error_kind": kind,
-        "evaluation_error_at": iso(utcnow()),
-        **({"evaluation_log": log} if log else {}),
-    }
+    change.evaluation_error = message
+    change.evaluation_error_kind = kind
+    change.evaluation_error_at = utcnow()
+    change.evaluation_log = log
     session.add(change)
 
 

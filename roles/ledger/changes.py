@@ -46,8 +46,15 @@ class ChangeRequest(SQLModel, table=True):
     state: str = Field(index=True, max_length=32)
     revision: int = 0
     note: str | None = Field(default=None, sa_type=Text)
-    flow_run_id: str | None = Field(default=None, max_length=64)
-    links: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    flow_run_id: str | None = Field(default=None, max_length=64)  # its pipeline run
+    # Why nothing evaluates it ("--no-eval"), until someone runs `change evaluate`.
+    not_evaluated: str | None = Field(default=None, sa_type=Text)
+    evaluate_flow_run_id: str | None = Field(default=None, max_length=64)
+    # Why the last evaluation could not conclude (no verdict); the next attempt clears it.
+    evaluation_error: str | None = Field(default=None, sa_type=Text)
+    evaluation_error_kind: str | None = Field(default=None, max_length=16)  # outage|input|bug
+    evaluation_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    evaluation_log: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -5,29 +5,15 @@ server, the real openai SDK against a local fake, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from uuid import UUID
 
 import pytest
-from fakes.openai_server import FakeOpenAIServer, last_user_text
-from support import SAMPLES, invoke, judge_aware, point_at, serve_log
+from fakes.openai_server import FakeOpenAIServer
+from support import SAMPLES, invoke, judge_aware, point_at, right_answers, serve_log
 
 pytestmark = pytest.mark.prefect
-
-ANSWERS = {
-    json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
-    for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
-}
-
-
-def right_answers(body: dict[str, Any]) -> str:
-    """The candidate answers every ticket right; production says 'billing' to all."""
-    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
-    ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
-    return ANSWERS.get(ticket, "billing") if "exactly one word" in system else "billing"
-
 
 def flow_run(flow_run_id: str) -> Any:
     from prefect.client.orchestration import get_client

@@ -48,8 +48,8 @@ def test_a_change_pipeline_runs_on_a_prefect_worker(prefect_api: str, monkeypatc
     """At scale: prefect.yaml's deployment on a process work pool, a `prefect worker`, and
     PROMPTLOOP_PIPELINE_DEPLOYMENT pointing submit at it (no serve runs the pipeline)."""
     from fakes.openai_server import FakeOpenAIServer
-    from support import invoke, judge_aware, point_at
-    from test_change_pipeline import right_answers, submit_in_review, wait_for
+    from support import invoke, judge_aware, point_at, right_answers
+    from test_change_pipeline import submit_in_review, wait_for
 
     test_prefect_deploy_all_registers_the_pipeline_and_the_evaluation(prefect_api)
     with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:

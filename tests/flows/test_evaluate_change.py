@@ -150,8 +150,8 @@ def test_an_outage_is_no_verdict_and_a_rerun_pays_only_for_what_is_missing(
         assert "30/30 items could not be answered" in (final.message or "")
         shown = invoke("change", "show", str(change_id), "--json").json()
         assert shown["state"] == "evaluating"
-        assert shown["links"]["evaluation_error_kind"] == "outage"
-        assert "HTTP 500" in shown["links"]["evaluation_error"]
+        assert shown["evaluation_error"]["kind"] == "outage"
+        assert "HTTP 500" in shown["evaluation_error"]["message"]
         assert [h["to_state"] for h in shown["history"]] == ["submitted", "evaluating"]
         printed = invoke("change", "show", str(change_id)).stdout
         assert "the evaluation could not run (an outage)" in printed and "HTTP 500" in printed

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fakes.openai_server import FakeOpenAIServer
 from fakes.slack_server import FakeSlackServer
-from support import invoke, judge_aware, point_at, serve_log
-from test_change_pipeline import right_answers, submit_in_review, vote_all, wait_for
+from support import invoke, judge_aware, point_at, right_answers, serve_log
+from test_change_pipeline import submit_in_review, vote_all, wait_for
 
 from integrations.settings import get_settings
 

@@ -79,6 +79,7 @@ def test_one_open_change_per_version_is_an_index_over_exactly_the_open_states(
 def test_the_upgrade_withdraws_open_duplicates_it_finds_with_a_handoff(ledger: str) -> None:
     """A ledger where the race already happened still upgrades: the oldest change stays open."""
     from alembic import command
+    from sqlalchemy import text
     from sqlmodel import Session, select
 
     from integrations.migrations.runner import alembic_config, upgrade
@@ -86,23 +87,33 @@ def test_the_upgrade_withdraws_open_duplicates_it_finds_with_a_handoff(ledger: s
     from roles.pm import submit_change
     from roles.prompt_file import parse_prompt_file
     from roles.sample import load_sample, sample_path
-    from roles.transitions import first_handoff
 
     engine = get_engine()
-    with engine.begin() as connection:
-        config = alembic_config(engine)
-        config.attributes["connection"] = connection
-        command.downgrade(config, _migration("0006").down_revision)
     with Session(engine) as session:
         load_sample(session)
         spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
         kept = submit_change(session, spec=spec, author="maya")
-        twin = ChangeRequest(**kept.model_dump(exclude={"id"}))
-        session.add(twin)
-        session.flush()
-        first_handoff(session, change=twin, actor_id=twin.author_id, role="pm", note=None)
         session.commit()
-        kept_id, twin_id = kept.id, twin.id
+        kept_id = kept.id
+    with engine.begin() as connection:  # a twin, as the code before 0006 could write it
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, _migration("0006").down_revision)
+        columns = (
+            "prompt_id, base_version_id, candidate_version_id, author_id, state, revision, "
+            "note, flow_run_id, links, created_at, updated_at"
+        )
+        connection.execute(
+            text(f"INSERT INTO change_request ({columns}) SELECT {columns} FROM change_request")
+        )
+        twin_id = connection.execute(text("SELECT max(id) FROM change_request")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO handoff (change_id, from_state, to_state, actor_id, role, payload, at)"
+                " SELECT :twin, from_state, to_state, actor_id, role, payload, at FROM handoff"
+                " WHERE change_id = :kept"
+            ).bindparams(twin=twin_id, kept=kept_id)
+        )
 
     upgrade(engine)
 
@@ -129,3 +140,47 @@ def _migration(revision: str):  # type: ignore[no-untyped-def]
     from integrations.migrations.runner import alembic_config
 
     return ScriptDirectory.from_config(alembic_config()).get_revision(revision).module
+
+
+def test_what_links_held_becomes_typed_columns_and_back(ledger: str) -> None:
+    """0007 moves ``change_request.links`` into columns, values kept; its downgrade packs
+    them back into the JSON bag."""
+    from alembic import command
+    from sqlalchemy import JSON, bindparam, text
+    from support import SAMPLES, invoke
+
+    from integrations.migrations.runner import alembic_config, upgrade
+
+    assert invoke("init", "--sample").code == 0
+    submitted = invoke(
+        "change", "submit", "-f", str(SAMPLES / "support-triage-change.yaml"), "--as", "maya",
+        "--no-eval",
+    )  # fmt: skip
+    assert submitted.code == 0, submitted.stderr
+    engine = get_engine()
+    with engine.begin() as conn:
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        links = conn.execute(text("SELECT links FROM change_request")).scalar_one()
+        assert (links if isinstance(links, dict) else __import__("json").loads(links)) == {
+            "not_evaluated": "--no-eval"
+        }
+        links = {
+            "not_evaluated": "--no-eval",
+            "evaluation_error": "HTTP 500",
+            "evaluation_error_kind": "outage",
+            "evaluation_error_at": "2026-12-01T10:00:00Z",
+            "evaluator": {"pid": 1, "host": "h"},  # the old launcher's: dropped
+        }
+        conn.execute(
+            text("UPDATE change_request SET links = :links").bindparams(
+                bindparam("links", value=links, type_=JSON)
+            )
+        )
+    upgrade(engine)
+    shown = invoke("change", "show", "1", "--json").json()
+    assert shown["not_evaluated"] == "--no-eval" and "links" not in shown
+    assert shown["evaluation_error"] == {
+        "message": "HTTP 500", "kind": "outage", "at": "2026-12-01T10:00:00Z", "log": None,
+    }  # fmt: skip

@@ -200,7 +200,7 @@ def test_start_review_reads_the_prompts_policy_and_opens_once(session: Session) 
     message = review_progress(session, review_id=review.id).waiting_message()
     assert message == (
         "awaiting expert review: 0/3 items have their votes, 0/1 experts, "
-        f"deadline {(NOW + timedelta(hours=24)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        f"deadline {(NOW + timedelta(hours=24)).strftime('%Y-%m-%d %H:%M UTC')}"
     )
     assert current_review(session, change_id=change_id).id == review.id
 
