@@ -303,9 +303,6 @@ def withdraw(
     with session_scope() as session:
         withdraw_change(session, change_id=change_id, author=actor, note=reason)
         view = change_view(session, change_id=change_id, with_history=False)
-    from promptloop.runtime.control import nudge
-
-    nudge(change_id, reason="withdrawn")
     if as_json:
         emit_json(view)
     else:

@@ -161,9 +161,6 @@ def demo(
     _deliver(change_id, quiet=as_json)
     played = _play_the_experts(change_id, quiet=as_json)
     if played:
-        from promptloop.runtime.control import nudge
-
-        nudge(change_id, reason="the demo's experts voted")
         say("4. the review concluded; the pipeline run wakes and reads the outcome:")
         pipeline.follow(change_id, started["flow_run_id"], to_the_end=True)
     with session_scope() as session:

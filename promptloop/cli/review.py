@@ -141,10 +141,6 @@ def vote(
         after_vote(session, outcome)  # Slack follows, in the same transaction
     receipt, conclusion = outcome.receipt, outcome.conclusion
     progress = receipt.progress
-    if conclusion is not None:
-        from promptloop.runtime.control import nudge
-
-        nudge(conclusion.change_id, reason=f"review {conclusion.review_id} {conclusion.outcome}")
     if as_json:
         emit_json(
             {

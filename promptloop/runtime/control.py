@@ -184,14 +184,3 @@ def stop() -> bool:
             os.killpg(os.getpgid(pid), signal.SIGKILL)
     return True
 
-
-def nudge(change_id: int, *, reason: str) -> bool:
-    """Wake the change's suspended pipeline run now, if serve runs (else its reconciler
-    wakes it when it starts): what the CLI does after a decision it wrote to the ledger."""
-    running = status()
-    if running is None or not running["ready"]:
-        return False
-    use(running)
-    from integrations.pipeline_runs import wake
-
-    return wake(change_id, reason=reason)

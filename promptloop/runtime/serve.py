@@ -29,7 +29,7 @@ from promptloop.runtime import control
 
 log = logging.getLogger("promptloop.serve")
 
-RECONCILE_S = 2.0
+RECONCILE_S = 1.0  # a decision written anywhere wakes its run within about this
 DEADLINE_CHECK_S = 10.0
 
 
