@@ -81,6 +81,8 @@ TRANSITIONS: tuple[Rule, ...] = (
     Rule(S.IN_REVIEW, S.CHANGES_REQUESTED, (R.SYSTEM, R.EXPERT, R.ADMIN), not_author=True),
     Rule(S.AWAITING_APPROVAL, S.APPROVED, (R.ENGINEER,), not_author=True),
     Rule(S.AWAITING_APPROVAL, S.REJECTED, (R.ENGINEER,), not_author=True),
+    # Production moved since the evaluation: the evidence is stale, evaluate it again.
+    Rule(S.AWAITING_APPROVAL, S.SUBMITTED, (R.SYSTEM,)),
     Rule(S.APPROVED, S.DEPLOYED, (R.SYSTEM, R.ENGINEER)),
     Rule(S.DEPLOYED, S.ROLLED_BACK, (R.ENGINEER, R.SYSTEM)),
     Rule(S.EVAL_FAILED, S.SUBMITTED, AUTHORS, author_only=True),

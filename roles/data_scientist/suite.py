@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from roles.approval.policy import ApprovalPolicy
 from roles.calls import ModelCaller
 from roles.data_scientist.gate import GatePolicy, Guardrail
 from roles.data_scientist.metrics import BUILTIN_METRICS
@@ -47,7 +48,7 @@ from roles.errors import InputError
 from roles.review.policy import ReviewPolicy
 
 M = TypeVar("M", bound=BaseModel)
-SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics", "review")
+SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics", "review", "approval")
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def parse_suite(data: Any, source: str) -> Suite:
     # The experts' review policy is checked here and read from the stored suite when a
     # review opens; it changes no eval result, so it stays out of the suite's hash.
     _model(ReviewPolicy, data.get("review"), "suite.review", source)
+    _model(ApprovalPolicy, data.get("approval"), "suite.approval", source)
     return Suite(scorers=scorers, gate=gate, judge_model=judge_model, statistics=stats)
 
 

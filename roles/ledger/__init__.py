@@ -2,6 +2,7 @@
 
 from roles.ledger.changes import ChangeRequest, Handoff
 from roles.ledger.datasets import Dataset, DatasetItem
+from roles.ledger.deploys import Approval, Deployment
 from roles.ledger.evals import EvalResult, EvalRun, EvalScore
 from roles.ledger.members import Member, MemberRole
 from roles.ledger.outbox import (
@@ -16,9 +17,11 @@ from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
 from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
 
 __all__ = [
+    "Approval",
     "ChangeRequest",
     "Dataset",
     "DatasetItem",
+    "Deployment",
     "EvalResult",
     "EvalRun",
     "EvalScore",

@@ -1,0 +1,1 @@
+"""The engineers' gate: policy, the decisions, promotion exactly once, rollback."""
