@@ -56,7 +56,7 @@ def rollback(
     ).first()
     if to_version is None and latest is not None and latest.kind == "rollback":
         by = session.get(Member, latest.actor_id)
-        raise InputError(
+        raise ConflictError(
             f"production of '{prompt}' was rolled back to v{current.number} by "
             f"{by.handle if by else '?'} at {latest.created_at:%Y-%m-%d %H:%M UTC}; to go "
             "further back, name a version with --to VERSION"
