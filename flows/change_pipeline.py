@@ -2,8 +2,9 @@
 
     evaluate (the evaluate-change subflow) → the experts' review (opened by the
     evaluation's verdict; the run suspends: no process is held while people take days)
-    → woken when the review concludes → ends named for the outcome
-    (Eval failed, Changes requested, Awaiting approval, Withdrawn)
+    → the deploy request; suspended again until the engineers decide → ends named for
+    the outcome (Deployed, Rejected, Eval failed, Changes requested, Withdrawn); stale
+    evidence (production moved meanwhile) loops back to evaluate
 
 A suspended run starts again from its top when it is resumed, so every stage first asks
 the ledger where the change stands (``roles.pipeline.next_step``) and skips what is done:
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run
@@ -32,6 +34,25 @@ MAX_WAKES = 1000  # a run woken this often for nothing is broken, not waiting
 def _run_name() -> str:
     params = flow_run.parameters
     return f"{params.get('prompt') or 'prompt'}-change-{params['change_id']}"
+
+
+@task(name="request-approval", cache_policy=NONE)
+def request_approval(change_id: int) -> None:
+    """The deploy request in the deploy channel (once per candidate: a restarted run finds
+    the one it posted)."""
+    from integrations.slack.deploys import post_deploy_request
+
+    with session_scope() as session:
+        post_deploy_request(session, change_id=change_id, run_url=_run_url())
+
+
+def _run_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    from integrations.prefect_server import ui_url
+
+    api = PREFECT_API_URL.value() or ""
+    return f"{ui_url(api)}/runs/flow-run/{flow_run.id}" if api and flow_run.id else None
 
 
 def _step(change_id: int) -> NextStep:
@@ -78,13 +99,16 @@ async def change_pipeline(change_id: int, prompt: str | None = None) -> State:
     if flow_run.id:
         record_run(change_id, str(flow_run.id))
     step = _step(change_id)
-    if step.stage == "evaluate":
-        evaluated: Any = await evaluate_change(change_id, prompt=prompt, return_state=True)
-        if evaluated.is_failed():
-            return Failed(name=evaluated.name, message=evaluated.message)
-        step = _step(change_id)
-    while step.stage == "review":
-        await wait_for_people(step)
+    while step.stage != "done":
+        if step.stage == "evaluate":  # first, or again: production moved since the last
+            evaluated: Any = await evaluate_change(change_id, prompt=prompt, return_state=True)
+            if evaluated.is_failed():
+                return Failed(name=evaluated.name, message=evaluated.message)
+        elif step.stage == "approval":
+            request_approval(change_id)
+            await wait_for_people(step)
+        else:
+            await wait_for_people(step)
         step = _step(change_id)
     logger.info("change %s: %s", change_id, step.message)
     return Completed(name=step.outcome, message=step.message, data=step.state)

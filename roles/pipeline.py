@@ -21,13 +21,14 @@ from roles.review.tally import review_progress
 from roles.states import State
 from roles.transitions import get_change
 
-Stage = Literal["evaluate", "review", "done"]
+Stage = Literal["evaluate", "review", "approval", "done"]
 
 # The name a finished pipeline run's final state carries in the Prefect UI, per state.
 OUTCOMES = {
     State.EVAL_FAILED.value: "Eval failed",
     State.CHANGES_REQUESTED.value: "Changes requested",
-    State.AWAITING_APPROVAL.value: "Awaiting approval",
+    State.DEPLOYED.value: "Deployed",
+    State.REJECTED.value: "Rejected",
     State.WITHDRAWN.value: "Withdrawn",
 }
 
@@ -64,6 +65,17 @@ def next_step(session: Session, *, change_id: int) -> NextStep:
                 message=progress.waiting_message(),
             )
         return NextStep(change_id, state, "done", message="in review, with no open review")
+    if state == State.AWAITING_APPROVAL.value:
+        from roles.engineer import approval_progress
+
+        approvals, needed = approval_progress(session, change_id=change_id)
+        return NextStep(
+            change_id,
+            state,
+            "approval",
+            waits_for=f"approval-{change.candidate_version_id}",
+            message=f"awaiting approval ({approvals}/{needed})",
+        )
     return NextStep(change_id, state, "done", message=_ended(session, change_id, state))
 
 

@@ -283,3 +283,21 @@ def spec_of(version: PromptVersion, *, name: str) -> PromptSpec:
             "suite": version.suite,
         }
     )
+
+
+def version_diff(old: PromptVersion | None, new: PromptVersion, *, name: str) -> str:
+    """A unified diff of two versions as their prompt files (``old`` None: all added)."""
+    import difflib
+
+    from roles.prompt_file import export_yaml
+
+    text_old = export_yaml(spec_of(old, name=name)) if old is not None else ""
+    text_new = export_yaml(spec_of(new, name=name))
+    return "".join(
+        difflib.unified_diff(
+            text_old.splitlines(keepends=True),
+            text_new.splitlines(keepends=True),
+            fromfile=f"{name} v{old.number}" if old is not None else "(none)",
+            tofile=f"{name} v{new.number}",
+        )
+    )

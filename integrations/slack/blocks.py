@@ -88,6 +88,7 @@ class DeployRequestView:
     run_url: str | None = None
     approvals: int = 0
     approvals_needed: int = 1
+    decided: str | None = None  # once decided: "deployed by sam …" in place of the buttons
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
@@ -202,13 +203,18 @@ def deploy_request(request: DeployRequestView) -> SlackMessage:
             ]
         ),
         DividerBlock(),
-        ActionsBlock(
-            elements=[
-                _button("Approve", ids.DEPLOY_APPROVE, cid, "primary", confirm=approve_confirm),
-                _button("Reject", ids.DEPLOY_REJECT, cid, "danger"),
-            ]
-        ),
     ]
+    if request.decided is None:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    _button("Approve", ids.DEPLOY_APPROVE, cid, "primary", confirm=approve_confirm),
+                    _button("Reject", ids.DEPLOY_REJECT, cid, "danger"),
+                ]
+            )
+        )
+    else:
+        blocks.append(ContextBlock(elements=[_mrkdwn(escape(shorten(request.decided, 1000)))]))
     return SlackMessage(text=f"Deploy request: {title} (change #{cid})", blocks=blocks)
 
 

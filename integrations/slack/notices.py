@@ -11,8 +11,9 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from integrations.slack.blocks import notice
-from integrations.slack.post import post_message, review_key
+from integrations.slack.post import channel_for, post_message, review_key
 from integrations.slack.review import refresh_review
+from roles.engineer import ApprovalOutcome, RollbackResult
 from roles.expert import ReviewConclusion, VoteOutcome
 from roles.ledger import Member, OutboxKind, OutboxMessage
 from roles.outbox import find_message
@@ -59,6 +60,81 @@ def review_closed(session: Session, conclusion: ReviewConclusion) -> None:
         )
 
 
+def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
+    """The deploy request follows an engineer's decision; a deploy, a rejection or stale
+    evidence is announced in its thread, and the author told."""
+    from integrations.slack.deploys import deploy_key, refresh_deploy_request
+
+    if outcome.decision == "refused":
+        return  # the clicker is told (ephemeral / the CLI); the ledger has the attempt
+    change_id = outcome.change_id
+    refresh_deploy_request(session, change_id=change_id)
+    if outcome.decision == "approve":
+        return
+    change = get_change(session, change_id)
+    titles = {
+        "deployed": f"Deployed: change #{change_id}",
+        "reject": f"Rejected: change #{change_id}",
+        "sent_back": f"Change #{change_id} is evaluated again",
+    }
+    parent = find_message(session, key=deploy_key(change_id, change.candidate_version_id))
+    if parent is None:  # evaluated again: the candidate is the same, the request too
+        parent = _any_deploy_request(session, change_id)
+    key = f"notice:{change_id}:deploy:{outcome.decision}:{change.revision}"
+    if parent is not None:
+        post_message(
+            session,
+            kind=OutboxKind.NOTICE,
+            message=notice(titles[outcome.decision], [outcome.message]),
+            change_id=change_id,
+            parent_id=parent.id,
+            key=key,
+        )
+    tell_author(
+        session,
+        change_id=change_id,
+        title=titles[outcome.decision].replace("change #", "your change #"),
+        lines=[outcome.message],
+        key=f"{key}:author",
+    )
+
+
+def rolled_back(
+    session: Session, result: RollbackResult, *, actor: str, reason: str | None
+) -> None:
+    """Production moved back: said in the deploy channel (and to the change's author)."""
+    title = f"Rolled back: {result.prompt} v{result.from_version} → v{result.to_version} by {actor}"
+    lines = [reason] if reason else []
+    post_message(
+        session,
+        kind=OutboxKind.NOTICE,
+        message=notice(title, lines),
+        change_id=result.change_id,
+        key=f"notice:rollback:{result.deployment_id}",
+        channel=channel_for(OutboxKind.DEPLOY_REQUEST),
+    )
+    if result.change_id is not None:
+        tell_author(
+            session,
+            change_id=result.change_id,
+            title=f"Your change #{result.change_id} was rolled back by {actor}",
+            lines=lines,
+            key=f"notice:{result.change_id}:rollback:{result.deployment_id}",
+        )
+
+
+def _any_deploy_request(session: Session, change_id: int) -> OutboxMessage | None:
+    from sqlmodel import col, select
+
+    return session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.change_id == change_id)
+        .where(OutboxMessage.kind == OutboxKind.DEPLOY_REQUEST.value)
+        .where(col(OutboxMessage.parent_id).is_(None))
+        .order_by(col(OutboxMessage.id).desc())
+    ).first()
+
+
 def eval_failed(session: Session, *, change_id: int, reasons: list[str], key: str) -> None:
     """The author of a change whose evaluation failed the gate, told why."""
     failures = [r for r in reasons if not r.startswith("ok:")]
@@ -74,8 +150,8 @@ def eval_failed(session: Session, *, change_id: int, reasons: list[str], key: st
 def tell_author(
     session: Session, *, change_id: int, title: str, lines: list[str], key: str
 ) -> OutboxMessage:
-    """A direct message to the author's Slack user, or (no Slack id on record) a mention
-    of them by name in the review channel."""
+    """A direct message to the author's Slack user, or (no Slack id on record) a line
+    naming them in the review channel."""
     change = get_change(session, change_id)
     author = session.get(Member, change.author_id)
     slack_id = author.slack_user_id if author else None
@@ -88,7 +164,7 @@ def tell_author(
         message=notice(title, lines[: MAX_LINES + 2]),
         change_id=change_id,
         key=key,
-        channel=slack_id or None,
+        channel=slack_id or channel_for(OutboxKind.REVIEW_PARENT),
     )
 
 

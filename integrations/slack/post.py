@@ -44,6 +44,24 @@ def channel_for(kind: OutboxKind, settings: Settings | None = None) -> str:
     return local_name
 
 
+def check_channels(settings: Settings | None = None) -> None:
+    """With Slack configured, every channel a message may need must be named: refused up
+    front (serve's start), not when the first deploy request is due."""
+    settings = settings or get_settings()
+    if settings.slack_bot_token is None:
+        return
+    missing = [
+        f"PROMPTLOOP_{field.upper()}"
+        for field in ("slack_review_channel", "slack_deploy_channel")
+        if not getattr(settings, field)
+    ]
+    if missing:
+        raise InputError(
+            f"SLACK_BOT_TOKEN is set but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not: name the channel id(s) messages go to"
+        )
+
+
 def post_message(
     session: Session,
     *,

@@ -360,3 +360,13 @@ def resume(
         emit_json({**view, **started})
     else:
         say(f"change {change_id}: {started.get('state', view['state'])}")
+
+
+def _decisions() -> None:
+    from promptloop.cli import decisions
+
+    app.command("approve")(decisions.approve)
+    app.command("reject")(decisions.reject)
+
+
+_decisions()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from roles.registry import (
     push,
     resolve,
     spec_of,
+    version_diff,
     versions_of,
 )
 from roles.roster import require_member
@@ -130,17 +130,8 @@ def diff(
     """Unified diff of two versions, as their prompt files."""
     with session_scope() as session:
         va, vb = _pick(session, name, a), _pick(session, name, b)
-        text_a = export_yaml(spec_of(va, name=name))
-        text_b = export_yaml(spec_of(vb, name=name))
+        lines = version_diff(va, vb, name=name).splitlines(keepends=True)
         na, nb = va.number, vb.number
-    lines = list(
-        difflib.unified_diff(
-            text_a.splitlines(keepends=True),
-            text_b.splitlines(keepends=True),
-            fromfile=f"{name} v{na}",
-            tofile=f"{name} v{nb}",
-        )
-    )
     if as_json:
         emit_json({"name": name, "from": na, "to": nb, "diff": "".join(lines)})
         return
@@ -304,3 +295,12 @@ def label(
         emit_json(data)
     else:
         say(f"{name}: {label_name} → version {version}")
+
+
+def _rollback() -> None:
+    from promptloop.cli import decisions
+
+    app.command("rollback")(decisions.rollback)
+
+
+_rollback()

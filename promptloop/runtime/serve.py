@@ -55,7 +55,9 @@ async def serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) -
 
 async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) -> None:
     from integrations.prefect_server import ensure_server, server_env, ui_url
+    from integrations.slack.post import check_channels
 
+    check_channels()  # a Slack set up halfway fails here, not in a pipeline run days later
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(poll_s))
     api_url = await asyncio.to_thread(ensure_server)
     os.environ.update(server_env(api_url))

@@ -74,17 +74,26 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
         # the board follows the ledger: the run still waits, for the second expert now
         wait_for(flow_run_id, "Suspended", message="10/10 items have their votes, 1/2 experts")
         vote_all("ines", limit=1)  # the second expert completes the review
-        run = wait_for(flow_run_id, "Awaiting approval")
+        wait_for(flow_run_id, "Suspended", message="awaiting approval (0/1)")
+        refused = invoke("change", "approve", "1", "--as", "omar")  # an expert, not an engineer
+        assert refused.code == 1 and "needs the engineer role" in refused.stderr
+        approved = invoke("change", "approve", "1", "--as", "sam", "--json")
+        assert approved.code == 0, approved.stderr
+        assert approved.json()["decision"] == "deployed"
+        run = wait_for(flow_run_id, "Deployed")
         assert run.state.type.value == "COMPLETED"
 
     shown = invoke("change", "show", "1", "--json").json()
     assert [h["to_state"] for h in shown["history"]] == [
-        "submitted", "evaluating", "in_review", "awaiting_approval",
+        "submitted", "evaluating", "in_review", "awaiting_approval", "approved", "deployed",
     ]  # fmt: skip
     assert shown["flow_run_id"] == flow_run_id
     assert server.requests_received == paid  # woken and run from its top: nothing paid twice
     kinds = [m["kind"] for m in invoke("outbox", "list", "--json").json()]
     assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10
+    assert kinds.count("deploy_request") == 1  # posted once, updated in place
+    production = invoke("prompt", "show", "support-triage", "--json").json()
+    assert production["version"] == 2 and production["labels"] == {"production": 2}
 
 
 def test_an_expired_review_wakes_the_run_and_sends_the_change_back(

@@ -109,6 +109,7 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
         monkeypatch.setenv("PROMPTLOOP_SLACK_API_URL", slack.api_url)
         monkeypatch.setenv("PROMPTLOOP_SLACK_REVIEW_CHANNEL", "CREVIEW")
+        monkeypatch.setenv("PROMPTLOOP_SLACK_DEPLOY_CHANNEL", "CDEPLOY")
         point_at(llm, monkeypatch)
         monkeypatch.setenv("PREFECT_API_URL", prefect_api)
         other_home = tmp_path / "other-home"
@@ -125,7 +126,10 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
                 time.sleep(0.5)
             vote_all("omar")
             vote_all("ines", limit=1)
-            wait_for(flow_run_id, "Awaiting approval")
+            wait_for(flow_run_id, "Suspended", message="awaiting approval (0/1)")
+            deadline = time.monotonic() + 60  # the deploy request and the review's close
+            while len(slack.calls_to("chat.postMessage")) < 13 and time.monotonic() < deadline:
+                time.sleep(0.5)
             time.sleep(3)  # both reconcilers and both delivery loops take another round
         finally:
             subprocess.run(
@@ -135,7 +139,8 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
     get_settings.cache_clear()
     posts = slack.calls_to("chat.postMessage")
     ids = [p.params["metadata"]["event_payload"]["outbox_id"] for p in posts]
-    assert len(ids) == 11 and len(set(ids)) == 11, ids  # the parent and its 10 items, once each
+    # the review's parent, its 10 items, the close in its thread, the deploy request: once each
+    assert len(ids) == 13 and len(set(ids)) == 13, ids
     shown = invoke("change", "show", "1", "--json").json()
     assert [h["to_state"] for h in shown["history"]] == [
         "submitted", "evaluating", "in_review", "awaiting_approval",
