@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -47,23 +47,9 @@ def approve(
     as_json: JsonOpt = False,
 ) -> None:
     """Approve a change's deploy (engineer; never its author); the last needed approval deploys."""
-    from integrations.slack.notices import after_decision
-    from roles.clock import utcnow
-    from roles.engineer import Who, approve
+    from roles.engineer import approve
 
-    decider = who(actor)
-    assert isinstance(decider, Who)
-    with session_scope() as session:
-        outcome = approve(
-            session,
-            change_id=change_id,
-            who=decider,
-            now=utcnow(),
-            override_reason=override_reason,
-            slack_configured=_slack_configured(),
-        )
-        after_decision(session, outcome)
-    _report(outcome, as_json=as_json)
+    _decide(approve, change_id, actor, as_json=as_json, override_reason=override_reason)
 
 
 def reject(
@@ -73,20 +59,24 @@ def reject(
     as_json: JsonOpt = False,
 ) -> None:
     """Reject a change's deploy (engineer; never its author), with the reason."""
+    from roles.engineer import reject
+
+    _decide(reject, change_id, actor, as_json=as_json, reason=reason)
+
+
+def _decide(decide: Any, change_id: int, actor: str, *, as_json: bool, **options: Any) -> None:
+    """One decision in one transaction, with Slack's messages following it."""
     from integrations.slack.notices import after_decision
     from roles.clock import utcnow
-    from roles.engineer import Who, reject
 
-    decider = who(actor)
-    assert isinstance(decider, Who)
     with session_scope() as session:
-        outcome = reject(
+        outcome = decide(
             session,
             change_id=change_id,
-            who=decider,
-            reason=reason,
+            who=who(actor),
             now=utcnow(),
             slack_configured=_slack_configured(),
+            **options,
         )
         after_decision(session, outcome)
     _report(outcome, as_json=as_json)
