@@ -6,14 +6,21 @@ In a fresh ``PROMPTLOOP_HOME`` (the sample loaded and one change submitted befor
 not timed) it runs, interleaved, ``--repeat`` times each:
 
 - ``python -c pass``: the baseline, the interpreter's own start-up;
-- ``python -c "import sqlmodel"``: the floor of any command that reads the ledger;
-- ``promptloop change list`` / ``team list`` / ``prompt show support-triage``, run as the
-  console script runs them (``from promptloop.cli.app import main; main()``).
+- ``python -c "import sqlalchemy"`` and ``python -c "import sqlmodel"``: the floor of any
+  command that reads the ledger (each ends with ``os._exit``, as the console script does,
+  so that the interpreter's teardown is not counted against the floor alone);
+- the ledger commands (``change list``, ``change show 1``, ``team list``,
+  ``prompt show support-triage``, ``review list``, ``outbox list``), run as
+  ``python -m promptloop …``.
 
 Each figure is the wall time from spawning the process to its exit; the table shows the
-fastest and the median run, the median's ratio to the baseline's, and the median CPU time
-(user + system) of the process, which other load on the machine disturbs less. The code measured is
-the checkout this script sits in (it runs with the checkout as the working directory).
+fastest and the median run, the median's ratios to the two baselines (``python -c pass``
+and ``import sqlalchemy``), and the median CPU time (user + system) of the process, which
+other load on the machine disturbs less. The load average before and after is printed:
+figures from a busy machine are not comparable. The code measured is the checkout this
+script sits in (its directory is the working directory and ``PYTHONPATH``).
+
+Where the time of one command goes: ``python -X importtime -m promptloop change list``.
 """
 
 from __future__ import annotations
@@ -32,19 +39,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHANGE_FILE = ROOT / "roles" / "samples" / "support-triage-change.yaml"
 
-CLI = ["-c", "from promptloop.cli.app import main; main()"]  # what the console script runs
+CLI = ["-m", "promptloop"]
+BASELINE = "python -c pass"
+FLOOR = 'python -c "import sqlalchemy"'
 CASES: dict[str, list[str]] = {
-    "python -c pass": ["-c", "pass"],
-    'python -c "import sqlmodel"': ["-c", "import sqlmodel"],
-    "promptloop change list": ["-m", "promptloop", "change", "list"],
-    "promptloop team list": ["-m", "promptloop", "team", "list"],
-    "promptloop prompt show support-triage": [
-        "-m",
-        "promptloop",
-        "prompt",
-        "show",
-        "support-triage",
-    ],
+    BASELINE: ["-c", "pass"],
+    FLOOR: ["-c", "import sqlalchemy, os; os._exit(0)"],
+    'python -c "import sqlmodel"': ["-c", "import sqlmodel, os; os._exit(0)"],
+    **{
+        f"promptloop {command}": [*CLI, *command.split()]
+        for command in (
+            "change list",
+            "change show 1",
+            "team list",
+            "prompt show support-triage",
+            "review list",
+            "outbox list",
+        )
+    },
 }
 
 
@@ -65,45 +77,60 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return elapsed, _children_cpu() - cpu
 
 
+def measure(repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """``repeat`` interleaved runs of every case, in a scratch home made for them."""
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            **os.environ,
+            "PROMPTLOOP_HOME": home,
+            "PROMPTLOOP_AUTO_EVALUATE": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("PROMPTLOOP_DATABASE_URL", None)
+        run([*CLI, "init", "--sample"], env)
+        run([*CLI, "change", "submit", "-f", str(CHANGE_FILE), "--as", "maya"], env)
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+        for _ in range(repeat):
+            for name, args in CASES.items():
+                times[name].append(run(args, env))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "PROMPTLOOP_HOME": home, "PROMPTLOOP_AUTO_EVALUATE": "false"}
-        env.pop("PROMPTLOOP_DATABASE_URL", None)
-        run([*CLI, "init", "--sample"], env)
-        run([*CLI, "change", "submit", "-f", str(CHANGE_FILE), "--as", "maya"], env)
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
-        for _ in range(options.repeat):
-            for name, args in CASES.items():
-                times[name].append(run(args, env))
-    baseline = statistics.median(wall for wall, _ in times["python -c pass"])
-    rows = []
-    for name, runs in times.items():
-        walls = [wall for wall, _ in runs]
-        rows.append(
-            {
-                "command": name,
-                "min_s": round(min(walls), 3),
-                "median_s": round(statistics.median(walls), 3),
-                "x_baseline": round(statistics.median(walls) / baseline, 1),
-                "cpu_s": round(statistics.median(cpu for _, cpu in runs), 3),
-            }
-        )
+    load_before = os.getloadavg()[0]
+    times = measure(options.repeat)
+    load_after = os.getloadavg()[0]
+    medians = {name: statistics.median(wall for wall, _ in runs) for name, runs in times.items()}
+    rows = [
+        {
+            "command": name,
+            "min_s": round(min(wall for wall, _ in runs), 3),
+            "median_s": round(medians[name], 3),
+            "x_pass": round(medians[name] / medians[BASELINE], 1),
+            "x_sqlalchemy": round(medians[name] / medians[FLOOR], 2),
+            "cpu_s": round(statistics.median(cpu for _, cpu in runs), 3),
+        }
+        for name, runs in times.items()
+    ]
+    python = sys.version.split()[0]
+    load = {"before": round(load_before, 2), "after": round(load_after, 2)}
     if options.json:
-        print(
-            json.dumps({"repeat": options.repeat, "python": sys.version.split()[0], "rows": rows})
-        )
+        print(json.dumps({"repeat": options.repeat, "python": python, "load": load, "rows": rows}))
         return
-    print(f"{'command':<40} {'min s':>7} {'median s':>9} {'× pass':>7} {'cpu s':>7}")
+    print(f"{'command':<40} {'min s':>7} {'median s':>9} {'× pass':>7} {'× sqla':>7} {'cpu s':>7}")
     for row in rows:
         print(
             f"{row['command']:<40} {row['min_s']:>7.3f} {row['median_s']:>9.3f} "
-            f"{row['x_baseline']:>7.1f} {row['cpu_s']:>7.3f}"
+            f"{row['x_pass']:>7.1f} {row['x_sqlalchemy']:>7.2f} {row['cpu_s']:>7.3f}"
         )
-    print(f"({options.repeat} runs each, interleaved; Python {sys.version.split()[0]})")
+    print(
+        f"({options.repeat} runs each, interleaved; Python {python}; "
+        f"load average {load['before']} before, {load['after']} after)"
+    )
 
 
 if __name__ == "__main__":

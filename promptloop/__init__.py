@@ -5,6 +5,21 @@
     >>> messages = prompt.render(ticket="I was charged twice")   # OpenAI-style chat messages
 """
 
-from promptloop.api import PromptVersionView, get_prompt
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptloop.api import PromptVersionView, get_prompt
 
 __all__ = ["PromptVersionView", "get_prompt"]
+
+
+def __getattr__(name: str) -> Any:
+    # The API loads on first use: `python -m promptloop` imports this package too, and a
+    # CLI command should not pay for the prompt registry unless it uses it.
+    if name in __all__:
+        from promptloop import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

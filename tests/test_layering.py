@@ -109,30 +109,78 @@ NOT_FOR_LEDGER_COMMANDS = (
 )
 
 
-@pytest.mark.parametrize(
-    "command",
-    ["change list", "change show 1", "team list", "prompt show support-triage", "dataset list"],
+# Nor our own modules that only other commands need: the API (the prompt registry), the
+# evaluation and sampling code (Jinja2, statistics), the YAML loader, the migration runner.
+OURS_NOT_FOR_LEDGER_COMMANDS = (
+    "promptloop.api",
+    "roles.data_scientist",
+    "roles.evaluation",
+    "roles.templates",
+    "roles.yamlfile",
+    "integrations.migrations.runner",
 )
-def test_ledger_commands_load_no_sdk_migration_or_parser(tmp_path: Path, command: str) -> None:
-    """Commands that only touch the ledger stay fast: the heavy packages load lazily."""
+LEDGER_COMMANDS = [
+    "change list",
+    "change show 1",
+    "team list",
+    "prompt show support-triage",
+    "dataset list",
+    "review list",
+    "outbox list",
+]
+
+
+@pytest.fixture(scope="module")
+def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the sample loaded and one change submitted, shared by these tests."""
+    home = tmp_path_factory.mktemp("home")
+    env = {
+        "PROMPTLOOP_HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "PROMPTLOOP_AUTO_EVALUATE": "false",
+    }
+    for setup in (["init", "--sample"], ["change", "submit", "-f", str(CHANGE), "--as", "maya"]):
+        subprocess.run(
+            [sys.executable, "-m", "promptloop", *setup],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return home
+
+
+def modules_loaded_by(home: Path, command: str) -> set[str]:
+    """Every module in ``sys.modules`` after ``promptloop COMMAND --json`` ran in a new process."""
     code = (
         "import sys\n"
         f"sys.argv = ['promptloop', *{command.split()!r}, '--json']\n"
         "from promptloop.cli.app import run_cli\n"
         "assert run_cli() == 0\n"
-        f"print(sorted({{n.split('.')[0] for n in sys.modules}} & {set(NOT_FOR_LEDGER_COMMANDS)!r}))\n"
+        "print(' '.join(sorted(sys.modules)))\n"
     )
-    env = {"PROMPTLOOP_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    for setup in (["init", "--sample"], ["change", "submit", "-f", str(CHANGE), "--as", "maya"]):
-        subprocess.run(
-            [sys.executable, "-m", "promptloop", *setup],
-            cwd=ROOT,
-            env={**env, "PROMPTLOOP_AUTO_EVALUATE": "false"},
-            check=True,
-            capture_output=True,
-        )
+    env = {"PROMPTLOOP_HOME": str(home), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    return set(result.stdout.strip().splitlines()[-1].split())
+
+
+@pytest.mark.parametrize("command", LEDGER_COMMANDS)
+def test_ledger_commands_load_no_sdk_migration_or_parser(ledger_home: Path, command: str) -> None:
+    """Commands that only touch the ledger stay fast: the heavy packages load lazily."""
+    loaded = modules_loaded_by(ledger_home, command)
+    assert sorted({n.split(".")[0] for n in loaded} & set(NOT_FOR_LEDGER_COMMANDS)) == []
+    assert sorted(n for n in loaded if n.startswith(OURS_NOT_FOR_LEDGER_COMMANDS)) == []
+
+
+def test_a_command_builds_only_the_tables_it_reads(ledger_home: Path) -> None:
+    """Each table class costs milliseconds to build: `team list` builds the members' tables
+    and none of the others (nor SQLAlchemy's PostgreSQL dialect, on a SQLite ledger)."""
+    loaded = modules_loaded_by(ledger_home, "team list")
+    tables = sorted(
+        n for n in loaded if n.startswith("roles.ledger.") and n != "roles.ledger.types"
+    )
+    assert tables == ["roles.ledger.members"]
+    assert "sqlalchemy.dialects.postgresql" not in loaded

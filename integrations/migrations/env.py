@@ -6,8 +6,9 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import roles.ledger  # noqa: F401  (registers the tables on SQLModel.metadata)
+from roles.ledger import load_all
 
+load_all()  # every table on SQLModel.metadata, whatever the process imported so far
 config = context.config
 target_metadata = SQLModel.metadata
 

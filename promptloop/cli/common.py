@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from roles.prompt_file import PromptSpec, parse_prompt_doc, parse_prompt_file
+if TYPE_CHECKING:
+    from roles.prompt_file import PromptSpec
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ActorOpt = Annotated[str, typer.Option("--as", help="Your handle on the team (see `team list`).")]
@@ -17,6 +18,8 @@ NoteOpt = Annotated[str | None, typer.Option("--note", help="A note kept with th
 
 def read_prompt_spec(path: Path) -> PromptSpec:
     """A prompt file, or standard input when the path is ``-`` (``prompt export | push -``)."""
+    from roles.prompt_file import parse_prompt_doc, parse_prompt_file  # only commands that read one
+
     if str(path) == "-":
         from roles.yamlfile import load_yaml_text
 

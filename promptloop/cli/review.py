@@ -33,7 +33,7 @@ def expire_due() -> None:
     schedule; it is a conditional update, so two commands at once expire a review once."""
     from integrations.db import session_scope
     from roles.clock import utcnow
-    from roles.expert import expire_due_reviews
+    from roles.review.conclusion import expire_due_reviews  # not roles.expert: no sampling code
 
     with session_scope() as session:
         expired = expire_due_reviews(session, now=utcnow())

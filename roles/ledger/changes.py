@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+# The tables our foreign keys name: a flush sorts tables by them, so they must be known.
+import roles.ledger.members
+import roles.ledger.prompts  # noqa: F401
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
 from roles.states import OPEN_STATES

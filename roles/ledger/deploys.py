@@ -15,6 +15,10 @@ from typing import Literal
 from sqlalchemy import CheckConstraint, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+# The tables these rows point at (a flush sorts by foreign keys, so they must be built).
+import roles.ledger.changes
+import roles.ledger.members
+import roles.ledger.prompts  # noqa: F401
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
 

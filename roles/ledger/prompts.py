@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The tables our foreign keys name: a flush sorts tables by them, so they must be known.
+import roles.ledger.changes
+import roles.ledger.members  # noqa: F401
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
 

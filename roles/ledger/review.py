@@ -14,6 +14,10 @@ from typing import Literal
 from sqlalchemy import JSON, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# The tables our foreign keys name: a flush sorts tables by them, so they must be known.
+import roles.ledger.changes
+import roles.ledger.evals
+import roles.ledger.members  # noqa: F401
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
 
