@@ -185,6 +185,7 @@ def main() -> None:
         finally:
             floor.terminate()
             run("serve", "stop", env=env)
+            run("server", "stop", env=env)  # the Prefect server it started for this home
 
     medians = {name: statistics.median(values) for name, values in rows.items()}
     startup_base = medians['python -c "import prefect.runner"']

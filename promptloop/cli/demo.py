@@ -162,7 +162,7 @@ def demo(
     played = _play_the_experts(change_id, quiet=as_json)
     if played:
         say("4. the review concluded; the pipeline run wakes and reads the outcome:")
-        pipeline.follow(change_id, started["flow_run_id"], to_the_end=True)
+        pipeline.follow(change_id, started["flow_run_id"], past="review-")
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
     view["demo_votes"] = played

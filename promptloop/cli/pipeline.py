@@ -70,9 +70,11 @@ def _attempt(change_id: int, *, force: bool) -> str:
     return f"r{change.revision}-{error_at}{retry}"
 
 
-def follow(change_id: int, flow_run_id: str, *, to_the_end: bool = False) -> str:
-    """Print the run's stages until it waits for people (unless ``to_the_end``) or ends;
-    the change's state then.
+def follow(change_id: int, flow_run_id: str, *, past: str | None = None) -> str:
+    """Print the run's stages until it waits for people or ends; the change's state then.
+
+    ``past`` (e.g. ``"review-"``): a wait whose pause key starts so is over already (the
+    decision is in the ledger), so follow on until the run waits for something else.
 
     Raises the evaluation's error (outage, input, bug) if the run ended Failed.
     """
@@ -92,7 +94,7 @@ def follow(change_id: int, flow_run_id: str, *, to_the_end: bool = False) -> str
                 say(f"  {now[0].lower()}: change {change_id} is {change_state}")
                 seen = now
             _print_progress(change_id, progress)
-            if state is not None and (state.is_final() or (state.is_paused() and not to_the_end)):
+            if state is not None and (state.is_final() or _waits(state, past)):
                 break
             if (
                 state is not None
@@ -108,6 +110,13 @@ def follow(change_id: int, flow_run_id: str, *, to_the_end: bool = False) -> str
     if state.is_paused() and state.message:
         say(f"  {state.message}")
     return _state(change_id)
+
+
+def _waits(state: Any, past: str | None) -> bool:
+    if not state.is_paused():
+        return False
+    key = state.state_details.pause_key or ""
+    return past is None or not key.startswith(past)
 
 
 def _print_progress(change_id: int, printed: dict[int, tuple[str, int]]) -> None:

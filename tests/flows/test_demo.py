@@ -59,7 +59,7 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         # without Slack the demo shows its messages; serve's delivery shows them in its log
         messages = invoke("outbox", "list", "--change", str(change["id"]), "--json").json()
         kinds = sorted(m["kind"] for m in messages)
-        assert kinds == ["notice", *["review_item"] * 10, "review_parent"], kinds
+        assert kinds == ["deploy_request", "notice", *["review_item"] * 10, "review_parent"], kinds
         assert {m["status"] for m in messages} <= {"pending", "delivered"}
         shown = invoke("demo").stdout  # run again: the same change, nothing left to vote on
         assert f"change {change['id']}" in shown
