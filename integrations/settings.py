@@ -130,6 +130,14 @@ class Settings(BaseSettings):
         description="Retries of one Slack call on 429 (after Retry-After), 5xx and connection "
         "errors; after them the outbox backs off and tries again later.",
     )
+    slack_team_id: str | None = Field(
+        default=None,
+        pattern=r"^[TE][A-Z0-9]{2,}$",
+        description="The workspace (T…) the gateway serves; requests from any other are "
+        "refused. Unset: whichever workspace the signing secret belongs to.",
+    )
+    gateway_host: str = Field(default="127.0.0.1", description="Where the gateway listens.")
+    gateway_port: int = Field(default=3000, ge=0, le=65535, description="0 picks a free port.")
     review_fail_categories: list[str] = Field(
         default_factory=lambda: ["incorrect", "incomplete", "unsafe", "tone", "format", "other"],
         min_length=1,

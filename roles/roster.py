@@ -204,6 +204,17 @@ def find_member(session: Session, *, handle: str) -> Member:
     return member
 
 
+def member_for_slack_user(session: Session, *, slack_user_id: str) -> Member:
+    """The member whose ``slack_user_id`` it is: how a click in Slack names its actor."""
+    member = session.exec(select(Member).where(Member.slack_user_id == slack_user_id)).first()
+    if member is None:
+        raise RoleError(
+            f"Slack user {slack_user_id} is not on the team: add their slack_user_id "
+            "to the team file (`promptloop team sync`)"
+        )
+    return member
+
+
 def require_member(
     session: Session, *, handle: str, roles: tuple[Role, ...]
 ) -> tuple[Member, Role]:
@@ -246,6 +257,7 @@ __all__ = [
     "SyncReport",
     "find_member",
     "list_members",
+    "member_for_slack_user",
     "read_team_file",
     "require_member",
     "roles_of",

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
 from integrations.slack.post import post_review, review_key, revise_message
 from roles.clock import readable
+from roles.errors import NotFoundError
 from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem
 from roles.outbox import find_message
 from roles.review.tally import counted_votes
@@ -118,6 +119,30 @@ def _items(session: Session, review: Review) -> list[ReviewItemView]:
             )
         )
     return views
+
+
+def full_text(session: Session, *, review_item_id: int, field: str) -> tuple[str, str]:
+    """(title, text) of one field of a sampled item, uncut: what "Show full" opens."""
+    v = item_view(session, review_item_id=review_item_id)
+    fields = {
+        "input": ("Input", _text(v.input)),
+        "expected": ("Expected", None if v.expected is None else _text(v.expected)),
+        "output": ("Candidate's output", v.output or (v.error and f"(error: {v.error})")),
+        "baseline": ("Production's output", v.baseline_output),
+    }
+    title, text = fields.get(field, (field, None))
+    if text is None:
+        raise NotFoundError(f"review item {review_item_id} has no {field} to show")
+    return f"{title} ({v.item_id})", text
+
+
+def item_channel(session: Session, *, review_item_id: int) -> str | None:
+    """The conversation a sampled item's message went to (Slack's id once delivered)."""
+    v = item_view(session, review_item_id=review_item_id)
+    message = find_message(
+        session, key=review_key(v.change_id, v.review_item_id, review_id=v.review_id)
+    )
+    return (message.posted_channel or message.channel) if message else None
 
 
 def _verdict_reasons(session: Session, change_id: int) -> list[str]:

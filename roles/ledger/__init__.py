@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
     from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
+    from roles.ledger.slack import SlackRequest
 
 # Each public name and the module (under roles.ledger) that defines it.
 _MODULE_OF = {
@@ -58,6 +59,7 @@ _MODULE_OF = {
     "ReviewPublic": "review",
     "Vote": "review",
     "VotePublic": "review",
+    "SlackRequest": "slack",
 }
 
 __all__ = [
@@ -85,6 +87,7 @@ __all__ = [
     "Review",
     "ReviewItem",
     "ReviewPublic",
+    "SlackRequest",
     "Vote",
     "VotePublic",
 ]

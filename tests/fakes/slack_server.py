@@ -2,7 +2,8 @@
 
 It speaks ``chat.postMessage`` (returns a ``ts``, keeps ``metadata``), ``chat.update``,
 ``conversations.history`` and ``conversations.replies`` (with metadata when
-``include_all_metadata`` is asked for), ``conversations.open``, ``views.open`` and
+``include_all_metadata`` is asked for), ``conversations.open``, ``views.open``,
+``chat.postEphemeral``, ``apps.connections.open`` (the URL in ``socket_url``) and
 ``auth.test``; a post to a user id goes to their DM (``D…``). Every call is
 recorded with the moment it arrived, and a script of faults makes the next calls fail::
 
@@ -99,6 +100,8 @@ class FakeSlackServer:
         self.calls: list[Call] = []
         self.messages: list[Message] = []
         self.views: list[dict[str, Any]] = []
+        self.ephemerals: list[dict[str, Any]] = []
+        self.socket_url: str | None = None  # what apps.connections.open answers
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.fake = self
 
@@ -198,6 +201,8 @@ class FakeSlackServer:
             "views.open": self._open_view,
             "conversations.open": self._open_dm,
             "auth.test": self._auth,
+            "chat.postEphemeral": self._ephemeral,
+            "apps.connections.open": self._connections_open,
         }.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -281,6 +286,18 @@ class FakeSlackServer:
             self.views.append(view)
             view_id = f"V{len(self.views):06d}"
         return {"ok": True, "view": {**view, "id": view_id}}
+
+    def _ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("user") or not params.get("channel"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        with self._lock:
+            self.ephemerals.append(params)
+        return {"ok": True, "message_ts": f"{time.time():.6f}"}
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
     def _open_dm(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": {"id": dm_channel(params["users"])}}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
+from fakes.slack_server import FakeSlackServer
+from gateway_support import RunningGateway, running_gateway
 
 from integrations.settings import Settings, get_settings
 
@@ -55,3 +57,23 @@ def llm_settings(
     return get_settings()
 
 
+@pytest.fixture
+def gateway_env(slack: FakeSlackServer, monkeypatch: pytest.MonkeyPatch) -> FakeSlackServer:
+    """Fake Slack, the signing secret and the channels: what the gateway needs to start."""
+    from gateway_support import SECRET
+
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("PROMPTLOOP_SLACK_REVIEW_CHANNEL", "C0REVIEW")
+    monkeypatch.setenv("PROMPTLOOP_SLACK_ALERTS_CHANNEL", "C0ALERTS")
+    monkeypatch.setenv("PROMPTLOOP_SLACK_DEPLOY_CHANNEL", "C0DEPLOY")
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    monkeypatch.delenv("PROMPTLOOP_SLACK_TEAM_ID", raising=False)
+    get_settings.cache_clear()
+    return slack
+
+
+@pytest.fixture
+def gateway(gateway_env: FakeSlackServer) -> Iterator[RunningGateway]:
+    """The gateway serving HTTP on a free port until the test ends."""
+    with running_gateway() as running:
+        yield running

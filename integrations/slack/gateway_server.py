@@ -1,0 +1,198 @@
+"""Running the gateway: over HTTP (Starlette under uvicorn) or over Socket Mode.
+
+Both return when cancelled, having finished the work already acknowledged, so ``serve``
+runs either as one task of its loop (it owns the signals; these install none)::
+
+    await serve_gateway("127.0.0.1", 3000, on_review_concluded=resume, announce=say)
+    await serve_socket_gateway(on_review_concluded=resume, announce=say)  # SLACK_APP_TOKEN
+
+HTTP: ``POST /slack/events`` (Slack's interactivity request URL) and ``GET /healthz``
+(``{"ok": true, "ledger": "reachable"}``, 503 when the ledger is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
+
+import uvicorn
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from integrations.db import get_engine
+from integrations.settings import Settings, get_settings
+from integrations.slack.gateway import Gateway, build_app
+from integrations.slack.hooks import OnReviewConcluded
+from roles.errors import InputError, PromptloopError
+
+Announce = Callable[[str], None]
+
+
+def asgi_app(gateway: Gateway, signing_secret: str) -> Starlette:
+    """``/slack/events`` dispatched to Bolt on a worker thread, and ``/healthz``."""
+    verifier = SignatureVerifier(signing_secret)
+
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except ValueError:  # not UTF-8, or a payload that is not JSON
+            headers = request.headers
+            signed = verifier.is_valid(
+                body,
+                headers.get("x-slack-request-timestamp", "0"),
+                headers.get("x-slack-signature", ""),
+            )
+            if not signed:
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+            return PlainTextResponse("malformed payload: not JSON", status_code=400)
+        return to_starlette_response(await run_in_threadpool(gateway.bolt.dispatch, bolt_request))
+
+    async def healthz(request: Request) -> JSONResponse:
+        ledger = await run_in_threadpool(ledger_status)
+        ok = ledger == "reachable"
+        return JSONResponse({"ok": ok, "ledger": ledger}, status_code=200 if ok else 503)
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+
+
+def ledger_status() -> str:
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, PromptloopError, OSError) as exc:
+        return f"unreachable: {str(exc).strip().splitlines()[0]}"
+    return "reachable"
+
+
+class _Embedded(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # whoever runs the loop owns SIGINT/SIGTERM, and cancels us
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The gateway's socket, bound now: a port in use is an error that names the setting."""
+    try:
+        return socket.create_server((host, port), backlog=512)
+    except OSError as exc:
+        raise InputError(
+            f"the gateway cannot listen on {host}:{port}: {exc.strerror or exc} "
+            "(--port, or PROMPTLOOP_GATEWAY_PORT)"
+        ) from None
+
+
+async def serve_http(
+    gateway: Gateway,
+    sock: socket.socket,
+    *,
+    signing_secret: str,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve ``gateway`` on ``sock`` until cancelled; then stop accepting, finish, return."""
+    config = uvicorn.Config(
+        asgi_app(gateway, signing_secret),
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=10,
+    )
+    server = _Embedded(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if started is not None and server.started:
+            started.set()
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+    finally:
+        sock.close()
+
+
+async def serve_gateway(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    on_review_concluded: OnReviewConcluded | None = None,
+    started: asyncio.Event | None = None,
+    announce: Announce | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """The HTTP gateway (default ``PROMPTLOOP_GATEWAY_HOST``:``PROMPTLOOP_GATEWAY_PORT``,
+    127.0.0.1:3000) until cancelled; ``announce`` hears its URL once it listens."""
+    settings = settings or get_settings()
+    gateway = await asyncio.to_thread(build_app, settings, on_review_concluded=on_review_concluded)
+    try:
+        sock = listen(
+            host or settings.gateway_host, settings.gateway_port if port is None else port
+        )
+        bound_host, bound_port = sock.getsockname()[:2]
+        secret = settings.slack_signing_secret
+        assert secret is not None  # build_app refused to start without it
+        ready = started or asyncio.Event()
+        announcing = asyncio.create_task(
+            _announce(ready, announce, f"http://{bound_host}:{bound_port}")
+        )
+        try:
+            await serve_http(gateway, sock, signing_secret=secret.get_secret_value(), started=ready)
+        finally:
+            announcing.cancel()
+    finally:
+        await asyncio.to_thread(gateway.close)
+
+
+async def serve_socket_gateway(
+    *,
+    on_review_concluded: OnReviewConcluded | None = None,
+    started: asyncio.Event | None = None,
+    announce: Announce | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """The gateway over Socket Mode (``SLACK_APP_TOKEN``, no public URL) until cancelled."""
+    settings = settings or get_settings()
+    gateway = await asyncio.to_thread(
+        build_app, settings, on_review_concluded=on_review_concluded, socket_mode=True
+    )
+    assert settings.slack_app_token is not None  # build_app refused to start without it
+    handler = SocketModeHandler(gateway.bolt, app_token=settings.slack_app_token.get_secret_value())
+    try:
+        await asyncio.to_thread(handler.connect)
+        if started is not None:
+            started.set()
+        if announce is not None:
+            announce("Slack gateway connected over Socket Mode")
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await asyncio.to_thread(handler.close)
+        await asyncio.to_thread(gateway.close)
+
+
+def socket_mode(settings: Settings | None = None) -> bool:
+    """Whether the gateway takes Slack's requests over Socket Mode (``SLACK_APP_TOKEN`` set)."""
+    return (settings or get_settings()).slack_app_token is not None
+
+
+async def _announce(ready: asyncio.Event, announce: Announce | None, url: str) -> None:
+    await ready.wait()
+    if announce is not None:
+        announce(f"Slack gateway listening on {url} (request URL {url}/slack/events)")

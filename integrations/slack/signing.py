@@ -1,0 +1,108 @@
+"""Requests as Slack sends them: interaction payloads, form-encoded and signed.
+
+What the demo plays and the tests and benchmark send to the gateway::
+
+    body, headers = signed(click(user="U02OMAR", action_id="review_pass", value=3),
+                           secret="…signing secret…")
+    httpx.post("http://127.0.0.1:3000/slack/events", content=body, headers=headers)
+
+The signature is Slack's v0 scheme: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``
+with the app's signing secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from integrations.slack import ids
+
+TEAM = "T0FAKE"
+
+
+def signature(body: str, *, secret: str, timestamp: int) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed(
+    payload: dict[str, Any], *, secret: str, timestamp: int | None = None
+) -> tuple[str, dict[str, str]]:
+    """The form body (``payload=<json>``) and the headers Slack would send with it."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    body = urlencode({"payload": json.dumps(payload)})
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature(body, secret=secret, timestamp=timestamp),
+    }
+
+
+def click(
+    *,
+    user: str,
+    action_id: str,
+    value: int | str,
+    channel: str = "C0REVIEW",
+    team: str = TEAM,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload: ``user`` clicked a button in a message in ``channel``."""
+    now = f"{time.time():.6f}"
+    return {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "promptloop"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0PROMPTLOOP",
+        "container": {"type": "message", "message_ts": now, "channel_id": channel},
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+        "channel": {"id": channel, "name": "review"},
+        "response_url": "https://hooks.slack.com/actions/T0FAKE/1/x",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": uuid.uuid4().hex[:8],
+                "value": str(value),
+                "action_ts": now,
+            }
+        ],
+    }
+
+
+def fail_submission(
+    *, user: str, sample_id: int | str, category: str, reason: str | None, team: str = TEAM
+) -> dict[str, Any]:
+    """A ``view_submission`` of the fail-reason modal, as Slack sends it."""
+    text: dict[str, Any] = {"type": "plain_text_input", "value": reason}
+    return {
+        "type": "view_submission",
+        "team": {"id": team, "domain": "promptloop"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0PROMPTLOOP",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+        "view": {
+            "id": "V" + uuid.uuid4().hex[:10].upper(),
+            "type": "modal",
+            "callback_id": ids.FAIL_REASON_VIEW,
+            "private_metadata": str(sample_id),
+            "state": {
+                "values": {
+                    ids.FAIL_CATEGORY_BLOCK: {
+                        ids.FAIL_CATEGORY_ACTION: {
+                            "type": "static_select",
+                            "selected_option": {
+                                "text": {"type": "plain_text", "text": category},
+                                "value": category,
+                            },
+                        }
+                    },
+                    ids.FAIL_TEXT_BLOCK: {ids.FAIL_TEXT_ACTION: text},
+                }
+            },
+        },
+    }
