@@ -39,6 +39,7 @@ NOUNS = {
     "outbox": "outbox",
     "server": "server",
     "serve": "serve",
+    "gateway": "gateway",
     "demo": "demo",
 }
 _registered: set[str] = set()
@@ -58,6 +59,7 @@ def register(argv: list[str]) -> None:
         else:
             app.add_typer(module.app, name=noun)
         _registered.add(noun)
+
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -1,0 +1,61 @@
+"""Fifty experts click at once, on two reviews: every click acked well inside Slack's 3 s,
+every vote counted exactly once, and each review concluded once (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from fakes.slack_server import FakeSlackServer
+from gateway_support import SECRET, RunningGateway, review_in_slack, votes
+from sqlmodel import Session
+
+from integrations.db import get_engine
+from integrations.slack import ids
+from integrations.slack.signing import click, signed
+from roles.roster import Person, sync_team
+
+CLICKS = 50
+
+
+def test_fifty_concurrent_clicks_are_all_acked_fast_and_counted_once(
+    gateway: RunningGateway, gateway_env: FakeSlackServer
+) -> None:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        first_change, first_items = review_in_slack(session, items=CLICKS // 2)
+        second_change, second_items = review_in_slack(session, items=CLICKS // 2, variant="b")
+        items = first_items + second_items
+        assert len(items) == CLICKS
+        experts = [f"U9{n:04d}" for n in range(CLICKS)]
+        people = [
+            Person(handle=f"expert{n}", name=f"Expert {n}", roles=["expert"], slack_user_id=user)
+            for n, user in enumerate(experts)
+        ]
+        sync_team(session, people=people, deactivate_missing=False)
+        session.commit()
+        requests = [
+            signed(click(user=user, action_id=ids.REVIEW_PASS, value=item), secret=SECRET)
+            for user, item in zip(experts, items, strict=True)
+        ]
+
+        def send(request: tuple[str, dict[str, str]]) -> tuple[int, float]:
+            body, headers = request
+            with httpx.Client(base_url=gateway.url, timeout=10) as client:
+                started = time.perf_counter()
+                status = client.post("/slack/events", content=body, headers=headers).status_code
+                return status, time.perf_counter() - started
+
+        with ThreadPoolExecutor(CLICKS) as pool:
+            acks = list(pool.map(send, requests))
+        assert [status for status, _ in acks] == [200] * CLICKS
+        slowest = max(seconds for _, seconds in acks)
+        assert slowest < 3.0, f"slowest ack {slowest:.2f} s"
+
+        deadline = time.monotonic() + 60
+        while len(votes(session)) < CLICKS or len(gateway.concluded) < 2:
+            assert time.monotonic() < deadline, f"{len(votes(session))} votes so far"
+            time.sleep(0.1)
+        counted = {(v.review_item_id, v.member_id) for v in votes(session)}
+        assert len(votes(session)) == CLICKS and len(counted) == CLICKS
+        assert sorted(gateway.concluded) == sorted([first_change, second_change])
