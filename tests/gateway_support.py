@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,13 +41,38 @@ class RunningGateway:
 
 
 @contextmanager
-def running_gateway(**kwargs: Any) -> Iterator[RunningGateway]:
-    """``serve_gateway`` on 127.0.0.1:0 until the block ends (then cancelled, as serve does)."""
-    from integrations.slack.gateway_server import serve_gateway
-
+def in_own_loop(main: Coroutine[Any, Any, None]) -> Iterator[Future[None]]:
+    """Run ``main`` on an event loop of its own thread; at the end, cancel it as serve
+    does and wait until it has stopped (what it raised, other than that, fails the test)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    stop = asyncio.Event()
+
+    async def until_stopped() -> None:
+        serving = asyncio.ensure_future(main)
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([serving, stopping], return_when="FIRST_COMPLETED")
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    future = asyncio.run_coroutine_threadsafe(until_stopped(), loop)
+    try:
+        yield future
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        future.result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@contextmanager
+def running_gateway(**kwargs: Any) -> Iterator[RunningGateway]:
+    """``serve_gateway`` on 127.0.0.1:0 until the block ends."""
+    from integrations.slack.gateway_server import serve_gateway
+
     urls: list[str] = []
     listening = threading.Event()
     concluded: list[int] = []
@@ -55,36 +81,17 @@ def running_gateway(**kwargs: Any) -> Iterator[RunningGateway]:
         urls.append(line.split()[4])
         listening.set()
 
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        serving = asyncio.create_task(
-            serve_gateway(
-                "127.0.0.1", 0, on_review_concluded=concluded.append, announce=announce, **kwargs
-            )
-        )
-        await asyncio.wait(
-            [serving, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
-        )
-        serving.cancel()  # as serve stops it
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-
-    future = asyncio.run_coroutine_threadsafe(main(), loop)
-    while not listening.wait(0.05):
-        if future.done():
-            future.result()  # raises what stopped it
-    gateway = RunningGateway(urls[0])
-    gateway.concluded = concluded
-    try:
-        yield gateway
-    finally:
-        gateway.http.close()
-        loop.call_soon_threadsafe(stop.set)
-        future.result(timeout=30)  # it stopped as asked; anything else fails the test
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    main = serve_gateway(
+        "127.0.0.1", 0, on_review_concluded=concluded.append, announce=announce, **kwargs
+    )
+    with in_own_loop(main) as future:
+        while not listening.wait(0.05):
+            if future.done():
+                future.result()  # raises what stopped it
+        gateway = RunningGateway(urls[0])
+        gateway.concluded = concluded
+        with gateway.http:
+            yield gateway
 
 
 def review_in_slack(
