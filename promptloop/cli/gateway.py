@@ -5,8 +5,8 @@
     SLACK_APP_TOKEN=xapp-… promptloop gateway   # Socket Mode: no public URL
 
 It needs ``SLACK_BOT_TOKEN`` and (over HTTP) ``SLACK_SIGNING_SECRET``. A vote that
-concludes a review wakes the change's pipeline through a running ``serve`` (otherwise
-serve's reconciler wakes it when it starts). Ctrl-C or SIGTERM stops it cleanly.
+concludes a review is in the ledger; serve's reconciler wakes the change's pipeline run
+from there, as after ``review vote``. Ctrl-C or SIGTERM stops it cleanly.
 """
 
 from __future__ import annotations
@@ -43,21 +43,11 @@ def gateway(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if socket_mode():
-        main = serve_socket_gateway(on_review_concluded=wake, announce=say)
+        main = serve_socket_gateway(announce=say)
     else:
-        main = serve_gateway(host, port, on_review_concluded=wake, announce=say)
+        main = serve_gateway(host, port, announce=say)
     asyncio.run(until_signalled(main))
     say("Slack gateway stopped")
-
-
-def wake(change_id: int) -> None:
-    """The review concluded: wake the change's pipeline run, if serve runs."""
-    from promptloop.runtime.control import nudge
-
-    if not nudge(change_id, reason="review concluded in Slack"):
-        logging.getLogger("promptloop.gateway").info(
-            "change %d: no serve running; its run is woken when serve starts", change_id
-        )
 
 
 async def until_signalled(main: Coroutine[Any, Any, None]) -> None:
