@@ -26,6 +26,7 @@ from integrations.settings import Settings, get_settings
 from integrations.slack import handlers
 from integrations.slack.client import SLACK_API_URL, make_client
 from integrations.slack.hooks import ConclusionHook, OnReviewConcluded
+from integrations.slack.local import LOCAL_TOKEN, local_secret
 from integrations.slack.payloads import MalformedPayload, request_stamp, team_of
 from roles.clock import utcnow
 from roles.errors import InputError, OutageError
@@ -51,6 +52,8 @@ def build_app(
     *,
     on_review_concluded: OnReviewConcluded | None = None,
     socket_mode: bool = False,
+    local: bool = False,
+    local_api_url: str | None = None,
 ) -> Gateway:
     """The gateway's Bolt app; a clear error for each setting it cannot work without.
 
@@ -58,17 +61,27 @@ def build_app(
         on_review_concluded: called with the change id, off the request path, after a vote
             that concluded its review was committed (serve: resume the pipeline run).
         socket_mode: requests arrive over Socket Mode (``SLACK_APP_TOKEN``), unsigned.
+        local: no Slack workspace (no ``SLACK_BOT_TOKEN``): requests signed with this
+            home's secret, answers written to the log (``integrations.slack.local``):
+            the gateway's client calls ``local_api_url`` (the gateway's own stand-in).
     """
     settings = settings or get_settings()
-    token, secret = _required(settings, socket_mode=socket_mode)
     base_url = settings.slack_api_url or SLACK_API_URL
-    client = make_client(
-        token=token,
-        base_url=base_url,
-        timeout_s=settings.slack_timeout_s,
-        max_retries=settings.slack_max_retries,
-        base_delay_s=settings.retry_base_delay_s,
-    )
+    client: Any
+    if local:  # no workspace: signed requests (the demo's) still come; answers are logged
+        from slack_sdk import WebClient
+
+        client = WebClient(token=LOCAL_TOKEN, base_url=local_api_url or "http://127.0.0.1:9/")
+        secret = local_secret(settings)
+    else:
+        token, secret = _required(settings, socket_mode=socket_mode)
+        client = make_client(
+            token=token,
+            base_url=base_url,
+            timeout_s=settings.slack_timeout_s,
+            max_retries=settings.slack_max_retries,
+            base_delay_s=settings.retry_base_delay_s,
+        )
     executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gateway-work")
     try:
         bolt = App(
@@ -77,6 +90,7 @@ def build_app(
             process_before_response=True,  # acks run in the request's thread, work is lazy
             listener_executor=executor,
             logger=log,
+            token_verification_enabled=not local,
         )
     except BoltError as exc:
         raise InputError(f"SLACK_BOT_TOKEN was refused by Slack: {exc}") from None

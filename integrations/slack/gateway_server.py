@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -33,13 +34,15 @@ from integrations.db import get_engine
 from integrations.settings import Settings, get_settings
 from integrations.slack.gateway import Gateway, build_app
 from integrations.slack.hooks import OnReviewConcluded
+from integrations.slack.local import LOCAL_API_PATH, signing_secret, terminal_slack
 from roles.errors import InputError, PromptloopError
 
 Announce = Callable[[str], None]
 
 
-def asgi_app(gateway: Gateway, signing_secret: str) -> Starlette:
-    """``/slack/events`` dispatched to Bolt on a worker thread, and ``/healthz``."""
+def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> Starlette:
+    """``/slack/events`` dispatched to Bolt on a worker thread, and ``/healthz``; with no
+    workspace (``local``), a stand-in for Slack's Web API that logs what it is asked."""
     verifier = SignatureVerifier(signing_secret)
 
     async def events(request: Request) -> Response:
@@ -63,12 +66,31 @@ def asgi_app(gateway: Gateway, signing_secret: str) -> Starlette:
         ok = ledger == "reachable"
         return JSONResponse({"ok": ok, "ledger": ledger}, status_code=200 if ok else 503)
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    async def local_slack(request: Request) -> JSONResponse:
+        from urllib.parse import parse_qsl
+
+        body = (await request.body()).decode("utf-8", "replace")
+        form = dict(parse_qsl(body)) if "form" in request.headers.get("content-type", "") else {}
+        params = {**form, **(await _json(request))}
+        return JSONResponse(terminal_slack(request.path_params["method"], params))
+
+    routes = [
+        Route("/slack/events", events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if local:
+        routes.append(Route(LOCAL_API_PATH + "{method}", local_slack, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def ledger_status() -> str:
@@ -103,10 +125,11 @@ async def serve_http(
     *,
     signing_secret: str,
     started: asyncio.Event | None = None,
+    local: bool = False,
 ) -> None:
     """Serve ``gateway`` on ``sock`` until cancelled; then stop accepting, finish, return."""
     config = uvicorn.Config(
-        asgi_app(gateway, signing_secret),
+        asgi_app(gateway, signing_secret, local=local),
         log_config=None,
         log_level="warning",
         access_log=False,
@@ -141,20 +164,28 @@ async def serve_gateway(
     """The HTTP gateway (default ``PROMPTLOOP_GATEWAY_HOST``:``PROMPTLOOP_GATEWAY_PORT``,
     127.0.0.1:3000) until cancelled; ``announce`` hears its URL once it listens."""
     settings = settings or get_settings()
-    gateway = await asyncio.to_thread(build_app, settings, on_review_concluded=on_review_concluded)
+    local = settings.slack_bot_token is None
+    sock = listen(host or settings.gateway_host, settings.gateway_port if port is None else port)
+    bound_host, bound_port = sock.getsockname()[:2]
     try:
-        sock = listen(
-            host or settings.gateway_host, settings.gateway_port if port is None else port
+        gateway = await asyncio.to_thread(
+            build_app,
+            settings,
+            on_review_concluded=on_review_concluded,
+            local=local,
+            local_api_url=f"http://{bound_host}:{bound_port}{LOCAL_API_PATH}",
         )
-        bound_host, bound_port = sock.getsockname()[:2]
-        secret = settings.slack_signing_secret
-        assert secret is not None  # build_app refused to start without it
+    except BaseException:
+        sock.close()
+        raise
+    try:
         ready = started or asyncio.Event()
         announcing = asyncio.create_task(
             _announce(ready, announce, f"http://{bound_host}:{bound_port}")
         )
         try:
-            await serve_http(gateway, sock, signing_secret=secret.get_secret_value(), started=ready)
+            secret = signing_secret(settings)
+            await serve_http(gateway, sock, signing_secret=secret, started=ready, local=local)
         finally:
             announcing.cancel()
     finally:

@@ -72,6 +72,9 @@ def register(app: App, hook: ConclusionHook) -> None:
     app.view_submission(ids.FAIL_REASON_VIEW, middleware=[read_fail_reason])(
         ack=ack_now, lazy=[fail_vote]
     )
+    from integrations.slack.deploy_handlers import register_deploys
+
+    register_deploys(app, hook)  # before the catch-all below: Bolt takes the first match
     app.action(re.compile(".*"), middleware=[read_click])(ack=ack_now, lazy=[not_ours])
     app.view_submission(re.compile(".*"))(ack_now)
 

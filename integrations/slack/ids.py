@@ -24,6 +24,10 @@ FULL_TEXT_VIEW = "full_text"
 # Deploy requests (value: the change id).
 DEPLOY_APPROVE = "deploy_approve"
 DEPLOY_REJECT = "deploy_reject"
+# The reject-reason modal (private_metadata: the change id).
+REJECT_REASON_VIEW = "reject_reason"
+REJECT_TEXT_BLOCK = "reject_text"
+REJECT_TEXT_ACTION = "text"
 
 
 def show_full_action(field: str) -> str:

@@ -107,6 +107,29 @@ def parse_fail_reason(body: dict[str, Any]) -> FailReason:
     )
 
 
+class RejectReason(BaseModel):
+    """The reject modal, submitted: the change (from the modal's metadata) and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    change_id: int
+    reason: str
+
+
+def parse_reject_reason(body: dict[str, Any]) -> RejectReason:
+    raw = _validate(_ViewSubmission, body)
+    values = raw.view.state.get("values", {})
+    text = values.get(ids.REJECT_TEXT_BLOCK, {}).get(ids.REJECT_TEXT_ACTION, {}).get("value")
+    if not isinstance(text, str) or not text.strip():
+        raise MalformedPayload("malformed payload: the reject modal was submitted without a reason")
+    return RejectReason(
+        user_id=raw.user.id,
+        change_id=_an_id(raw.view.private_metadata, "the modal's metadata"),
+        reason=text,
+    )
+
+
 def team_of(body: dict[str, Any]) -> str | None:
     """The workspace a payload comes from (``team.id``; the user's for org-wide apps)."""
     team = body.get("team") or {}

@@ -53,6 +53,28 @@ def fail_reason_modal(*, sample_id: int, categories: Sequence[str], item_id: str
     )
 
 
+def reject_reason_modal(*, change_id: int) -> View:
+    """Opened by Reject: the reason the author will read (required)."""
+    return View(
+        type="modal",
+        callback_id=ids.REJECT_REASON_VIEW,
+        private_metadata=str(change_id),
+        title=PlainTextObject(text="Reject the deploy"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f"Change #{change_id}: the author reads why.")),
+            InputBlock(
+                block_id=ids.REJECT_TEXT_BLOCK,
+                label="Why",
+                element=PlainTextInputElement(
+                    action_id=ids.REJECT_TEXT_ACTION, multiline=True, max_length=3000
+                ),
+            ),
+        ],
+    )
+
+
 def full_text_modal(*, title: str, text: str) -> View:
     """The whole of a long text, in sections of up to 3000 characters (100 at most)."""
     chunks = list(pieces(text, _CHUNK)) or ["(empty)"]

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from integrations.db import session_scope
 from promptloop.cli.output import emit_json, out, say
 from roles.changes import change_view, current_verdict
-from roles.ledger import ChangeRequest, ReviewItem
+from roles.ledger import ChangeRequest
 from roles.pm import submit_change, withdraw_change
 from roles.prompt_file import parse_prompt_file
 from roles.registry import find_prompt
@@ -41,7 +41,7 @@ def _open_change(session: object) -> ChangeRequest | None:
     ).first()
 
 
-DEMO_EXPERTS = ("omar", "ines")
+DEMO_ENGINEER = "sam"
 
 
 def _deliver(change_id: int, *, quiet: bool) -> None:
@@ -77,56 +77,20 @@ def _deliver(change_id: int, *, quiet: bool) -> None:
         )
 
 
-def _play_the_experts(change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
-    """The sample's two experts vote on every sampled item, through the same role functions
-    as `promptloop review vote` and the Slack gateway (blind: each sees only the item). The
-    demo plays their judgement from the dataset's expected answer; people use their own."""
-    from integrations.slack.notices import after_vote
-    from roles.clock import utcnow
-    from roles.errors import PolicyError
-    from roles.expert import current_review, vote_and_conclude
-    from roles.review.views import waiting_items
+def _gateway_url() -> str:
+    from promptloop.runtime import control
 
-    played: list[dict[str, Any]] = []
+    running = control.status()
+    if not running or not running.get("gateway_url"):
+        from roles.errors import InternalError
+
+        raise InternalError("promptloop serve runs without an HTTP gateway (Socket Mode?)")
+    return str(running["gateway_url"])
+
+
+def _state(change_id: int) -> str:
     with session_scope() as session:
-        review = current_review(session, change_id=change_id)
-        if review is None or review.status != "open":
-            return played
-        total = len(session.exec(select(ReviewItem).where(ReviewItem.review_id == review.id)).all())
-    if not quiet:
-        say(f"3. {' and '.join(DEMO_EXPERTS)} (experts) review {total} sampled outputs, blind:")
-    for expert in DEMO_EXPERTS:
-        with session_scope() as session:
-            items = [
-                v
-                for v in waiting_items(session, actor=expert, now=utcnow())
-                if v.change_id == change_id
-            ]
-        for item in items:
-            right = (
-                str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
-            )
-            verdict = "pass" if right else "fail"
-            with session_scope() as session:
-                try:
-                    outcome = vote_and_conclude(
-                        session,
-                        review_item_id=item.review_item_id,
-                        actor=expert,
-                        verdict=verdict,
-                        category=None if right else "wrong",
-                        reason=None if right else f"expected {item.expected}",
-                        now=utcnow(),
-                    )
-                    after_vote(session, outcome)
-                except PolicyError:
-                    break  # the review concluded meanwhile
-            played.append({"expert": expert, "item": item.item_id, "verdict": verdict})
-            if not quiet:
-                say(
-                    f"   {expert}: {item.item_id} {verdict}  (answer {item.output!r}, expected {item.expected!r})"
-                )
-    return played
+        return str(change_view(session, change_id=change_id, with_history=False)["state"])
 
 
 def demo(
@@ -154,15 +118,30 @@ def demo(
             say(f"continuing change {change.id} ({change.state})")
         change_id = change.id or 0
     from promptloop.cli import pipeline
+    from promptloop.cli.demo_people import Gateway, play_engineers, play_experts
 
     started = pipeline.resume(change_id, SAMPLE_PROMPT)
     say(f"2. the change's pipeline runs on `promptloop serve` (Prefect UI: {started['flow_run_url']})")
     pipeline.follow(change_id, started["flow_run_id"])
     _deliver(change_id, quiet=as_json)
-    played = _play_the_experts(change_id, quiet=as_json)
+    gateway = Gateway(_gateway_url())
+    played = play_experts(gateway, change_id, quiet=as_json)
     if played:
         say("4. the review concluded; the pipeline run wakes and reads the outcome:")
         pipeline.follow(change_id, started["flow_run_id"], past="review-")
+    if _state(change_id) == "awaiting_approval":
+        say(f"5. the deploy request: {SAMPLE_AUTHOR} (the author, an engineer too) and "
+            f"{DEMO_ENGINEER} (an engineer) click Approve in Slack:")  # fmt: skip
+        play_engineers(
+            gateway, change_id, author=SAMPLE_AUTHOR, engineer=DEMO_ENGINEER, quiet=as_json
+        )
+        pipeline.follow(change_id, started["flow_run_id"], past="approval-")
+        if _state(change_id) == "deployed":
+            import promptloop
+
+            served = promptloop.get_prompt(SAMPLE_PROMPT)
+            say(f"6. deployed: promptloop.get_prompt({SAMPLE_PROMPT!r}) now returns "
+                f"v{served.version}")  # fmt: skip
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
     view["demo_votes"] = played

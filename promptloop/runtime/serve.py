@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from integrations.settings import get_settings
 from promptloop.runtime import control
 
 log = logging.getLogger("promptloop.serve")
@@ -85,22 +86,28 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
         target=_deliver, args=(delivery_stop,), name="outbox-delivery", daemon=True
     )
     delivery.start()
+    poke = asyncio.Event()  # a decision in the gateway: reconcile now, not at the next tick
     tasks = [
         asyncio.create_task(runner.start(), name="runner"),
-        asyncio.create_task(_watch(stop), name="reconciler"),
+        asyncio.create_task(_watch(stop, poke), name="reconciler"),
     ]
+    def poke_soon(_change_id: int) -> None:  # from the gateway's hook thread
+        loop.call_soon_threadsafe(poke.set)
+
+    gateway_url = await _start_gateway(tasks, poke_soon)
     record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "api_url": api_url,
         "ui_url": ui_url(api_url),
         "deployment": f"change-pipeline/{deployment_name()}",
-        "gateway_url": None,
+        "gateway_url": gateway_url,
     }
     control.write_record(record)
     announce(
         f"promptloop serve: Prefect UI {record['ui_url']} · deployment {record['deployment']} "
-        f"· log {control.log_path()} (Ctrl-C stops it)"
+        f"· Slack gateway {gateway_url or 'over Socket Mode'} · log {control.log_path()} "
+        "(Ctrl-C stops it)"
     )
     try:
         stopped = asyncio.create_task(stop.wait())
@@ -127,7 +134,54 @@ def _deliver(stop: threading.Event) -> None:
     delivery_loop(stop=stop, stream=sys.stdout)
 
 
-async def _watch(stop: asyncio.Event) -> None:
+async def _start_gateway(tasks: list[asyncio.Task[Any]], poke: Callable[[int], None]) -> str | None:
+    """The Slack gateway as one of serve's tasks: Socket Mode with ``SLACK_APP_TOKEN``, else
+    HTTP (with no Slack app: signed with this home's secret, for the demo); its URL."""
+    from integrations.slack.gateway_server import (
+        serve_gateway,
+        serve_socket_gateway,
+        socket_mode,
+    )
+
+    started = asyncio.Event()
+    urls: list[str] = []
+    if socket_mode():
+        main = serve_socket_gateway(on_review_concluded=poke, started=started)
+    else:
+        main = serve_gateway(
+            on_review_concluded=poke,
+            started=started,
+            announce=lambda line: urls.append(line.split(" on ", 1)[1].split(" ", 1)[0]),
+            port=_gateway_port(),
+        )
+    task = asyncio.create_task(main, name="gateway")
+    tasks.append(task)
+    waiting = asyncio.create_task(started.wait())
+    await asyncio.wait([waiting, task], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiting.cancel()
+        task.result()  # raises why the gateway could not start (a port in use, a setting)
+    await asyncio.sleep(0)  # let it announce its URL
+    return urls[0] if urls else None
+
+
+def _gateway_port() -> int:
+    """PROMPTLOOP_GATEWAY_PORT when set (taken: an error that says so); by default 3000, or
+    a free port when another home's serve holds 3000 (the URL is in `serve status`)."""
+    import socket
+
+    settings = get_settings()
+    if "PROMPTLOOP_GATEWAY_PORT" in os.environ:
+        return settings.gateway_port
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.gateway_host, settings.gateway_port))
+        except OSError:
+            return 0
+    return settings.gateway_port
+
+
+async def _watch(stop: asyncio.Event, poke: asyncio.Event) -> None:
     """The deadline check and the reconciler, until ``stop``; an error is logged, and the
     next round tries again (a ledger or Prefect hiccup never stops serve)."""
     from prefect.client.orchestration import get_client
@@ -146,8 +200,12 @@ async def _watch(stop: asyncio.Event) -> None:
                     log.info("woke %s pipeline run(s) whose wait is over", counts["woken"])
             except Exception:
                 log.exception("the reconciler failed; trying again in %.0f s", RECONCILE_S)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RECONCILE_S)
+            poked = asyncio.create_task(poke.wait())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait([poked, stopped], timeout=RECONCILE_S, return_when=asyncio.FIRST_COMPLETED)
+            poked.cancel()
+            stopped.cancel()
+            poke.clear()
             since_deadline_check += RECONCILE_S
 
 

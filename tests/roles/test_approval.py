@@ -66,7 +66,7 @@ def test_one_approval_deploys_once_with_its_rows_and_handoffs(session: Session) 
 @pytest.mark.parametrize(
     ("who", "why"),
     [
-        (Who(handle="maya"), "needs the engineer role"),
+        (Who(handle="dana"), "needs the engineer role"),  # a data scientist
         (Who(handle="omar"), "needs the engineer role"),
         (Who(slack_user_id="U999NOBODY", source="slack"), "is not on the team"),
     ],
