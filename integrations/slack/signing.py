@@ -78,7 +78,29 @@ def fail_submission(
     *, user: str, sample_id: int | str, category: str, reason: str | None, team: str = TEAM
 ) -> dict[str, Any]:
     """A ``view_submission`` of the fail-reason modal, as Slack sends it."""
-    text: dict[str, Any] = {"type": "plain_text_input", "value": reason}
+    chosen = {"text": {"type": "plain_text", "text": category}, "value": category}
+    values = {
+        ids.FAIL_CATEGORY_BLOCK: {
+            ids.FAIL_CATEGORY_ACTION: {"type": "static_select", "selected_option": chosen}
+        },
+        ids.FAIL_TEXT_BLOCK: {ids.FAIL_TEXT_ACTION: {"type": "plain_text_input", "value": reason}},
+    }
+    return _submission(user, team, ids.FAIL_REASON_VIEW, str(sample_id), values)
+
+
+def reject_submission(
+    *, user: str, change_id: int | str, reason: str, team: str = TEAM
+) -> dict[str, Any]:
+    """A ``view_submission`` of the reject-reason modal, as Slack sends it."""
+    values = {
+        ids.REJECT_TEXT_BLOCK: {ids.REJECT_TEXT_ACTION: {"type": "plain_text_input", "value": reason}}
+    }
+    return _submission(user, team, ids.REJECT_REASON_VIEW, str(change_id), values)
+
+
+def _submission(
+    user: str, team: str, callback_id: str, metadata: str, values: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": team, "domain": "promptloop"},
@@ -88,21 +110,8 @@ def fail_submission(
         "view": {
             "id": "V" + uuid.uuid4().hex[:10].upper(),
             "type": "modal",
-            "callback_id": ids.FAIL_REASON_VIEW,
-            "private_metadata": str(sample_id),
-            "state": {
-                "values": {
-                    ids.FAIL_CATEGORY_BLOCK: {
-                        ids.FAIL_CATEGORY_ACTION: {
-                            "type": "static_select",
-                            "selected_option": {
-                                "text": {"type": "plain_text", "text": category},
-                                "value": category,
-                            },
-                        }
-                    },
-                    ids.FAIL_TEXT_BLOCK: {ids.FAIL_TEXT_ACTION: text},
-                }
-            },
+            "callback_id": callback_id,
+            "private_metadata": metadata,
+            "state": {"values": values},
         },
     }

@@ -27,8 +27,8 @@ from roles.states import OPEN_STATES
 DEMO_NOTE = "demo: few-shot examples"
 
 
-def _open_change(session: object) -> ChangeRequest | None:
-    """The demo's own open change: the sample PM's, with the demo's note (never another's)."""
+def _demo_change(session: object) -> ChangeRequest | None:
+    """The demo's latest change: the sample PM's, with the demo's note (never another's)."""
     prompt = find_prompt(session, name=SAMPLE_PROMPT)  # type: ignore[arg-type]
     author = find_member(session, handle=SAMPLE_AUTHOR)  # type: ignore[arg-type]
     return session.exec(  # type: ignore[attr-defined, no-any-return]
@@ -36,7 +36,6 @@ def _open_change(session: object) -> ChangeRequest | None:
         .where(ChangeRequest.prompt_id == prompt.id)
         .where(ChangeRequest.author_id == author.id)
         .where(ChangeRequest.note == DEMO_NOTE)
-        .where(col(ChangeRequest.state).in_([s.value for s in OPEN_STATES]))
         .order_by(col(ChangeRequest.id).desc())
     ).first()
 
@@ -102,12 +101,26 @@ def demo(
     """Run the loop on the sample: submit a change, evaluate it, show the verdict."""
     with session_scope() as session:
         written = load_sample(session).written
-        change = _open_change(session)
-        if change is not None and fresh:
+        change = _demo_change(session)
+        if change is not None and change.state == "deployed" and not fresh:
+            say(
+                f"the sample change {change.id} is deployed already; `promptloop demo --fresh` "
+                "rolls production back and runs the loop again"
+            )
+        elif change is not None and change.state == "deployed":
+            from roles.clock import utcnow
+            from roles.engineer import rollback
+
+            rollback(session, prompt=SAMPLE_PROMPT, actor=DEMO_ENGINEER, now=utcnow(),
+                     reason="demo --fresh")  # fmt: skip
+            change = None
+        elif change is not None and change.state in {s.value for s in OPEN_STATES} and fresh:
             withdraw_change(
                 session, change_id=change.id or 0, author=SAMPLE_AUTHOR, note="demo --fresh"
             )
             change = None
+        elif change is not None and change.state not in {s.value for s in OPEN_STATES}:
+            change = None  # closed (withdrawn, rolled back, rejected): the loop again
         if change is None:
             spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
             change = submit_change(session, spec=spec, author=SAMPLE_AUTHOR, note=DEMO_NOTE)
@@ -117,6 +130,9 @@ def demo(
         else:
             say(f"continuing change {change.id} ({change.state})")
         change_id = change.id or 0
+    if change.state == "deployed":
+        _finish(change_id, played=[], written=written, as_json=as_json)
+        return
     from promptloop.cli import pipeline
     from promptloop.cli.demo_people import Gateway, play_engineers, play_experts
 
@@ -142,6 +158,11 @@ def demo(
             served = promptloop.get_prompt(SAMPLE_PROMPT)
             say(f"6. deployed: promptloop.get_prompt({SAMPLE_PROMPT!r}) now returns "
                 f"v{served.version}")  # fmt: skip
+    _finish(change_id, played=played, written=written, as_json=as_json)
+
+
+def _finish(change_id: int, *, played: list[Any], written: Any, as_json: bool) -> None:
+    """Where the demo's change stands: its whole history, or one JSON document."""
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
     view["demo_votes"] = played

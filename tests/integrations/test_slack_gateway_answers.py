@@ -104,11 +104,11 @@ def test_a_closed_review_an_unknown_button_and_a_foreign_category_are_answered(
 
         gateway.post(click(user=INES, action_id=ids.REVIEW_PASS, value=first))
         gateway.post(click(user=INES, action_id=ids.REVIEW_FAIL, value=first))
-        gateway.post(click(user=INES, action_id=ids.DEPLOY_APPROVE, value=1))
+        gateway.post(click(user=INES, action_id="something_else", value=1))
         said = sorted(answers(gateway_env, INES, 4)[1:])  # answered as each is done
         assert said[0].startswith("Not recorded:") and said[1].startswith("Not recorded:")
         assert all("complete; it takes no more votes" in text for text in said[:2])
-        assert "does not handle the button 'deploy_approve'" in said[2]
+        assert "does not handle the button 'something_else'" in said[2]
         assert len(votes(session)) == 2 and gateway_env.views == []
 
 
