@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import math
 import traceback
-import uuid
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -28,6 +27,7 @@ from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
+from prefect.utilities.annotations import quote
 
 from integrations.db import ledger_tag, session_scope
 from integrations.evaluation import (
@@ -59,9 +59,6 @@ from roles.ledger import Dataset, PromptVersion
 
 BATCH_SIZE = 250
 MAX_BATCHES = 4
-# Run contexts live here while their batch tasks run: tasks receive a key, never the
-# client itself (Prefect would try to hash it as a task input).
-_CONTEXTS: dict[str, RunContext] = {}
 
 
 def _run_name() -> str:
@@ -82,8 +79,9 @@ def open_step(change_id: int) -> EvalTarget | None:
 
 
 @task(name="eval-batch", cache_policy=NONE)
-async def eval_batch(key: str, start: int, stop: int) -> int:
-    ctx = _CONTEXTS[key]
+async def eval_batch(ctx: RunContext, start: int, stop: int) -> int:
+    """One slice of a run's items. ``ctx`` (the client, the plan, the writer) is passed
+    quoted: Prefect neither hashes nor walks it (no cache key, no lineage of its items)."""
     return await run_batch(ctx, ctx.plan.items[start:stop])
 
 
@@ -114,10 +112,8 @@ async def run_side(
             dataset_id=target.dataset_id,
             model=plan.prompt.model,
             suite_hash=suite_hash(plan.suite),
+            endpoint=client.scope(plan.prompt.model),
         )
-        endpoint = client.scope(plan.prompt.model)
-        if reuse is not None and reuse.settings.get("endpoint") != endpoint:
-            reuse = None  # answered by another endpoint: another model, whatever its name
         if reuse is not None and reuse.id is not None:
             logger.info("%s: reusing finished eval run %s (v%s)", side, reuse.id, version.number)
             return reuse.id
@@ -132,16 +128,16 @@ async def run_side(
         flow_run_id=str(flow_run.id or ""),
         listener=_progress_logger(side, logger, target.change_id),
     )
-    key = uuid.uuid4().hex
-    _CONTEXTS[key] = ctx
     try:
         count = len(plan.items)
         batches = max(1, min(MAX_BATCHES, math.ceil(count / BATCH_SIZE)))
         size = math.ceil(count / batches) if count else 0
         await asyncio.gather(
             *(
-                eval_batch.with_options(name=f"{side}-batch-{i + 1}")(
-                    key, i * size, min(count, (i + 1) * size)
+                eval_batch.with_options(name=f"{side}-batch-{i + 1}")(  # type: ignore[call-overload]
+                    quote(ctx),  # unwrapped before the call
+                    i * size,
+                    min(count, (i + 1) * size),
                 )
                 for i in range(batches)
             )
@@ -150,8 +146,6 @@ async def run_side(
     except BaseException as exc:
         abort(ctx, exc)
         raise
-    finally:
-        _CONTEXTS.pop(key, None)
     logger.info("%s: eval run %s, %s items", side, run_id, count)
     return run_id
 
@@ -179,7 +173,8 @@ def _progress_logger(side: str, logger: Any, change_id: int) -> Any:
 
 
 @task(name="score-and-gate", cache_policy=NONE)
-def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[str, Any]:
+def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple[Any, Any]:
+    """The paired scorecard of the two runs and the gate's verdict on it."""
     from integrations.evaluation import suite_of_run
 
     with session_scope() as session:
@@ -196,7 +191,14 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
             "note: the candidate changes its eval suite; it was judged by production's suite, "
             "and the new one applies once it is deployed"
         )
-    verdict = verdict.model_copy(update={"reasons": reasons})
+    return card, verdict.model_copy(update={"reasons": reasons})
+
+
+@task(name="publish-scorecard", cache_policy=NONE)
+def publish(
+    change_id: int, card: Any, verdict: Any, baseline_run: int | None, candidate_run: int
+) -> None:
+    """The scorecard and the runs as artifacts of this run: the Prefect UI shows them."""
     title = f"Change {change_id}: eval scorecard ({verdict_word(verdict)})"
     create_markdown_artifact(
         key=artifact_key(change_id, "scorecard"),
@@ -219,12 +221,6 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> dict[
             table=comparison_rows(card),
             description="paired comparison, candidate − baseline",
         )
-    return {
-        "passed": verdict.passed,
-        "outcome": verdict.outcome,
-        "reasons": verdict.reasons,
-        "inconclusive": verdict.inconclusive,
-    }
 
 
 def _suite_changed(change_id: int) -> bool:
@@ -368,7 +364,14 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
             await client.aclose()
     candidate = runs["candidate_run"]
     assert candidate is not None
-    outcome = judge(target.change_id, runs["baseline_run"], candidate)
+    card, verdict = judge(target.change_id, runs["baseline_run"], candidate)
+    publish(target.change_id, card, verdict, runs["baseline_run"], candidate)
+    outcome = {
+        "passed": verdict.passed,
+        "outcome": verdict.outcome,
+        "reasons": verdict.reasons,
+        "inconclusive": verdict.inconclusive,
+    }
     state = conclude(
         target.change_id,
         outcome["passed"],

@@ -143,6 +143,18 @@ async def _start_gateway(tasks: list[asyncio.Task[Any]], poke: Callable[[int], N
         socket_mode,
     )
 
+    settings = get_settings()
+    if (
+        settings.slack_bot_token is not None
+        and settings.slack_signing_secret is None
+        and not socket_mode()
+    ):
+        log.warning(
+            "the Slack gateway is off: SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET "
+            "(HTTP) nor SLACK_APP_TOKEN (Socket Mode) is; messages go out, but clicks in Slack "
+            "are not received (vote with `promptloop review vote`)"
+        )
+        return None
     started = asyncio.Event()
     urls: list[str] = []
     if socket_mode():

@@ -231,11 +231,18 @@ def get_run(session: Session, run_id: int) -> EvalRun:
 
 
 def reusable_run(
-    session: Session, *, version_id: int, dataset_id: int, model: str, suite_hash: str
+    session: Session,
+    *,
+    version_id: int,
+    dataset_id: int,
+    model: str,
+    suite_hash: str,
+    endpoint: str | None = None,
 ) -> EvalRun | None:
-    """A finished run of the same version, dataset version, model and suite, if any
-    (never an ``outage`` run: it is no evidence)."""
-    return session.exec(
+    """The evidence a change may reuse instead of paying again: a finished run of the same
+    version, dataset version, model and suite, answered by the same ``endpoint`` when one
+    is named (the same model name elsewhere is another model). Never an ``outage`` run."""
+    run = session.exec(
         select(EvalRun)
         .where(EvalRun.prompt_version_id == version_id)
         .where(EvalRun.dataset_id == dataset_id)
@@ -244,6 +251,9 @@ def reusable_run(
         .where(EvalRun.status == "finished")
         .order_by(col(EvalRun.id).desc())
     ).first()
+    if run is not None and endpoint is not None and run.settings.get("endpoint") != endpoint:
+        return None
+    return run
 
 
 def load_results(session: Session, *, run_id: int) -> list[ItemResult]:

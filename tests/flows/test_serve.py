@@ -107,6 +107,7 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
         ledger = f"sqlite:///{tmp_path / 'shared.db'}"
         monkeypatch.setenv("PROMPTLOOP_DATABASE_URL", ledger)
         monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "test-signing-secret")
         monkeypatch.setenv("PROMPTLOOP_SLACK_API_URL", slack.api_url)
         monkeypatch.setenv("PROMPTLOOP_SLACK_REVIEW_CHANNEL", "CREVIEW")
         monkeypatch.setenv("PROMPTLOOP_SLACK_DEPLOY_CHANNEL", "CDEPLOY")
