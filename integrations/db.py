@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from integrations.migrations import HEAD
 from integrations.settings import get_settings
-from roles.errors import InputError
+from roles.errors import InputError, OutageError
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -90,7 +90,8 @@ def current_revision(engine: Engine) -> str | None:
     except (OperationalError, ProgrammingError) as exc:
         if _is_missing_table(exc):
             return None
-        raise InputError(f"cannot reach the ledger database: {_first_line(exc)}") from None
+        # The database did not answer: an outage (exit 4), not something the user typed.
+        raise OutageError(f"cannot reach the ledger database: {_first_line(exc)}") from None
     return row[0] if row else None
 
 

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
         default=True,
         description="Start the change's pipeline run when a change is submitted.",
     )
+    prompt_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long promptloop.get_prompt keeps a version before reading it again.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the gateway's GET /prompts/... requires (unset: open).",
+    )
     pipeline_deployment: str | None = Field(
         default=None,
         pattern=r"^change-pipeline/[A-Za-z0-9_.-]+$",

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from integrations.db import get_engine
+from integrations.db import get_engine, session_scope
 from integrations.settings import Settings, get_settings
 from integrations.slack.gateway import Gateway, build_app
 from integrations.slack.hooks import OnReviewConcluded
@@ -77,10 +80,45 @@ def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> S
     routes = [
         Route("/slack/events", events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/prompts/{name}", prompt_version, methods=["GET"]),
     ]
     if local:
         routes.append(Route(LOCAL_API_PATH + "{method}", local_slack, methods=["POST"]))
     return Starlette(routes=routes)
+
+
+async def prompt_version(request: Request) -> Response:
+    """``GET /prompts/{name}?label=production`` (or ``?version=N``): the version as JSON,
+    with an ``ETag``; ``If-None-Match`` → 304. Read-only; behind ``Authorization: Bearer``
+    when ``PROMPTLOOP_API_TOKEN`` is set."""
+    token = get_settings().api_token
+    if token is not None:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given, f"Bearer {token.get_secret_value()}"):
+            return JSONResponse({"error": "a bearer token is required"}, status_code=401)
+    label = request.query_params.get("label", "production")
+    raw_version = request.query_params.get("version")
+    if raw_version is not None and not raw_version.isdigit():
+        return JSONResponse({"error": "version must be a number"}, status_code=400)
+    try:
+        view = await run_in_threadpool(
+            _prompt_json, request.path_params["name"], label, int(raw_version) if raw_version else None
+        )
+    except PromptloopError as exc:
+        return JSONResponse({"error": exc.message}, status_code=404)
+    etag = '"' + hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:32] + '"'
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(view, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+def _prompt_json(name: str, label: str, version: int | None) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from roles.published import read_version
+
+    with session_scope() as session:
+        return asdict(read_version(session, name=name, label=label, version=version))
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def test_unreachable_database_is_a_clear_error(cli, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
     reset_engines()
     result = cli("team", "list")
-    assert result.code == 2 and "cannot reach the ledger database" in result.stderr
+    assert result.code == 4 and "cannot reach the ledger database" in result.stderr  # an outage
 
 
 def test_the_installed_command_runs_in_a_fresh_process(tmp_path: Path) -> None:
