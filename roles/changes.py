@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from roles.approval.policy import decisions_of
 from roles.clock import iso, utcnow
 from roles.errors import InputError
 from roles.ledger import ChangeRequest, Handoff, Member, Prompt, PromptVersion
@@ -145,6 +146,7 @@ def _views(
             "not_evaluated": change.not_evaluated,
             "evaluate_flow_run_id": change.evaluate_flow_run_id,
             "evaluation_error": evaluation_error(change),
+            "decisions": decisions_of(session, change_id=change.id) if with_history else [],
             "created_at": iso(change.created_at),
             "updated_at": iso(change.updated_at),
             "age_s": round((now - change.created_at).total_seconds(), 1),

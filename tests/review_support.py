@@ -54,10 +54,15 @@ def change_in_review(
     spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
     if variant:
         spec = spec.model_copy(update={"description": f"{spec.description} ({variant})"})
-    if review_policy is not None:
-        spec = spec.model_copy(update={"suite": {**(spec.suite or {}), "review": review_policy}})
     change = submit_change(session, spec=spec, author=author, note="few-shot examples")
     assert change.id is not None
+    if review_policy is not None:  # production's policy decides (what the change replaces)
+        from roles.ledger import PromptVersion
+
+        base = session.get(PromptVersion, change.base_version_id)
+        assert base is not None
+        base.suite = {**(base.suite or {}), "review": review_policy}
+        session.add(base)
     transition(session, change_id=change.id, target=State.EVALUATING, actor="promptloop")
     runs = {
         "baseline_run": _run(session, change, change.base_version_id, wrong=()),

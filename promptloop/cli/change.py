@@ -192,6 +192,12 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
                 f"retry with `promptloop change evaluate {view['id']}`",
             )
         )
+    for d in view.get("decisions", []):
+        where = f"{d['source']}" + (f", {d['os_user']}@{d['host']}" if d.get("os_user") else "")
+        what = {"approve": "approved", "reject": "rejected", "refused": "refused"}[d["decision"]]
+        flag = " (OVERRIDE of an inconclusive gate)" if d["override"] else ""
+        reason = f": {d['reason']}" if d.get("reason") else ""
+        out.print(f"{what}{flag}: {d['who']} at {d['at'][:16].replace('T', ' ')} ({where}){reason}")
     if view["flow_run_id"]:
         from integrations.prefect_server import recorded_url, ui_url
 

@@ -40,3 +40,33 @@ def policy_for_change(session: Session, *, change_id: int) -> ApprovalPolicy:
     version_id = change.base_version_id or change.candidate_version_id
     version = session.get(PromptVersion, version_id)
     return approval_policy_from_suite(version.suite if version else None)
+
+
+def decisions_of(session: Session, *, change_id: int) -> list[dict[str, Any]]:
+    """Every approval decision on the change, refused attempts too, oldest first."""
+    from sqlmodel import col, select
+
+    from roles.clock import iso
+    from roles.ledger import Approval, Member
+
+    rows = session.exec(
+        select(Approval).where(Approval.change_id == change_id).order_by(col(Approval.id))
+    ).all()
+    handles = {
+        m.id: m.handle
+        for m in session.exec(select(Member).where(col(Member.id).in_([r.member_id for r in rows])))
+    }
+    return [
+        {
+            "at": iso(r.created_at),
+            "who": handles.get(r.member_id) or r.slack_user_id or "?",
+            "decision": r.decision,
+            "reason": r.reason,
+            "override": r.override,
+            "source": r.source,
+            "os_user": r.os_user,
+            "host": r.host,
+            "candidate_version_id": r.candidate_version_id,
+        }
+        for r in rows
+    ]

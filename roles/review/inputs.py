@@ -61,9 +61,11 @@ def review_source(session: Session, *, change_id: int) -> ReviewSource:
 
 
 def policy_for_change(session: Session, *, change_id: int) -> ReviewPolicy:
-    """The candidate version's ``suite.review``, else the defaults."""
+    """Production's ``suite.review`` (the version the change would replace; a new prompt:
+    its own), else the defaults. Not the candidate's: an author cannot shrink the review
+    of their own change, as they cannot loosen its gate."""
     change = get_change(session, change_id)
-    version = session.get(PromptVersion, change.candidate_version_id)
+    version = session.get(PromptVersion, change.base_version_id or change.candidate_version_id)
     return policy_from_suite(version.suite if version else None)
 
 

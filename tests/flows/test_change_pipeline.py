@@ -88,6 +88,12 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
         "submitted", "evaluating", "in_review", "awaiting_approval", "approved", "deployed",
     ]  # fmt: skip
     assert shown["flow_run_id"] == flow_run_id
+    assert [(d["who"], d["decision"], d["source"]) for d in shown["decisions"]] == [
+        ("omar", "refused", "cli"), ("sam", "approve", "cli"),
+    ]  # fmt: skip
+    assert shown["decisions"][1]["os_user"] and shown["decisions"][1]["host"]
+    text = invoke("change", "show", "1").stdout
+    assert "refused: omar at" in text and "approved: sam at" in text
     assert server.requests_received == paid  # woken and run from its top: nothing paid twice
     kinds = [m["kind"] for m in invoke("outbox", "list", "--json").json()]
     assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10

@@ -235,3 +235,21 @@ def test_a_deactivated_expert_and_a_withdrawn_change_take_no_votes(session: Sess
         cast_vote(session, review_item_id=item.id, actor="omar", verdict="pass", now=NOW)
     session.rollback()
     assert votes(session) == []
+
+
+def test_the_candidate_cannot_shrink_its_own_review(session: Session) -> None:
+    """The review policy is production's: a candidate asking for one item, one expert and
+    any fail share gets the review production's suite asks for."""
+    from roles.expert import start_review
+    from roles.ledger import PromptVersion
+    from roles.transitions import get_change
+
+    change_id = change_in_review(session, wrong={"t01"})
+    candidate = session.get(PromptVersion, get_change(session, change_id).candidate_version_id)
+    assert candidate is not None
+    lax = {"items": 1, "min_experts": 1, "max_fail_share": 1.0}
+    candidate.suite = {**(candidate.suite or {}), "review": lax}
+    session.add(candidate)
+    session.commit()
+    review = start_review(session, change_id=change_id, now=NOW)
+    assert (review.items_needed, review.min_experts, review.max_fail_share) == (10, 2, 0.2)
