@@ -82,6 +82,11 @@ def cast_vote(
         )
     if now >= review.deadline_at:
         raise PolicyError(f"review {review.id} passed its deadline; it takes no more votes")
+    if verdict == "fail" and category is None:
+        raise InputError(
+            "a fail needs its category (the author reads it): one of "
+            f"{', '.join(review.fail_categories)} (--category)"
+        )
     take_open(session, review=review, now=now)
     assert member.id is not None and item.id is not None
     vote = Vote(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import DeployRequestView, deploy_request
-from integrations.slack.post import post_message, revise_message
+from integrations.slack.post import link_in, post_message, revise_message
 from roles.changes import verdict_of
 from roles.engineer import approval_progress, decided_by
 from roles.ledger import Handoff, Member, OutboxKind, OutboxMessage, Prompt, PromptVersion
@@ -80,18 +80,8 @@ def refresh_deploy_request(session: Session, *, change_id: int) -> bool:
     found = find_message(session, key=deploy_key(change_id, change.candidate_version_id))
     if found is None or found.id is None:
         return False
-    view = deploy_view(session, change_id=change_id, run_url=_link(found))
+    view = deploy_view(session, change_id=change_id, run_url=link_in(found))
     return revise_message(session, message_id=found.id, message=deploy_request(view))
-
-
-def _link(message: OutboxMessage) -> str | None:
-    """The Prefect run link the request was posted with (kept when it is updated)."""
-    for block in message.blocks or []:
-        for element in block.get("elements", []) if isinstance(block, dict) else []:
-            text = str(element.get("text", "")) if isinstance(element, dict) else ""
-            if text.startswith("<http") and "|Prefect run>" in text:
-                return text[1:].split("|", 1)[0]
-    return None
 
 
 def _review_note(session: Session, change_id: int) -> str:

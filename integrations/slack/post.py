@@ -92,6 +92,16 @@ def revise_message(session: Session, *, message_id: int, message: SlackMessage) 
     return update_message(session, message_id=message_id, **message.outbox_fields())
 
 
+def link_in(message: OutboxMessage) -> str | None:
+    """The Prefect run link a message was written with, so an update keeps it."""
+    for block in message.blocks or []:
+        for element in block.get("elements", []) if isinstance(block, dict) else []:
+            text = str(element.get("text", "")) if isinstance(element, dict) else ""
+            if text.startswith("<http") and "|Prefect run>" in text:
+                return text[1:].split("|", 1)[0]
+    return None
+
+
 def review_key(change_id: int, sample_id: int | None = None, review_id: int | None = None) -> str:
     """The outbox key of a review's parent message, or of one sampled item's reply (a
     change reviewed again after a revision has a new review, and new messages)."""

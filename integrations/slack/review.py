@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
-from integrations.slack.post import post_review, review_key, revise_message
+from integrations.slack.post import link_in, post_review, review_key, revise_message
 from roles.clock import readable
 from roles.errors import NotFoundError
 from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem
@@ -48,10 +48,11 @@ def refresh_review(session: Session, *, review_id: int, run_url: str | None = No
     review = session.get(Review, review_id)
     assert review is not None and review.id is not None
     reasons = _verdict_reasons(session, review.change_id)
+    parent = find_message(session, key=review_key(review.change_id, review_id=review.id))
+    run_url = run_url or (link_in(parent) if parent is not None else None)
     summary = _summary(session, review, reasons=reasons, run_url=run_url)
     items = _items(session, review)
     changed = 0
-    parent = find_message(session, key=review_key(review.change_id, review_id=review.id))
     if parent is not None and parent.id is not None:
         voted = sum(1 for item in items if item.voters > 0)
         message = review_parent(summary, voted_items=voted)
@@ -100,10 +101,9 @@ def _items(session: Session, review: Review) -> list[ReviewItemView]:
         closed = None
         if review.status != "open":
             verdicts = [vote.verdict for vote in counted.get(row.id or 0, {}).values()]
-            closed = (
-                f"{review.outcome or review.status}: "
-                f"{verdicts.count('pass')} pass, {verdicts.count('fail')} fail"
-            )
+            passes, fails = verdicts.count("pass"), verdicts.count("fail")
+            said = "failed" if fails > passes else "passed" if verdicts else "no votes"
+            closed = f"{said} ({passes} pass, {fails} fail); review {review.outcome or review.status}"
         views.append(
             ReviewItemView(
                 sample_id=v.review_item_id,

@@ -165,6 +165,15 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         out.print(
             f"{baseline}candidate eval run {runs['candidate_run']} (`promptloop eval show RUN`)"
         )
+    if view["state"] == "awaiting_approval":
+        from roles.engineer import approval_progress
+
+        with session_scope() as session:
+            approvals, needed = approval_progress(session, change_id=view["id"])
+        out.print(
+            f"awaiting approval ({approvals}/{needed}): `promptloop change approve "
+            f"{view['id']} --as ENGINEER` (never the author), or the deploy request in Slack"
+        )
     if view["state"] == "in_review":
         from roles.expert import current_review, review_progress
 

@@ -174,9 +174,15 @@ def _finish(change_id: int, *, played: list[Any], written: Any, as_json: bool) -
     show(change_id)
     verdict = current_verdict(view["history"])
     runs: dict[str, Any] = verdict["payload"] if verdict else {}
+    if view["state"] in ("changes_requested", "eval_failed"):
+        out.print(
+            f"\nthe change went back to its author ({SAMPLE_AUTHOR}): a better candidate goes in "
+            f"with `promptloop change revise {change_id} --file FILE --as {SAMPLE_AUTHOR}`; "
+            "`promptloop demo --fresh` starts the loop over."
+        )
     if runs.get("candidate_run"):
         out.print(
             f"\nnext: `promptloop eval compare {runs.get('baseline_run')} {runs['candidate_run']}` "
             "for the paired scorecard (also in the Prefect UI, as artifacts of the flow run); "
-            "`promptloop server stop` stops the local Prefect server."
+            "`promptloop serve stop` and `promptloop server stop` stop what the demo started."
         )

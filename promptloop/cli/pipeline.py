@@ -54,6 +54,12 @@ def resume(change_id: int, prompt: str) -> dict[str, Any]:
     if flow_run_id and live_run(change_id):
         say(f"change {change_id}'s pipeline run {flow_run_id} is already working")
         return {"flow_run_id": flow_run_id, "flow_run_url": _url(running, flow_run_id)}
+    from roles.pipeline import next_step
+
+    with session_scope() as session:
+        step = next_step(session, change_id=change_id)
+    if step.stage == "done" and flow_run_id:  # nothing for a run to do: no new one
+        return {"flow_run_id": flow_run_id, "flow_run_url": _url(running, flow_run_id)}
     return start(change_id, prompt, force=True)
 
 
@@ -78,6 +84,17 @@ def follow(change_id: int, flow_run_id: str, *, past: str | None = None) -> str:
 
     Raises the evaluation's error (outage, input, bug) if the run ended Failed.
     """
+    try:
+        return _follow(change_id, flow_run_id, past=past)
+    except KeyboardInterrupt:
+        say(
+            f"stopped following; change {change_id}'s pipeline run goes on in `promptloop "
+            f"serve` (`promptloop change show {change_id}`, or the Prefect UI)"
+        )
+        raise
+
+
+def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
     from prefect.client.orchestration import get_client
 
     seen: tuple[str, str] | None = None
@@ -160,7 +177,8 @@ def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
     if kind == "outage":
         return OutageError(
             f"change {change_id} stays {state}: {message}; once the endpoint answers, {again} "
-            "runs it again (answers already received are reused)"
+            "runs it again (answers already received are reused; the pipeline uses "
+            "`promptloop serve`'s environment: after changing it, `promptloop serve stop`)"
         )
     if kind == "input":
         return InputError(f"change {change_id} stays {state}: {message}; fix it, then {again}")

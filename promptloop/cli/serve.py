@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from promptloop.cli.common import JsonOpt
-from promptloop.cli.output import emit_json, say
+from promptloop.cli.output import emit_json, out, say
 from promptloop.runtime import control
 
 app = typer.Typer(
@@ -58,21 +58,29 @@ def serve(
 
 @app.command("status")
 def status(as_json: JsonOpt = False) -> None:
-    """Whether serve runs for this PROMPTLOOP_HOME, its URLs, and the outbox's backlog."""
+    """Whether serve runs for this PROMPTLOOP_HOME (exit 1 if not), its URLs, the outbox."""
     running = control.status()
     data: dict[str, Any] = {"running": running is not None, **(running or {})}
     data["outbox"] = _outbox_counts()
     if as_json:
         emit_json(data)
+        if running is None:
+            raise typer.Exit(1)
         return
     if running is None:
-        say("not running: `promptloop serve` (or --detach); commands that need it start it")
+        out.print("not running: `promptloop serve` (or --detach); commands that need it start it")
     else:
-        say(f"running (pid {running.get('pid')}): Prefect UI {running.get('ui_url')}")
+        out.print(f"running (pid {running.get('pid')}): Prefect UI {running.get('ui_url')}")
         if running.get("gateway_url"):
-            say(f"Slack gateway: {running['gateway_url']}")
+            out.print(f"Slack gateway: {running['gateway_url']}")
+        if running.get("model_endpoint"):
+            out.print(f"model calls: {running['model_endpoint']} (serve's environment)")
     counts = data["outbox"]
-    say(f"outbox: {counts['pending']} pending, {counts['failed']} failed (`promptloop outbox list`)")
+    out.print(
+        f"outbox: {counts['pending']} pending, {counts['failed']} failed (`promptloop outbox list`)"
+    )
+    if running is None:
+        raise typer.Exit(1)  # scripts can tell: 0 only while serve runs
 
 
 def _outbox_counts() -> dict[str, int]:

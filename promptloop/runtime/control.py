@@ -110,6 +110,11 @@ def use(record: dict[str, Any]) -> None:
     os.environ.update(server_env(str(record["api_url"])))
 
 
+def model_endpoint() -> str:
+    """Where this process's model calls go: what serve's pipelines use is serve's."""
+    return get_settings().openai_base_url or "the embedded model"
+
+
 def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
     """The running serve's record; starts ``serve --detach`` first if nothing serves."""
     from integrations.prefect_server import ensure_server, ui_url
@@ -124,6 +129,13 @@ def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
         running = detach()
     elif not running["ready"]:
         running = _wait_ready(None)
+    theirs = running.get("model_endpoint")
+    if theirs and theirs != model_endpoint():
+        say(
+            f"note: promptloop serve (pid {running.get('pid')}) runs pipelines with its own "
+            f"environment: model calls go to {theirs}, not to {model_endpoint()} as here; "
+            "`promptloop serve stop` and run this again to use yours"
+        )
     use(running)
     return running
 

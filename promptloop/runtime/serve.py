@@ -102,6 +102,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
         "ui_url": ui_url(api_url),
         "deployment": f"change-pipeline/{deployment_name()}",
         "gateway_url": gateway_url,
+        "model_endpoint": control.model_endpoint(),
     }
     control.write_record(record)
     announce(

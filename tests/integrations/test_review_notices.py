@@ -52,7 +52,7 @@ def test_votes_update_the_messages_and_a_closed_review_tells_the_author(cli) -> 
     rows = _outbox(cli)
     for sample in (first, second):
         blocks = json.dumps(rows[f"{parent_key}:item:{sample}"]["blocks"])
-        assert "Closed: failed: 0 pass, 1 fail" in blocks and "review_pass" not in blocks
+        assert "Closed: failed (0 pass, 1 fail); review failed" in blocks and "review_pass" not in blocks
     closed = rows[f"notice:{change_id}:review:{review_id}:closed"]
     assert closed["parent_id"] == rows[parent_key]["id"]  # in the review's thread
     to_author = rows[f"notice:{change_id}:author:review:{review_id}"]

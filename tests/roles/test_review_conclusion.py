@@ -205,7 +205,11 @@ def test_a_double_click_is_kept_and_counted_once(session: Session) -> None:
         def act(barrier: threading.Barrier) -> None:
             with Session(get_engine()) as mine:
                 barrier.wait(timeout=30)
-                cast_vote(mine, review_item_id=item.id, actor="omar", verdict=verdict, now=NOW)
+                category = "wrong" if verdict == "fail" else None
+                cast_vote(
+                    mine, review_item_id=item.id, actor="omar", verdict=verdict,
+                    category=category, now=NOW,
+                )  # fmt: skip
                 mine.commit()
 
         return act

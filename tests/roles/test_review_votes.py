@@ -114,7 +114,9 @@ def test_votes_are_append_only_in_the_database(session: Session) -> None:
 
     review = open_sampled_review(session, change_in_review(session))
     item = first_item(session, review.id)
-    cast_vote(session, review_item_id=item.id, actor="omar", verdict="fail", now=NOW)
+    cast_vote(
+        session, review_item_id=item.id, actor="omar", verdict="fail", category="wrong", now=NOW
+    )
     session.commit()
     with pytest.raises(DBAPIError, match="append-only"):
         session.execute(text("UPDATE vote SET verdict = 'pass'"))
@@ -253,3 +255,10 @@ def test_the_candidate_cannot_shrink_its_own_review(session: Session) -> None:
     session.commit()
     review = start_review(session, change_id=change_id, now=NOW)
     assert (review.items_needed, review.min_experts, review.max_fail_share) == (10, 2, 0.2)
+
+
+def test_a_fail_needs_its_category(session: Session) -> None:
+    review = open_sampled_review(session, change_in_review(session))
+    item = first_item(session, review.id)
+    with pytest.raises(InputError, match="a fail needs its category"):
+        cast_vote(session, review_item_id=item.id, actor="omar", verdict="fail", now=NOW)
