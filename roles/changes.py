@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from roles.approval.policy import decisions_of
 from roles.clock import iso, utcnow
 from roles.errors import InputError
 from roles.ledger import ChangeRequest, Handoff, Member, Prompt, PromptVersion
@@ -38,6 +37,12 @@ def evaluation_error(change: ChangeRequest) -> dict[str, Any] | None:
         "at": iso(change.evaluation_error_at) if change.evaluation_error_at else None,
         "log": change.evaluation_log,
     }
+
+
+def _decisions(session: Session, change_id: int) -> list[dict[str, Any]]:
+    from roles.approval.policy import decisions_of  # only `change show` pays for it
+
+    return decisions_of(session, change_id=change_id)
 
 
 def _handles(session: Session) -> dict[int, str]:
@@ -146,7 +151,7 @@ def _views(
             "not_evaluated": change.not_evaluated,
             "evaluate_flow_run_id": change.evaluate_flow_run_id,
             "evaluation_error": evaluation_error(change),
-            "decisions": decisions_of(session, change_id=change.id) if with_history else [],
+            "decisions": _decisions(session, change.id) if with_history else [],
             "created_at": iso(change.created_at),
             "updated_at": iso(change.updated_at),
             "age_s": round((now - change.created_at).total_seconds(), 1),
