@@ -126,8 +126,10 @@ def _note(
         reasons = "; ".join(
             f"{item['item_id']}: "
             + ", ".join(
-                f"{f['category'] or 'fail'}" + (f" — {f['reason']}" if f["reason"] else "")
-                for f in item["fails"]
+                dict.fromkeys(  # two experts saying the same thing: said once
+                    f"{f['category'] or 'fail'}" + (f" — {f['reason']}" if f["reason"] else "")
+                    for f in item["fails"]
+                )
             )
             for item in failed
         )
