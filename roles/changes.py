@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from roles.clock import iso, utcnow
@@ -16,6 +17,52 @@ from roles.ledger import ChangeRequest, Handoff, Member, Prompt, PromptVersion
 from roles.registry import find_prompt
 from roles.states import State, holder
 from roles.transitions import get_change
+
+
+class HandoffView(BaseModel):
+    """One handoff as people and scripts read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_state: str | None
+    to_state: str
+    actor: str
+    role: str
+    at: str
+    note: str | None
+    payload: dict[str, Any]
+
+
+class ChangeView(BaseModel):
+    """A change request as `change show`/`list` (and their ``--json``) present it: the
+    read model of ``ChangeRequest`` with names instead of ids."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    prompt: str
+    state: str
+    author: str
+    holder: str
+    base_version: int | None
+    candidate_version: int | None
+    note: str | None
+    flow_run_id: str | None  # its pipeline run
+    not_evaluated: str | None
+    evaluate_flow_run_id: str | None
+    evaluation_error: dict[str, Any] | None
+    decisions: list[dict[str, Any]]
+    created_at: str
+    updated_at: str
+    age_s: float
+    history: list[HandoffView] | None = None  # with the history only
+    seconds_in_state: dict[str, float] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document (no history keys when it was read without history)."""
+        return self.model_dump(
+            mode="json", exclude={"history", "seconds_in_state"} if self.history is None else None
+        )
 
 
 def holder_of(change: ChangeRequest) -> str:
@@ -138,40 +185,43 @@ def _views(
     for change in changes:
         assert change.id is not None
         state = State(change.state)
-        view: dict[str, Any] = {
-            "id": change.id,
-            "prompt": prompt_names.get(change.prompt_id, "?"),
-            "state": state.value,
-            "author": handles.get(change.author_id, "?"),
-            "holder": holder_of(change),
-            "base_version": numbers.get(change.base_version_id) if change.base_version_id else None,
-            "candidate_version": numbers.get(change.candidate_version_id),
-            "note": change.note,
-            "flow_run_id": change.flow_run_id,
-            "not_evaluated": change.not_evaluated,
-            "evaluate_flow_run_id": change.evaluate_flow_run_id,
-            "evaluation_error": evaluation_error(change),
-            "decisions": _decisions(session, change.id) if with_history else [],
-            "created_at": iso(change.created_at),
-            "updated_at": iso(change.updated_at),
-            "age_s": round((now - change.created_at).total_seconds(), 1),
-        }
-        if with_history:
-            handoffs = history(session, change_id=change.id)
-            view["history"] = [
-                {
-                    "from_state": h.from_state,
-                    "to_state": h.to_state,
-                    "actor": handles.get(h.actor_id, "?"),
-                    "role": h.role,
-                    "at": iso(h.at),
-                    "note": h.note,
-                    "payload": h.payload,
-                }
+        handoffs = history(session, change_id=change.id) if with_history else []
+        view = ChangeView(
+            id=change.id,
+            prompt=prompt_names.get(change.prompt_id, "?"),
+            state=state.value,
+            author=handles.get(change.author_id, "?"),
+            holder=holder_of(change),
+            base_version=numbers.get(change.base_version_id) if change.base_version_id else None,
+            candidate_version=numbers.get(change.candidate_version_id),
+            note=change.note,
+            flow_run_id=change.flow_run_id,
+            not_evaluated=change.not_evaluated,
+            evaluate_flow_run_id=change.evaluate_flow_run_id,
+            evaluation_error=evaluation_error(change),
+            decisions=_decisions(session, change.id) if with_history else [],
+            created_at=iso(change.created_at),
+            updated_at=iso(change.updated_at),
+            age_s=round((now - change.created_at).total_seconds(), 1),
+            history=[
+                HandoffView(
+                    from_state=h.from_state,
+                    to_state=h.to_state,
+                    actor=handles.get(h.actor_id, "?"),
+                    role=h.role,
+                    at=iso(h.at),
+                    note=h.note,
+                    payload=h.payload,
+                )
                 for h in handoffs
             ]
-            view["seconds_in_state"] = {
+            if with_history
+            else None,
+            seconds_in_state={
                 k: round(v, 3) for k, v in seconds_in_states(handoffs, now).items()
             }
-        out.append(view)
+            if with_history
+            else None,
+        )
+        out.append(view.as_dict())
     return out
