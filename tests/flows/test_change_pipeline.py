@@ -140,3 +140,38 @@ def test_a_nudge_for_nothing_suspends_again_and_a_withdrawal_ends_the_run(
         withdrawn = invoke("change", "withdraw", "1", "--as", "maya")
         assert withdrawn.code == 0, withdrawn.stderr
         wait_for(flow_run_id, "Withdrawn", timeout=60)
+
+
+def test_evidence_against_an_old_production_sends_the_run_back_to_evaluate(
+    prefect_api: str, monkeypatch: Any, tmp_path: Any
+) -> None:
+    """Two changes wait for approval against v1; the second deploys; approving the first
+    sends it back, and its own run evaluates it again against the new production."""
+    with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
+        first = submit_in_review(server, monkeypatch, prefect_api)
+        wait_for(first, "Suspended", message="awaiting expert review")
+        vote_all("omar")
+        vote_all("ines", limit=1)
+        wait_for(first, "Suspended", message="awaiting approval (0/1)")
+        text = (SAMPLES / "support-triage-change.yaml").read_text()
+        other = tmp_path / "other.yaml"
+        other.write_text(text.replace("description: ", "description: another take on ", 1))
+        submitted = invoke("change", "submit", "-f", str(other), "--as", "maya", "--wait", "--json")
+        assert submitted.code == 0, submitted.stderr
+        second = str(submitted.json()["flow_run_id"])
+        wait_for(second, "Suspended", message="awaiting expert review")
+        vote_all("omar")
+        vote_all("ines", limit=1)
+        wait_for(second, "Suspended", message="awaiting approval (0/1)")
+        assert invoke("change", "approve", "2", "--as", "sam").code == 0
+        wait_for(second, "Deployed")
+
+        late = invoke("change", "approve", "1", "--as", "lee", "--json")
+        assert late.code == 0, late.stderr
+        assert late.json()["decision"] == "sent_back"
+        wait_for(first, "Suspended", message="awaiting expert review", timeout=120)
+    history = invoke("change", "show", "1", "--json").json()["history"]
+    assert [h["to_state"] for h in history][3:] == [
+        "awaiting_approval", "submitted", "evaluating", "in_review",
+    ]  # fmt: skip
+    assert "production moved from v1 to v3" in history[4]["note"]
