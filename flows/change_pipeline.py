@@ -25,7 +25,7 @@ from prefect.states import Completed, Failed
 
 from flows.evaluate_change import evaluate_change
 from integrations.db import session_scope
-from integrations.pipeline_runs import FLOW_NAME, Nudge, record_run
+from integrations.pipeline_runs import FLOW_NAME, Nudge, record_run, ui_link
 from roles.pipeline import NextStep, next_step, still_waiting
 
 MAX_WAKES = 1000  # a run woken this often for nothing is broken, not waiting
@@ -43,16 +43,7 @@ def request_approval(change_id: int) -> None:
     from integrations.slack.deploys import post_deploy_request
 
     with session_scope() as session:
-        post_deploy_request(session, change_id=change_id, run_url=_run_url())
-
-
-def _run_url() -> str | None:
-    from prefect.settings import PREFECT_API_URL
-
-    from integrations.prefect_server import ui_url
-
-    api = PREFECT_API_URL.value() or ""
-    return f"{ui_url(api)}/runs/flow-run/{flow_run.id}" if api and flow_run.id else None
+        post_deploy_request(session, change_id=change_id, run_url=ui_link(flow_run.id))
 
 
 def _step(change_id: int) -> NextStep:

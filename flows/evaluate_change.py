@@ -274,15 +274,10 @@ def conclude(change_id: int, passed: bool, reasons: list[str], payload: dict[str
 
 
 def _run_url() -> str | None:
-    """The pipeline's page in the Prefect UI (this run's, when it runs alone), for the
-    messages that point people to it."""
-    from prefect.settings import PREFECT_API_URL
+    """The pipeline's page in the Prefect UI (this run's, when it runs alone)."""
+    from integrations.pipeline_runs import ui_link
 
-    from integrations.prefect_server import ui_url
-
-    api = PREFECT_API_URL.value() or ""
-    run_id = flow_run.root_flow_run_id or flow_run.id
-    return f"{ui_url(api)}/runs/flow-run/{run_id}" if api and run_id else None
+    return ui_link(flow_run.root_flow_run_id or flow_run.id)
 
 
 def _outage(run_id: int) -> str | None:

@@ -43,6 +43,16 @@ def full_deployment_name() -> str:
     return get_settings().pipeline_deployment or f"{FLOW_NAME}/{deployment_name()}"
 
 
+def ui_link(flow_run_id: object) -> str | None:
+    """A flow run's page in the Prefect UI this process talks to, for messages to people."""
+    from prefect.settings import PREFECT_API_URL
+
+    from integrations.prefect_server import ui_url
+
+    api = PREFECT_API_URL.value() or ""
+    return f"{ui_url(api)}/runs/flow-run/{flow_run_id}" if api and flow_run_id else None
+
+
 def run_tags(change_id: int, prompt: str | None) -> list[str]:
     tags = [f"change:{change_id}", f"ledger:{ledger_tag()}", "promptloop", "pipeline"]
     return [f"prompt:{prompt}", *tags] if prompt else tags

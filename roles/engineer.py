@@ -94,37 +94,32 @@ def approve(
     try:
         with session.begin_nested():
             session.add(_row(change, who, member, "approve", override_reason, now=now))
-    except IntegrityError:
-        count = _approvals(session, change)
-        return ApprovalOutcome(
-            change_id=change_id,
-            decision="approve",
-            message=f"{member.handle} had approved change {change_id} already "
-            f"({count}/{policy.approvals})",
-            approvals=count,
-            needed=policy.approvals,
-        )
+        again = False
+    except IntegrityError:  # this engineer had approved already: counted once
+        again = True
     count = _approvals(session, change)
-    if count < policy.approvals:
-        return ApprovalOutcome(
-            change_id=change_id,
-            decision="approve",
-            message=f"{member.handle} approved change {change_id} ({count}/{policy.approvals})",
-            approvals=count,
-            needed=policy.approvals,
+    tally = f"({count}/{policy.approvals})"
+    deployment = None
+    if again:
+        said = f"{member.handle} had approved change {change_id} already {tally}"
+    elif count < policy.approvals:
+        said = f"{member.handle} approved change {change_id} {tally}"
+    else:
+        try:
+            deployment = _promote(session, change, member, override_reason, now=now)
+        except ConflictError:
+            raise _decided_first(session, change_id) from None
+        said = (
+            f"{member.handle} approved change {change_id} {tally}: deployed, production is "
+            f"now v{_number(session, change.candidate_version_id)}"
         )
-    try:
-        deployment = _promote(session, change, member, override_reason, now=now)
-    except ConflictError:
-        raise _decided_first(session, change_id) from None
     return ApprovalOutcome(
         change_id=change_id,
-        decision="deployed",
-        message=f"{member.handle} approved change {change_id} ({count}/{policy.approvals}): "
-        f"deployed, production is now v{_number(session, change.candidate_version_id)}",
+        decision="deployed" if deployment else "approve",
+        message=said,
         approvals=count,
         needed=policy.approvals,
-        deployment_id=deployment.id,
+        deployment_id=deployment.id if deployment else None,
     )
 
 

@@ -31,17 +31,9 @@ def expire_due() -> None:
     """The deadline check: reviews past their deadline conclude as expired (the change goes
     back to its author). Every review command runs it first, until `serve` runs it on a
     schedule; it is a conditional update, so two commands at once expire a review once."""
-    from integrations.db import session_scope
-    from roles.clock import utcnow
-    from roles.review.conclusion import expire_due_reviews  # not roles.expert: no sampling code
+    from integrations.deadlines import expire_due as check
 
-    with session_scope() as session:
-        expired = expire_due_reviews(session, now=utcnow())
-        if expired:
-            from integrations.slack.notices import after_expiry
-
-            after_expiry(session, expired)
-    for conclusion in expired:
+    for conclusion in check():
         say(
             f"review {conclusion.review_id} expired: change {conclusion.change_id} is {conclusion.state}"
         )

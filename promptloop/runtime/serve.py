@@ -22,7 +22,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from integrations.settings import get_settings
@@ -224,17 +223,12 @@ async def _watch(stop: asyncio.Event, poke: asyncio.Event) -> None:
 
 def check_deadlines() -> list[Any]:
     """Conclude every review past its deadline (the runs are woken by the reconciler)."""
-    from integrations.db import session_scope
-    from integrations.slack.notices import after_expiry
-    from roles.clock import utcnow
-    from roles.expert import expire_due_reviews
+    from integrations.deadlines import expire_due
 
-    with session_scope() as session:
-        concluded = expire_due_reviews(session, now=utcnow())
-        after_expiry(session, concluded)
+    concluded = expire_due()
     for conclusion in concluded:
         log.info("review %s expired: %s", conclusion.review_id, conclusion.state)
     return concluded
 
 
-__all__ = ["check_deadlines", "configure_logging", "serve", "timedelta"]
+__all__ = ["check_deadlines", "configure_logging", "serve"]
