@@ -11,12 +11,15 @@ not timed) it runs, interleaved, ``--repeat`` times each:
   so that the interpreter's teardown is not counted against the floor alone);
 - the ledger commands (``change list``, ``change show 1``, ``team list``,
   ``prompt show support-triage``, ``review list``, ``outbox list``), run as
-  ``python -m promptloop …``.
+  ``python -m promptloop …``, each twice: handed to the warm process a first command
+  leaves behind (``promptloop.cli.launcher``; started before timing), and in its own
+  process (``PROMPTLOOP_WARM_CLI=0``: the first command of a day, or warm process off).
 
 Each figure is the wall time from spawning the process to its exit; the table shows the
 fastest and the median run, the median's ratios to the two baselines (``python -c pass``
 and ``import sqlalchemy``), and the median CPU time (user + system) of the process, which
-other load on the machine disturbs less. The load average before and after is printed:
+other load on the machine disturbs less (for a warm command, the CPU of the caller only:
+the work is done in the warm process's child). The load average before and after is printed:
 figures from a busy machine are not comparable. The code measured is the checkout this
 script sits in (its directory is the working directory and ``PYTHONPATH``).
 
@@ -42,21 +45,22 @@ CHANGE_FILE = ROOT / "roles" / "samples" / "support-triage-change.yaml"
 CLI = ["-m", "promptloop"]
 BASELINE = "python -c pass"
 FLOOR = 'python -c "import sqlalchemy"'
-CASES: dict[str, list[str]] = {
-    BASELINE: ["-c", "pass"],
-    FLOOR: ["-c", "import sqlalchemy, os; os._exit(0)"],
-    'python -c "import sqlmodel"': ["-c", "import sqlmodel, os; os._exit(0)"],
-    **{
-        f"promptloop {command}": [*CLI, *command.split()]
-        for command in (
-            "change list",
-            "change show 1",
-            "team list",
-            "prompt show support-triage",
-            "review list",
-            "outbox list",
-        )
-    },
+COMMANDS = (
+    "change list",
+    "change show 1",
+    "team list",
+    "prompt show support-triage",
+    "review list",
+    "outbox list",
+)
+OWN = {"PROMPTLOOP_WARM_CLI": "0"}
+# name → (python arguments, environment overrides)
+CASES: dict[str, tuple[list[str], dict[str, str]]] = {
+    BASELINE: (["-c", "pass"], {}),
+    FLOOR: (["-c", "import sqlalchemy, os; os._exit(0)"], {}),
+    'python -c "import sqlmodel"': (["-c", "import sqlmodel, os; os._exit(0)"], {}),
+    **{f"promptloop {c} (warm)": ([*CLI, *c.split()], {}) for c in COMMANDS},
+    **{f"promptloop {c} (own process)": ([*CLI, *c.split()], OWN) for c in COMMANDS},
 }
 
 
@@ -85,15 +89,36 @@ def measure(repeat: int) -> dict[str, list[tuple[float, float]]]:
             "PROMPTLOOP_HOME": home,
             "PROMPTLOOP_AUTO_EVALUATE": "false",
             "PYTHONPATH": str(ROOT),
+            "PROMPTLOOP_WARM_CLI": "1",
+            "PROMPTLOOP_WARM_CLI_IDLE_S": "60",  # it goes away a minute after the benchmark
         }
         env.pop("PROMPTLOOP_DATABASE_URL", None)
-        run([*CLI, "init", "--sample"], env)
+        run([*CLI, "init", "--sample"], env)  # leaves the warm process behind
         run([*CLI, "change", "submit", "-f", str(CHANGE_FILE), "--as", "maya"], env)
+        _wait_warm()
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
         for _ in range(repeat):
-            for name, args in CASES.items():
-                times[name].append(run(args, env))
+            for name, (args, overrides) in CASES.items():
+                times[name].append(run(args, {**env, **overrides}))
     return times
+
+
+def _wait_warm() -> None:
+    import socket
+
+    os.environ["PYTHONPATH"] = str(ROOT)  # the warm process's address is keyed on it
+    sys.path.insert(0, str(ROOT))
+    from promptloop.cli import launcher
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(launcher.address())
+                return
+            except OSError:
+                time.sleep(0.2)
+    raise SystemExit("no warm process a minute after the first command")
 
 
 def main() -> None:
@@ -121,10 +146,10 @@ def main() -> None:
     if options.json:
         print(json.dumps({"repeat": options.repeat, "python": python, "load": load, "rows": rows}))
         return
-    print(f"{'command':<40} {'min s':>7} {'median s':>9} {'× pass':>7} {'× sqla':>7} {'cpu s':>7}")
+    print(f"{'command':<52} {'min s':>7} {'median s':>9} {'× pass':>7} {'× sqla':>7} {'cpu s':>7}")
     for row in rows:
         print(
-            f"{row['command']:<40} {row['min_s']:>7.3f} {row['median_s']:>9.3f} "
+            f"{row['command']:<52} {row['min_s']:>7.3f} {row['median_s']:>9.3f} "
             f"{row['x_pass']:>7.1f} {row['x_sqlalchemy']:>7.2f} {row['cpu_s']:>7.3f}"
         )
     print(

@@ -1,3 +1,3 @@
-from promptloop.cli.app import main
+from promptloop.cli.launcher import main
 
 main()

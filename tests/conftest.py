@@ -40,6 +40,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("PROMPTLOOP_HOME", str(home))
     monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "false")  # tests start flows themselves
     monkeypatch.setenv("PROMPTLOOP_GATEWAY_PORT", "0")  # serves started by tests never race
+    monkeypatch.setenv("PROMPTLOOP_WARM_CLI", "0")  # commands run in their own process
     monkeypatch.delenv("PROMPTLOOP_DATABASE_URL", raising=False)
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -22,9 +22,7 @@ app = typer.Typer(
 FileOpt = Annotated[Path, typer.Option("--file", "-f", help="The prompt file with the change.")]
 WaitOpt = Annotated[
     bool,
-    typer.Option(
-        "--wait", help="Follow the pipeline run until it waits for people or ends."
-    ),
+    typer.Option("--wait", help="Follow the pipeline run until it waits for people or ends."),
 ]
 NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the evaluation now.")]
 
@@ -192,7 +190,9 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         out.print(f"last handoff ({last['to_state']}): {last['note']}")  # in full
     error = view.get("evaluation_error")
     if error and view["state"] in ("submitted", "evaluating"):
-        what = "the evaluation could not run" + (" (an outage)" if error["kind"] == "outage" else "")
+        what = "the evaluation could not run" + (
+            " (an outage)" if error["kind"] == "outage" else ""
+        )
         log = f"; log: {error['log']}" if error.get("log") else ""
         out.print(
             styled(

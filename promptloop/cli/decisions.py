@@ -98,7 +98,8 @@ def rollback(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     actor: ActorOpt,
     to: Annotated[
-        int | None, typer.Option("--to", help="The version (default: what the last deploy replaced).")
+        int | None,
+        typer.Option("--to", help="The version (default: what the last deploy replaced)."),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
     as_json: JsonOpt = False,

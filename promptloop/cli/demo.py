@@ -137,7 +137,9 @@ def demo(
     from promptloop.cli.demo_people import Gateway, play_engineers, play_experts
 
     started = pipeline.resume(change_id, SAMPLE_PROMPT)
-    say(f"2. the change's pipeline runs on `promptloop serve` (Prefect UI: {started['flow_run_url']})")
+    say(
+        f"2. the change's pipeline runs on `promptloop serve` (Prefect UI: {started['flow_run_url']})"
+    )
     pipeline.follow(change_id, started["flow_run_id"])
     _deliver(change_id, quiet=as_json)
     gateway = Gateway(_gateway_url())

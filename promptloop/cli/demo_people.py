@@ -72,7 +72,9 @@ def play_experts(gateway: Gateway, change_id: int, *, quiet: bool) -> list[dict[
         review_id = review.id
         total = len(session.exec(select(ReviewItem).where(ReviewItem.review_id == review_id)).all())
     if not quiet:
-        say(f"3. {' and '.join(EXPERTS)} (experts) review {total} sampled outputs, blind, in Slack:")
+        say(
+            f"3. {' and '.join(EXPERTS)} (experts) review {total} sampled outputs, blind, in Slack:"
+        )
     for expert in EXPERTS:
         user = slack_id(expert)
         with session_scope() as session:
@@ -83,7 +85,9 @@ def play_experts(gateway: Gateway, change_id: int, *, quiet: bool) -> list[dict[
         for item in items:
             if _review_closed(review_id):
                 return played
-            right = str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
+            right = (
+                str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
+            )
             before = _votes(item.review_item_id)
             if right:
                 gateway.send(click(user=user, action_id=ids.REVIEW_PASS, value=item.review_item_id))
@@ -104,7 +108,9 @@ def play_experts(gateway: Gateway, change_id: int, *, quiet: bool) -> list[dict[
     return played
 
 
-def play_engineers(gateway: Gateway, change_id: int, *, author: str, engineer: str, quiet: bool) -> None:
+def play_engineers(
+    gateway: Gateway, change_id: int, *, author: str, engineer: str, quiet: bool
+) -> None:
     """The author (an engineer too) clicks Approve and is refused; another engineer approves."""
     for handle in (author, engineer):
         before = _decisions(change_id)
@@ -146,7 +152,9 @@ def _decisions(change_id: int) -> int:
 def _last_decision(change_id: int) -> str:
     with session_scope() as session:
         row = session.exec(
-            select(Approval).where(Approval.change_id == change_id).order_by(col(Approval.id).desc())
+            select(Approval)
+            .where(Approval.change_id == change_id)
+            .order_by(col(Approval.id).desc())
         ).first()
         if row is None:
             return "nothing recorded"

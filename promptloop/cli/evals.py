@@ -186,7 +186,9 @@ def _f(value: float | None) -> str:
 
 @app.command("list")
 def list_(
-    prompt: Annotated[str | None, typer.Option("--prompt", help="Only runs of this prompt.")] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="Only runs of this prompt.")
+    ] = None,
     change: Annotated[int | None, typer.Option("--change", help="Only this change's runs.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="The newest this many.")] = 20,
     as_json: JsonOpt = False,

@@ -1,7 +1,7 @@
 """``promptloop outbox``: the Slack messages promptloop has written, and where each stands.
 
-    promptloop outbox list --pending     # waiting to be delivered (or being sent)
-    promptloop outbox list --failed      # stopped by a permanent error (channel_not_found, ...)
+promptloop outbox list --pending     # waiting to be delivered (or being sent)
+promptloop outbox list --failed      # stopped by a permanent error (channel_not_found, ...)
 """
 
 from __future__ import annotations

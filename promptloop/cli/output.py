@@ -17,8 +17,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+def _console(*, stderr: bool) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+
+def reset_consoles() -> None:
+    """Look at the terminal again (a warm process's child took over another one's): the
+    same objects, which other modules hold, detect colours and width anew."""
+    out.__dict__.update(_console(stderr=False).__dict__)
+    err.__dict__.update(_console(stderr=True).__dict__)
 
 
 def emit_json(data: Any) -> None:

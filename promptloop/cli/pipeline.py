@@ -151,7 +151,9 @@ def _print_progress(change_id: int, printed: dict[int, tuple[str, int]]) -> None
             if last is None or last[0] != run.status or run.items - last[1] >= 10:
                 printed[run.id] = (run.status, run.items)
                 errors = f", {run.errors} errors" if run.errors else ""
-                say(f"    eval run {run.id} ({run.purpose}): {run.status}, {run.items} items{errors}")
+                say(
+                    f"    eval run {run.id} ({run.purpose}): {run.status}, {run.items} items{errors}"
+                )
 
 
 def _state(change_id: int) -> str:
