@@ -371,7 +371,12 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
         target.change_id,
         outcome["passed"],
         outcome["reasons"],
-        {**runs, "outcome": outcome["outcome"], "inconclusive": outcome["inconclusive"]},
+        {
+            **runs,
+            "outcome": outcome["outcome"],
+            "inconclusive": outcome["inconclusive"],
+            "failed_checks": verdict.broken_checks(),  # why it failed, for `promptloop metrics`
+        },
     )
     failures = [r for r in outcome["reasons"] if r.startswith("FAIL")]
     if state == "in_review" and outcome["outcome"] == "inconclusive":

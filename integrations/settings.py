@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         pattern=_CHANNEL_ID,
         description="Channel id (C…) for regression alerts and other notices.",
     )
+    slack_digest_channel: str | None = Field(
+        default=None,
+        pattern=_CHANNEL_ID,
+        description="Channel id (C…) for the weekly handoff-metrics digest; unset: the alerts "
+        "channel.",
+    )
     slack_api_url: str | None = Field(
         default=None,
         description="Base URL of another Slack-compatible Web API, ending in /api/ "

@@ -65,17 +65,18 @@ def change_in_review(
         session.add(base)
     transition(session, change_id=change.id, target=State.EVALUATING, actor="promptloop")
     runs = {
-        "baseline_run": _run(session, change, change.base_version_id, wrong=()),
-        "candidate_run": _run(session, change, change.candidate_version_id, wrong=wrong),
+        "baseline_run": record_run(session, change, change.base_version_id, wrong=()),
+        "candidate_run": record_run(session, change, change.candidate_version_id, wrong=wrong),
     }
     conclude_evaluation(session, change_id=change.id, passed=True, reasons=[], payload=runs)
     session.commit()
     return change.id
 
 
-def _run(
+def record_run(
     session: Session, change: ChangeRequest, version_id: int | None, *, wrong: Collection[str]
 ) -> int:
+    """An eval run of ``version_id`` for the change, recorded as the eval flow records it."""
     assert version_id is not None
     dataset_id = session.exec(select(DatasetItem.dataset_id)).first()
     assert dataset_id is not None

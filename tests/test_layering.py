@@ -127,6 +127,7 @@ LEDGER_COMMANDS = [
     "dataset list",
     "review list",
     "outbox list",
+    "metrics --since 7d",
 ]
 
 

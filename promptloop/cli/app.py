@@ -42,7 +42,9 @@ NOUNS = {
     "serve": "serve",
     "gateway": "gateway",
     "demo": "demo",
+    "metrics": "metrics",
 }
+COMMANDS = {"demo", "metrics"}  # nouns that are one command, not a sub-app
 _registered: set[str] = set()
 
 
@@ -55,8 +57,8 @@ def register(argv: list[str]) -> None:
         if noun is None or noun in _registered:
             continue
         module = importlib.import_module(f"promptloop.cli.{NOUNS[noun]}")
-        if noun == "demo":
-            app.command("demo")(module.demo)
+        if noun in COMMANDS:
+            app.command(noun)(getattr(module, noun))
         else:
             app.add_typer(module.app, name=noun)
         _registered.add(noun)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from integrations.db import session_scope
-from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
+from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, PromptFilterOpt, read_prompt_spec
 from promptloop.cli.output import ago, emit_json, out, say, styled, table
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PolicyError
@@ -247,9 +247,7 @@ def list_(
     state: Annotated[
         str | None, typer.Option("--state", help="Only changes in this state.")
     ] = None,
-    prompt: Annotated[
-        str | None, typer.Option("--prompt", help="Only changes to this prompt.")
-    ] = None,
+    prompt: PromptFilterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A table of change requests: id, prompt, author, state, who holds it, age."""

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ActorOpt = Annotated[str, typer.Option("--as", help="Your handle on the team (see `team list`).")]
 NoteOpt = Annotated[str | None, typer.Option("--note", help="A note kept with the handoff.")]
+PromptFilterOpt = Annotated[
+    str | None, typer.Option("--prompt", help="Only changes to this prompt.")
+]
 
 
 def read_prompt_spec(path: Path) -> PromptSpec:

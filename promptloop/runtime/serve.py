@@ -64,6 +64,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     from prefect.runner import Runner
 
     from flows.change_pipeline import change_pipeline
+    from flows.weekly_digest import digest_deployment
     from integrations.db import ledger_tag
     from integrations.pipeline_runs import deployment_name
 
@@ -73,9 +74,9 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
         limit=limit,
         pause_on_shutdown=False,
     )
-    await runner.aadd_flow(
-        change_pipeline, name=deployment_name(), tags=["promptloop", f"ledger:{ledger_tag()}"]
-    )
+    tags = ["promptloop", f"ledger:{ledger_tag()}"]
+    await runner.aadd_flow(change_pipeline, name=deployment_name(), tags=tags)
+    await runner.aadd_deployment(await digest_deployment(deployment_name(), tags=tags))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

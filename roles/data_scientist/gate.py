@@ -50,6 +50,14 @@ class Verdict(BaseModel):
     failures: list[str]  # the broken checks' reasons; empty when nothing broke
     inconclusive: list[str]  # the inconclusive checks' reasons: the flags a reviewer sees
 
+    def broken_checks(self) -> list[dict[str, str]]:
+        """What broke (``target correct``, ``limit``) and why, as the handoff keeps it."""
+        return [
+            {"check": f"{c.kind} {c.metric or ''}".strip(), "reason": c.reason}
+            for c in self.checks
+            if c.outcome == "broken"
+        ]
+
 
 def evaluate_gate(policy: GatePolicy, card: Scorecard) -> Verdict:
     notes: list[str] = []

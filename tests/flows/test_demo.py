@@ -67,6 +67,12 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10
         assert kinds.count("deploy_request") == 1 and kinds.count("notice") >= 2, kinds
         assert {m["status"] for m in messages} <= {"pending", "delivered"}
+        metrics = invoke("metrics", "--json").json()  # the team's numbers, from the demo's ledger
+        assert metrics["changes"]["by_state"]["deployed"] == 1 and metrics["lead_time"]["n"] == 1
+        assert metrics["approval_wait"]["n"] == 1 and metrics["change_failure"]["rate"] == 0.0
+        assert {t["expert"] for t in metrics["review_turnaround"]} == {"omar", "ines"}
+        shown_metrics = invoke("metrics")
+        assert shown_metrics.code == 0 and "Time in each state" in shown_metrics.stdout
         again = invoke("demo")  # run again: the deployed change is shown, nothing is redone
         assert again.code == 0, again.stderr
         assert f"change {change['id']} is deployed already" in again.stderr + again.stdout

@@ -118,6 +118,12 @@ def test_a_guardrail_loss_moves_to_eval_failed_with_reasons(prefect_api, monkeyp
         last = shown["history"][-1]
         assert last["to_state"] == "eval_failed"
         assert last["note"].startswith("gate failed: FAIL") and "correct" in last["note"]
+        checks = last["payload"]["failed_checks"]  # what `promptloop metrics` counts it under
+        assert checks and all(f"FAIL: {c['reason']}" in last["payload"]["reasons"] for c in checks)
+        reasons = invoke("metrics", "--json").json()["sent_back"]["reasons"]
+        assert {(r["kind"], r["category"]) for r in reasons} == {
+            ("eval_failed", c["check"]) for c in checks
+        }
         told = [m for m in invoke("outbox", "list", "--json").json() if m["kind"] == "notice"]
         assert [m["channel"] for m in told] == ["U01MAYA"]  # the author, by direct message
         assert told[0]["text"] == f"Your change #{change_id} failed its evaluation"
