@@ -175,9 +175,9 @@ def view_submission(
     for block, actions in (texts or {}).items():
         for action, value in actions.items():
             state.setdefault(block, {})[action] = {"type": "plain_text_input", "value": value}
-    for block, actions in (selected or {}).items():
-        for action, value in actions.items():
-            option = {"text": {"type": "plain_text", "text": value}, "value": value}
+    for block, choices in (selected or {}).items():
+        for action, chosen in choices.items():
+            option = {"text": {"type": "plain_text", "text": chosen}, "value": chosen}
             state.setdefault(block, {})[action] = {
                 "type": "static_select",
                 "selected_option": option,

@@ -28,7 +28,7 @@ from integrations.db import session_scope
 from integrations.settings import get_settings
 from integrations.slack import ids
 from integrations.slack.client import slack_errors
-from integrations.slack.handlers import ack_now, attempt, reading
+from integrations.slack.handlers import Job, ack_now, attempt, reading
 from integrations.slack.notices import tell_author
 from integrations.slack.payloads import RequestStamp
 from integrations.slack.replay import Replayed, remember_request
@@ -110,10 +110,9 @@ def run_command(context: BoltContext, client: WebClient) -> None:
     kind, name = subcommand(command.words)
     if kind == "help":
         return
+    job: Job = lambda: _open(client, command.user_id, command.trigger_id, name)  # noqa: E731
     if kind == "status":
         job = lambda: status_of(command.user_id)  # noqa: E731
-    else:
-        job = lambda: _open(client, command.user_id, command.trigger_id, name)  # noqa: E731
     attempt(client, user_id=command.user_id, channel_id=command.channel_id, job=job)
 
 

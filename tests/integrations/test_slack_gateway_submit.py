@@ -145,11 +145,10 @@ def test_a_bad_field_is_shown_next_to_it_and_nothing_is_written(
 def test_a_good_submission_is_a_change_by_the_member_written_once(
     sample: RunningGateway, gateway_env: FakeSlackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Evaluation on, with a Prefect server that is down: the run's creation is attempted,
-    # fails, and the change stays recorded with why (as `change submit` leaves it).
+    # Evaluation on, and no Prefect server with this ledger's deployment for the gateway:
+    # the run cannot be created, and the change stays recorded with why (as `change submit`
+    # leaves it). tests/flows/test_slack_submit.py has the run created on a real server.
     monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "true")
-    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    monkeypatch.setenv("PREFECT_CLIENT_MAX_RETRIES", "0")
     get_settings.cache_clear()
     command(sample, MAYA, "change support-triage")
     view = opened(gateway_env)
@@ -296,3 +295,43 @@ def test_a_request_not_signed_by_slack_is_refused(sample: RunningGateway) -> Non
     body, headers = signed_form(slash_command(user=MAYA, text="status"), secret="not-the-secret")
     assert sample.send(body, headers).status_code == 401
     assert sample.send(*signed(shortcut(user=MAYA), secret="wrong")).status_code == 401
+
+
+def test_a_field_too_long_for_slack_is_never_cut_it_stays_and_the_form_says_so(
+    sample: RunningGateway, gateway_env: FakeSlackServer
+) -> None:
+    from roles.prompt_file import parse_prompt_file
+    from roles.registry import move_label, push
+    from roles.roster import find_member
+    from roles.sample import sample_path
+
+    long_system = "You sort support tickets. " + "Be brief; answer with one word. " * 120
+    with Session(get_engine()) as session:
+        spec = parse_prompt_file(sample_path("support-triage.yaml"))
+        version, _ = push(
+            session, spec=spec.model_copy(update={"system": long_system}), actor="maya"
+        )
+        move_label(
+            session,
+            prompt=find_prompt(session, name="support-triage"),
+            label=PRODUCTION,
+            version=version,
+            actor=find_member(session, handle="lee"),
+        )
+        session.commit()
+    assert len(long_system) > 3000
+    command(sample, MAYA, "change support-triage")
+    view = opened(gateway_env)
+    assert ids.change_block("system") not in shown(view)  # no input: it could only be cut
+    warned = json.dumps(view["blocks"])
+    assert f"The *system text* is {len(long_system):,} characters long" in warned
+    assert "promptloop prompt export support-triage" in warned
+    answer = submit(sample, view, template="Ticket: {{ ticket }}\nWhich one?")
+    assert answer.json()["response_action"] == "update"
+    with Session(get_engine()) as session:
+        change = session.exec(select(ChangeRequest)).one()
+        candidate = session.get_one(PromptVersion, change.candidate_version_id)
+        assert (
+            candidate.system == long_system
+            and candidate.template == "Ticket: {{ ticket }}\nWhich one?"
+        )
