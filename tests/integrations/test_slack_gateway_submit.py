@@ -239,6 +239,17 @@ def test_help_and_an_unknown_subcommand_answer_with_the_usage(sample: RunningGat
     assert "takes one prompt name" in command(sample, MAYA, "change a b").json()["text"]
 
 
+def test_an_unknown_prompt_is_answered_and_no_form_opens(
+    sample: RunningGateway, gateway_env: FakeSlackServer
+) -> None:
+    assert command(sample, MAYA, "change support-triage2").status_code == 200
+    said = until(lambda: gateway_env.calls_to("chat.postEphemeral"))[-1].params
+    assert (
+        said["channel"] == "C0PM" and "there is no prompt named 'support-triage2'" in said["text"]
+    )
+    assert gateway_env.calls_to("views.open") == []
+
+
 @pytest.mark.parametrize(
     ("user", "said"),
     [
@@ -335,3 +346,42 @@ def test_a_field_too_long_for_slack_is_never_cut_it_stays_and_the_form_says_so(
             candidate.system == long_system
             and candidate.template == "Ticket: {{ ticket }}\nWhich one?"
         )
+
+
+def test_a_command_from_another_workspace_is_refused(
+    gateway_env: FakeSlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway_support import running_gateway
+
+    monkeypatch.setenv("PROMPTLOOP_SLACK_TEAM_ID", "T0FAKE")
+    get_settings.cache_clear()
+    with running_gateway() as gateway:
+        foreign = slash_command(user=MAYA, text="help", team="T0EVIL")
+        refused = gateway.send(*signed_form(foreign, secret=SECRET))
+        assert refused.status_code == 403 and "serves workspace T0FAKE" in refused.text
+        assert command(gateway, MAYA, "help").status_code == 200
+
+
+def test_with_no_slack_workspace_the_form_opens_through_the_local_stand_in(
+    ledger: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from gateway_support import running_gateway
+
+    from integrations.slack.local import local_secret
+
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    get_settings.cache_clear()
+    caplog.set_level(logging.INFO, logger="promptloop.gateway")
+    with Session(get_engine()) as session:
+        load_sample(session)
+        session.commit()
+    with running_gateway() as gateway:
+        fields = slash_command(user=MAYA, text="change support-triage")
+        assert gateway.send(*signed_form(fields, secret=local_secret())).status_code == 200
+        until(lambda: "views.open for -: Change support-triage" in caplog.text)
+        fields = slash_command(user=MAYA, text="status")
+        assert gateway.send(*signed_form(fields, secret=local_secret())).status_code == 200
+        until(lambda: "chat.postEphemeral for U01MAYA: You have no open changes" in caplog.text)
