@@ -219,3 +219,31 @@ async def _describe(client: Any, run: Any, message: str) -> None:
         await client.set_flow_run_state(run.id, state=state, force=True)
     except Exception as exc:
         log.info("flow run %s not described: %s", run.id, exc)
+
+
+def attempt_key(change_id: int, *, force: bool = False) -> str:
+    """One run per attempt: a new revision, or a retry after a recorded error, is a new one
+    (``force``: a new one now, e.g. after a run that died)."""
+    import time
+
+    from roles.transitions import get_change
+
+    with session_scope() as session:
+        change = get_change(session, change_id)
+        error_at = change.evaluation_error_at.isoformat() if change.evaluation_error_at else ""
+    retry = f"-{time.time_ns()}" if force else ""
+    return f"r{change.revision}-{error_at}{retry}"
+
+
+def note_launch_failure(change_id: int, exc: BaseException) -> None:
+    """Leave why the pipeline could not start where `change show` looks, so a change never
+    sits silently: an outage (Prefect down), our own refusal, or a bug."""
+    from roles.errors import OutageError, PromptloopError
+    from roles.evaluation.change import ErrorKind, note_evaluation_error
+
+    kind: ErrorKind = "bug"
+    if isinstance(exc, PromptloopError):
+        kind = "outage" if isinstance(exc, OutageError) else "input"
+    message = exc.message if isinstance(exc, PromptloopError) else f"{type(exc).__name__}: {exc}"
+    with session_scope() as session:
+        note_evaluation_error(session, change_id=change_id, kind=kind, message=message)

@@ -26,6 +26,15 @@ class InputError(PromptloopError):
     exit_code = 2
 
 
+class FieldError(InputError):
+    """Invalid input at a known place of a prompt: ``loc`` is its path in the prompt file
+    (``("template",)``, ``("examples", 2, "input")``), so a form can show it by its field."""
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class NotFoundError(InputError):
     """A change, prompt, dataset or version that the ledger does not hold."""
 

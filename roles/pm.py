@@ -6,6 +6,8 @@ candidate is checked first: its template must render for every item of its datas
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -13,17 +15,40 @@ from roles.clock import utcnow
 from roles.datasets import find_dataset
 from roles.errors import ConflictError, InputError, PolicyError
 from roles.ledger import ChangeRequest, Dataset, Member, PromptVersion
-from roles.prompt_file import PromptSpec
+from roles.prompt_file import PromptSpec, parse_prompt_doc
 from roles.registry import PRODUCTION, add_version, find_prompt, label_target
 from roles.render_check import check_renders
 from roles.roster import require_member
-from roles.states import AUTHORS, OPEN_STATES, State
+from roles.states import AUTHORS, OPEN_STATES, Role, State
 from roles.transitions import first_handoff, get_change, transition
+
+if TYPE_CHECKING:
+    from roles.yamlfile import YamlDoc  # YAML is imported only by commands that read a file
 
 
 def dataset_for(session: Session, spec: PromptSpec, base: PromptVersion | None) -> Dataset | None:
     name = spec.dataset or (base.dataset if base else None)
     return find_dataset(session, name=name) if name else None
+
+
+def require_author(session: Session, *, handle: str) -> tuple[Member, Role]:
+    """The active member ``handle`` and the role they submit with (pm, or expert acting as
+    a prompt author), or a RoleError: who may propose or revise a change."""
+    return require_member(session, handle=handle, roles=AUTHORS)
+
+
+def submit_doc(
+    session: Session,
+    *,
+    doc: YamlDoc,
+    author: str,
+    note: str | None = None,
+    not_evaluated: str | None = None,
+) -> ChangeRequest:
+    """``change submit`` on a prompt document: a file (the CLI) or a form's fields (Slack,
+    ``roles.prompt_fields``), through the same checks; an error says where (FieldError)."""
+    spec = parse_prompt_doc(doc)
+    return submit_change(session, spec=spec, author=author, note=note, not_evaluated=not_evaluated)
 
 
 def submit_change(
@@ -40,7 +65,7 @@ def submit_change(
     change is shown as waiting for someone to run ``change evaluate``, not for promptloop.
     Two submits of the same file at once open one change; the other gets a PolicyError.
     """
-    member, role = require_member(session, handle=author, roles=AUTHORS)
+    member, role = require_author(session, handle=author)
     prompt = find_prompt(session, name=spec.name)
     base = label_target(session, prompt=prompt, label=PRODUCTION)
     dataset = dataset_for(session, spec, base)
@@ -107,7 +132,7 @@ def revise_change(
     prompt = find_prompt(session, name=spec.name)
     if prompt.id != change.prompt_id:
         raise InputError(f"change {change_id} is not about prompt '{spec.name}'")
-    member, _ = require_member(session, handle=author, roles=AUTHORS)
+    member, _ = require_author(session, handle=author)
     if member.id != change.author_id:
         raise PolicyError(f"only the author of change {change_id} may revise it")
     if State(change.state) not in (State.EVAL_FAILED, State.CHANGES_REQUESTED):

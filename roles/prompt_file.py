@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from roles.errors import InputError
+from roles.errors import FieldError, InputError
 
 if TYPE_CHECKING:
     import yaml
@@ -120,17 +120,22 @@ def parse_prompt_doc(doc: YamlDoc) -> PromptSpec:
             parse_suite(spec.suite, suite_source)
         except InputError as exc:
             raise InputError(_pinpoint(exc.message, suite_source, suite_doc, suite_root)) from None
-    check_syntax(spec.template, doc.where(("template",)))
-    if spec.system:
-        check_syntax(spec.system, doc.where(("system",)))
+    for part in ("template", "system"):
+        source = getattr(spec, part)
+        if source:
+            try:
+                check_syntax(source, doc.where((part,)))
+            except InputError as exc:
+                raise FieldError(exc.message, loc=(part,)) from None
     for index, example in enumerate(spec.examples):
         try:
             render(spec.template, example.input)
         except RenderError as exc:
             what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
-            raise InputError(
+            raise FieldError(
                 f"{doc.where(('examples', index, 'input'))}: few-shot example {index + 1} does "
-                f"not render through the template: {what}"
+                f"not render through the template: {what}",
+                loc=("examples", index, "input"),
             ) from None
     return spec
 
@@ -187,11 +192,16 @@ def _dumper() -> type[yaml.SafeDumper]:
     return Dumper
 
 
-def export_yaml(spec: PromptSpec) -> str:
+def yaml_text(value: Any) -> str:
+    """``value`` as the YAML of a prompt file (multi-line text as ``|`` blocks)."""
     import yaml
 
+    return str(yaml.dump(value, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100))
+
+
+def export_yaml(spec: PromptSpec) -> str:
     data: dict[str, Any] = {"name": spec.name}
     for key, value in spec.content().items():
         if value not in (None, {}, []):
             data[key] = value
-    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)
+    return yaml_text(data)

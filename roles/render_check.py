@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from roles.datasets import items_of
-from roles.errors import InputError
+from roles.errors import FieldError
 from roles.ledger import Dataset
 from roles.prompt_file import PromptSpec
 
@@ -20,7 +20,7 @@ def check_renders(session: Session, *, spec: PromptSpec, dataset: Dataset | None
     """Render the candidate for every dataset item; return the item count.
 
     Raises:
-        InputError: naming the first item that fails and the missing variable.
+        FieldError: naming the first item that fails and the missing variable.
     """
     if dataset is None:
         return 0
@@ -40,7 +40,8 @@ def _render_or_refuse(spec: PromptSpec, variables: dict[str, Any], where: str) -
         )
     except RenderError as exc:
         what = f"variable '{exc.variable}' is undefined" if exc.variable else exc.message
-        raise InputError(
+        raise FieldError(
             f"the {exc.part} of '{spec.name}' does not render for {where}: {what}; "
-            "nothing was written"
+            "nothing was written",
+            loc=(exc.part,),
         ) from None

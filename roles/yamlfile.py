@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from roles.errors import InputError
+from roles.errors import FieldError, InputError
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -47,7 +47,8 @@ class YamlDoc:
         try:
             return model.model_validate(self.data if data is None else data)
         except ValidationError as exc:
-            raise InputError(describe_validation(exc, self, loc)) from None
+            where = loc + tuple(exc.errors()[0]["loc"])
+            raise FieldError(describe_validation(exc, self, loc), loc=where) from None
 
 
 def describe_validation(exc: ValidationError, doc: YamlDoc, prefix: Loc = ()) -> str:
@@ -130,7 +131,7 @@ def load_yaml_text(text: str, source: str) -> YamlDoc:
     bad = non_finite(data)
     if bad is not None:
         field = ".".join(str(p) for p in bad)
-        raise InputError(f"{doc.where(bad)}: {field}: NaN and infinity are not allowed")
+        raise FieldError(f"{doc.where(bad)}: {field}: NaN and infinity are not allowed", loc=bad)
     return doc
 
 

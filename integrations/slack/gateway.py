@@ -99,6 +99,9 @@ def build_app(
     hook = ConclusionHook(on_review_concluded)
     bolt.use(_checker(settings.slack_team_id))
     bolt.error(_log_error)
+    from integrations.slack.submit_handlers import register_submit
+
+    register_submit(bolt)  # before handlers': their catch-all takes any other modal
     handlers.register(bolt, hook)
     return Gateway(bolt=bolt, hook=hook, executor=executor)
 

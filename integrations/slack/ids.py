@@ -29,6 +29,26 @@ REJECT_REASON_VIEW = "reject_reason"
 REJECT_TEXT_BLOCK = "reject_text"
 REJECT_TEXT_ACTION = "text"
 
+# Submitting a change from Slack: the slash command, the global shortcut, and two modals.
+SLASH_COMMAND = "/promptloop"
+CHANGE_SHORTCUT = "promptloop_change"
+# Which prompt (a static select; submitting it turns the modal into the change form).
+PICK_PROMPT_VIEW = "pick_prompt"
+PICK_PROMPT_BLOCK = "prompt"
+PICK_PROMPT_ACTION = "name"
+# The change form (private_metadata: {"prompt": name, "version": number} it was opened on).
+# Each field's block id is ``change_<field>`` (roles.prompt_fields.FIELDS), its action "text".
+CHANGE_VIEW = "change_submit"
+CHANGE_NOTE_BLOCK = "change_note"
+CHANGE_TEXT_ACTION = "text"
+# What the form becomes once the change is written (nothing to submit).
+CHANGE_DONE_VIEW = "change_submitted"
+
+
+def change_block(field: str) -> str:
+    """The change form's block id for a prompt field: ``change_template``."""
+    return f"change_{field}"
+
 
 def show_full_action(field: str) -> str:
     """``show_full:output``: one action id per field, unique within a message."""

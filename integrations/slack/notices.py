@@ -148,10 +148,16 @@ def eval_failed(session: Session, *, change_id: int, reasons: list[str], key: st
 
 
 def tell_author(
-    session: Session, *, change_id: int, title: str, lines: list[str], key: str
+    session: Session,
+    *,
+    change_id: int,
+    title: str,
+    lines: list[str],
+    key: str,
+    run_url: str | None = None,
 ) -> OutboxMessage:
     """A direct message to the author's Slack user, or (no Slack id on record) a line
-    naming them in the review channel."""
+    naming them in the review channel; ``run_url``: a link to the Prefect run."""
     change = get_change(session, change_id)
     author = session.get(Member, change.author_id)
     slack_id = author.slack_user_id if author else None
@@ -161,7 +167,7 @@ def tell_author(
     return post_message(
         session,
         kind=OutboxKind.NOTICE,
-        message=notice(title, lines[: MAX_LINES + 2]),
+        message=notice(title, lines[: MAX_LINES + 2], run_url=run_url),
         change_id=change_id,
         key=key,
         channel=slack_id or channel_for(OutboxKind.REVIEW_PARENT),

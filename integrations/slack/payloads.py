@@ -135,7 +135,8 @@ def team_of(body: dict[str, Any]) -> str | None:
     team = body.get("team") or {}
     user = body.get("user") or {}
     found = team.get("id") if isinstance(team, dict) else None
-    return found or (user.get("team_id") if isinstance(user, dict) else None)
+    found = found or (user.get("team_id") if isinstance(user, dict) else None)
+    return found or body.get("team_id")  # a slash command's form: team_id at the top
 
 
 class RequestStamp(BaseModel):

@@ -34,13 +34,7 @@ def signed(
     payload: dict[str, Any], *, secret: str, timestamp: int | None = None
 ) -> tuple[str, dict[str, str]]:
     """The form body (``payload=<json>``) and the headers Slack would send with it."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    body = urlencode({"payload": json.dumps(payload)})
-    return body, {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": signature(body, secret=secret, timestamp=timestamp),
-    }
+    return signed_form({"payload": json.dumps(payload)}, secret=secret, timestamp=timestamp)
 
 
 def click(
@@ -93,7 +87,9 @@ def reject_submission(
 ) -> dict[str, Any]:
     """A ``view_submission`` of the reject-reason modal, as Slack sends it."""
     values = {
-        ids.REJECT_TEXT_BLOCK: {ids.REJECT_TEXT_ACTION: {"type": "plain_text_input", "value": reason}}
+        ids.REJECT_TEXT_BLOCK: {
+            ids.REJECT_TEXT_ACTION: {"type": "plain_text_input", "value": reason}
+        }
     }
     return _submission(user, team, ids.REJECT_REASON_VIEW, str(change_id), values)
 
@@ -115,3 +111,79 @@ def _submission(
             "state": {"values": values},
         },
     }
+
+
+def signed_form(
+    fields: dict[str, str], *, secret: str, timestamp: int | None = None
+) -> tuple[str, dict[str, str]]:
+    """A slash command's form body (its fields at the top, no ``payload``), signed."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    body = urlencode(fields)
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature(body, secret=secret, timestamp=timestamp),
+    }
+
+
+def slash_command(
+    *, user: str, text: str, channel: str = "C0PM", team: str = TEAM
+) -> dict[str, str]:
+    """``/promptloop TEXT`` typed by ``user`` in ``channel``: the fields Slack posts."""
+    return {
+        "token": "unused",
+        "team_id": team,
+        "team_domain": "promptloop",
+        "channel_id": channel,
+        "channel_name": "pm",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": ids.SLASH_COMMAND,
+        "text": text,
+        "api_app_id": "A0PROMPTLOOP",
+        "response_url": "https://hooks.slack.com/commands/T0FAKE/1/x",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+    }
+
+
+def shortcut(
+    *, user: str, callback_id: str = ids.CHANGE_SHORTCUT, team: str = TEAM
+) -> dict[str, Any]:
+    """A global shortcut chosen by ``user`` (``type: shortcut``)."""
+    return {
+        "type": "shortcut",
+        "team": {"id": team, "domain": "promptloop"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0PROMPTLOOP",
+        "callback_id": callback_id,
+        "action_ts": f"{time.time():.6f}",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:12]}",
+    }
+
+
+def view_submission(
+    view: dict[str, Any],
+    *,
+    user: str,
+    texts: dict[str, dict[str, str | None]] | None = None,
+    selected: dict[str, dict[str, str]] | None = None,
+    team: str = TEAM,
+) -> dict[str, Any]:
+    """``view`` (as views.open was given it) submitted by ``user``: ``texts`` typed in its
+    text inputs and options ``selected`` in its selects, by block id and action id."""
+    state: dict[str, dict[str, Any]] = {}
+    for block, actions in (texts or {}).items():
+        for action, value in actions.items():
+            state.setdefault(block, {})[action] = {"type": "plain_text_input", "value": value}
+    for block, choices in (selected or {}).items():
+        for action, chosen in choices.items():
+            option = {"text": {"type": "plain_text", "text": chosen}, "value": chosen}
+            state.setdefault(block, {})[action] = {
+                "type": "static_select",
+                "selected_option": option,
+            }
+    payload = _submission(user, team, view["callback_id"], view.get("private_metadata", ""), state)
+    payload["view"]["hash"] = view.get("hash") or "1700000000.abcdef"
+    if view.get("id"):
+        payload["view"]["id"] = view["id"]
+    return payload

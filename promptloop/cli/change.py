@@ -9,11 +9,18 @@ from typing import Annotated, Any
 import typer
 
 from integrations.db import session_scope
-from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, PromptFilterOpt, read_prompt_spec
+from promptloop.cli.common import (
+    ActorOpt,
+    JsonOpt,
+    NoteOpt,
+    PromptFilterOpt,
+    read_prompt_doc,
+    read_prompt_spec,
+)
 from promptloop.cli.output import ago, emit_json, out, say, styled, table
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PolicyError
-from roles.pm import expect_evaluation, revise_change, submit_change, withdraw_change
+from roles.pm import expect_evaluation, revise_change, submit_doc, withdraw_change
 
 app = typer.Typer(
     help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
@@ -97,11 +104,11 @@ def submit(
     """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
     if wait and no_eval:
         raise InputError("--wait and --no-eval contradict each other; give one of them")
-    spec = read_prompt_spec(file)
+    doc = read_prompt_doc(file)
     with session_scope() as session:
-        change = submit_change(
+        change = submit_doc(
             session,
-            spec=spec,
+            doc=doc,
             author=actor,
             note=note,
             not_evaluated=_not_evaluated(wait=wait, skip=no_eval),

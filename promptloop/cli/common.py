@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from roles.prompt_file import PromptSpec
+    from roles.yamlfile import YamlDoc
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ActorOpt = Annotated[str, typer.Option("--as", help="Your handle on the team (see `team list`).")]
@@ -19,12 +20,17 @@ PromptFilterOpt = Annotated[
 ]
 
 
-def read_prompt_spec(path: Path) -> PromptSpec:
-    """A prompt file, or standard input when the path is ``-`` (``prompt export | push -``)."""
-    from roles.prompt_file import parse_prompt_doc, parse_prompt_file  # only commands that read one
+def read_prompt_doc(path: Path) -> YamlDoc:
+    """A prompt file's document, or standard input's when the path is ``-``."""
+    from roles.yamlfile import load_yaml, load_yaml_text  # only commands that read one
 
     if str(path) == "-":
-        from roles.yamlfile import load_yaml_text
+        return load_yaml_text(sys.stdin.read(), "<stdin>")
+    return load_yaml(path)
 
-        return parse_prompt_doc(load_yaml_text(sys.stdin.read(), "<stdin>"))
-    return parse_prompt_file(path)
+
+def read_prompt_spec(path: Path) -> PromptSpec:
+    """A prompt file, or standard input when the path is ``-`` (``prompt export | push -``)."""
+    from roles.prompt_file import parse_prompt_doc
+
+    return parse_prompt_doc(read_prompt_doc(path))

@@ -26,16 +26,18 @@ def start(change_id: int, prompt: str, *, force: bool = False) -> dict[str, Any]
     try:
         running = control.ensure_serving(say)
     except PromptloopError as exc:
+        from integrations.pipeline_runs import note_launch_failure
+
         note_launch_failure(change_id, exc)
         raise type(exc)(
             f"{exc.message}; change {change_id} stays {_state(change_id)}: retry with "
             f"`promptloop change evaluate {change_id}`"
         ) from None
-    from integrations.pipeline_runs import refuse_if_running, start_pipeline
+    from integrations.pipeline_runs import attempt_key, refuse_if_running, start_pipeline
 
     if not force:
         refuse_if_running(change_id)
-    run = start_pipeline(change_id, prompt=prompt, attempt=_attempt(change_id, force=force))
+    run = start_pipeline(change_id, prompt=prompt, attempt=attempt_key(change_id, force=force))
     url = _url(running, str(run.id))
     say(f"pipeline run {run.name}: {url}")
     return {"evaluation": "started", "flow_run_id": str(run.id), "flow_run_url": url}
@@ -65,15 +67,6 @@ def resume(change_id: int, prompt: str) -> dict[str, Any]:
 
 def _url(running: dict[str, Any], flow_run_id: str) -> str:
     return f"{running['ui_url']}/runs/flow-run/{flow_run_id}"
-
-
-def _attempt(change_id: int, *, force: bool) -> str:
-    """One run per attempt: a new revision, or a retry after a recorded error, is a new one."""
-    with session_scope() as session:
-        change = get_change(session, change_id)
-        error_at = change.evaluation_error_at.isoformat() if change.evaluation_error_at else ""
-    retry = f"-{time.time_ns()}" if force else ""
-    return f"r{change.revision}-{error_at}{retry}"
 
 
 def follow(change_id: int, flow_run_id: str, *, past: str | None = None) -> str:
@@ -189,16 +182,3 @@ def evaluation_failure(change_id: int, fallback: str) -> PromptloopError:
         f"the evaluation of change {change_id} failed ({message}){where}; the change stays "
         f"{state}: {again} retries it (please report the bug)"
     )
-
-
-def note_launch_failure(change_id: int, exc: BaseException) -> None:
-    """Leave why the pipeline could not start where `change show` looks, so a change never
-    sits silently: an outage (Prefect down), our own refusal, or a bug."""
-    from roles.evaluation.change import ErrorKind, note_evaluation_error
-
-    kind: ErrorKind = "bug"
-    if isinstance(exc, PromptloopError):
-        kind = "outage" if isinstance(exc, OutageError) else "input"
-    message = exc.message if isinstance(exc, PromptloopError) else f"{type(exc).__name__}: {exc}"
-    with session_scope() as session:
-        note_evaluation_error(session, change_id=change_id, kind=kind, message=message)
