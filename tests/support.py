@@ -95,4 +95,4 @@ def right_answers(body: dict[str, Any]) -> str:
     }
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
     ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
-    return answers.get(ticket, "billing") if "exactly one word" in system else "billing"
+    return answers.get(ticket, "billing") if "something broken" in system else "billing"

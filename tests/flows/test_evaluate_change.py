@@ -24,7 +24,7 @@ ANSWERS = {
     json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
     for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
 }
-CANDIDATE_MARK = "exactly one word"  # only the sample change's system text says this
+CANDIDATE_MARK = "something broken"  # only the sample change's system text says this
 
 
 def ticket_of(body: dict[str, Any]) -> str:

@@ -254,7 +254,7 @@ def test_the_candidate_cannot_shrink_its_own_review(session: Session) -> None:
     session.add(candidate)
     session.commit()
     review = start_review(session, change_id=change_id, now=NOW)
-    assert (review.items_needed, review.min_experts, review.max_fail_share) == (10, 2, 0.2)
+    assert (review.items_needed, review.min_experts, review.max_fail_share) == (10, 2, 0.5)
 
 
 def test_a_fail_needs_its_category(session: Session) -> None:
