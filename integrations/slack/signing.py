@@ -93,9 +93,20 @@ def reject_submission(
 ) -> dict[str, Any]:
     """A ``view_submission`` of the reject-reason modal, as Slack sends it."""
     values = {
-        ids.REJECT_TEXT_BLOCK: {ids.REJECT_TEXT_ACTION: {"type": "plain_text_input", "value": reason}}
+        ids.REJECT_TEXT_BLOCK: {
+            ids.REJECT_TEXT_ACTION: {"type": "plain_text_input", "value": reason}
+        }
     }
     return _submission(user, team, ids.REJECT_REASON_VIEW, str(change_id), values)
+
+
+def override_submission(
+    *, user: str, change_id: int | str, reason: str, team: str = TEAM
+) -> dict[str, Any]:
+    """A ``view_submission`` of the override-reason modal (Approve over a flagged gate)."""
+    block, action = ids.OVERRIDE_TEXT_BLOCK, ids.OVERRIDE_TEXT_ACTION
+    values = {block: {action: {"type": "plain_text_input", "value": reason}}}
+    return _submission(user, team, ids.OVERRIDE_REASON_VIEW, str(change_id), values)
 
 
 def _submission(
