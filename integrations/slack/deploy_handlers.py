@@ -49,14 +49,14 @@ read_override_reason = reading("override", parse_override_reason)
 def register_deploys(app: App, hook: ConclusionHook) -> None:
     def approve_click(context: BoltContext, client: WebClient) -> None:
         click: Click = context["click"]
-        approve_now = lambda: _decide(context["stamp"], click.user_id, click.target_id, hook)  # noqa: E731
 
         def job() -> str | None:
             with session_scope() as session:
                 needed = gate_override(session, change_id=click.target_id)
             if needed != "needs_reason":
-                return approve_now()
-            return _open(client, click, override_reason_modal(change_id=click.target_id))
+                return _decide(context["stamp"], click.user_id, click.target_id, hook)
+            _open(client, click, override_reason_modal(change_id=click.target_id))
+            return None
 
         attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
 
@@ -73,8 +73,12 @@ def register_deploys(app: App, hook: ConclusionHook) -> None:
     def open_reject_modal(context: BoltContext, client: WebClient) -> None:
         click: Click = context["click"]
         modal = reject_reason_modal(change_id=click.target_id)
-        job = lambda: _open(client, click, modal)  # noqa: E731
-        attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
+        attempt(
+            client,
+            user_id=click.user_id,
+            channel_id=click.channel_id,
+            job=lambda: _open(client, click, modal),
+        )
 
     def rollback_click(context: BoltContext, client: WebClient) -> None:
         click: Click = context["click"]

@@ -5,9 +5,9 @@ transient with the same delivery id, and stops on a 4xx, visible in `outbox list
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
+import re
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from deploy_support import Receiver, awaiting_approval, deploy, free_port, webhook_receiver
@@ -22,13 +22,16 @@ SECRET = "whsec-test-0123456789"
 FAST = DeliveryPolicy(backoff_base_s=0.02, backoff_max_s=0.1, poll_s=0.01)
 
 
-def verify(secret: str, timestamp: str, signature: str, body: bytes, tolerance_s: int = 300) -> bool:
-    """The receiver's check, as the README gives it."""
-    if abs(time.time() - int(timestamp)) > tolerance_s:
-        return False  # too old, or from the future: a replay
-    signed = timestamp.encode() + b"." + body
-    expected = "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+def readme_verify() -> Callable[[str, str, str, bytes], bool]:
+    """The receiver's check exactly as the README gives it (its Python block)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "def verify(" in b]
+    namespace: dict[str, object] = {}
+    exec(block, namespace)
+    return namespace["verify"]  # type: ignore[return-value]
+
+
+verify = readme_verify()
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
