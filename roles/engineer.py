@@ -32,6 +32,8 @@ from roles.approval.policy import ApprovalPolicy, policy_for_change
 from roles.approval.rollback import (
     ChangeRollback,
     RollbackResult,
+    previous_deployment,
+    rollable,
     rollback,
     rollback_change,
     rolled_back_by,
@@ -400,7 +402,9 @@ __all__ = [
     "decided_by",
     "gate_override",
     "override_of",
+    "previous_deployment",
     "reject",
+    "rollable",
     "rollback",
     "rollback_change",
     "rolled_back_by",

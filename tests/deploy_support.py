@@ -27,10 +27,13 @@ from roles.states import State
 from roles.transitions import get_change, transition
 
 
-def awaiting_approval(*, gate_outcome: str | None = None, allow_override: bool = False) -> int:
-    """A change awaiting approval, its deploy request written (as the pipeline does)."""
+def awaiting_approval(
+    *, gate_outcome: str | None = None, allow_override: bool = False, variant: str = ""
+) -> int:
+    """A change awaiting approval, its deploy request written (as the pipeline does); with
+    ``variant``, another candidate of the sample prompt (the sample loaded already)."""
     with Session(get_engine(), expire_on_commit=False) as session:
-        change_id = change_in_review(session, gate_outcome=gate_outcome)
+        change_id = change_in_review(session, gate_outcome=gate_outcome, variant=variant)
         if allow_override:  # production's policy decides
             base = session.get(PromptVersion, get_change(session, change_id).base_version_id)
             assert base is not None

@@ -15,16 +15,16 @@ from integrations.slack.blocks import DeployRequestView, deploy_request
 from integrations.slack.post import link_in, post_message, revise_message
 from roles.changes import verdict_of
 from roles.engineer import (
-    PRODUCTION,
     approval_progress,
     decided_by,
     gate_override,
     override_of,
+    rollable,
     rolled_back_by,
 )
 from roles.ledger import Handoff, Member, OutboxKind, OutboxMessage, Prompt, PromptVersion
 from roles.outbox import find_message
-from roles.registry import label_target, version_diff
+from roles.registry import version_diff
 from roles.transitions import get_change
 
 SCORECARD_LINES = 8
@@ -76,7 +76,7 @@ def deploy_view(session: Session, *, change_id: int, run_url: str | None) -> Dep
         gate=GATE_NOTES.get(gate),
         needs_override_reason=gate == "needs_reason",
         override=override_line(session, change_id=change_id),
-        can_roll_back=change.state == "deployed" and _is_production(session, prompt, candidate),
+        can_roll_back=rollable(session, change_id=change_id),
     )
 
 
@@ -84,11 +84,6 @@ def override_line(session: Session, *, change_id: int) -> str | None:
     """ "sam overrode the gate: <reason>", for the deploy request and the deployed notice."""
     found = override_of(session, change_id=change_id)
     return f"{found[0]} approved over the gate's flag: {found[1]}" if found else None
-
-
-def _is_production(session: Session, prompt: Prompt, version: PromptVersion) -> bool:
-    current = label_target(session, prompt=prompt, label=PRODUCTION)
-    return current is not None and current.id == version.id
 
 
 def post_deploy_request(

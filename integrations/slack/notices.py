@@ -14,7 +14,7 @@ from integrations.slack.blocks import notice
 from integrations.slack.post import channel_for, post_message, review_key
 from integrations.slack.review import refresh_review
 from integrations.webhooks.events import queue_deploy_event
-from roles.engineer import ApprovalOutcome, RollbackResult
+from roles.engineer import ApprovalOutcome, RollbackResult, previous_deployment
 from roles.expert import ReviewConclusion, VoteOutcome
 from roles.ledger import Member, OutboxKind, OutboxMessage
 from roles.outbox import find_message
@@ -75,7 +75,7 @@ def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
         return
     lines = [outcome.message]
     if outcome.deployment_id is not None:
-        queue_deploy_event(session, deployment_id=outcome.deployment_id)
+        production_moved(session, deployment_id=outcome.deployment_id)
         overridden = override_line(session, change_id=change_id)
         lines += [f"OVERRIDE: {overridden}"] if overridden else []
     change = get_change(session, change_id)
@@ -113,7 +113,7 @@ def rolled_back(
     change's deploy request shows it (its Rollback button gone), the webhook's event queued."""
     from integrations.slack.deploys import refresh_deploy_request
 
-    queue_deploy_event(session, deployment_id=result.deployment_id)
+    production_moved(session, deployment_id=result.deployment_id)
     title = f"Rolled back: {result.prompt} v{result.from_version} → v{result.to_version} by {actor}"
     lines = [reason] if reason else []
     post_message(
@@ -133,6 +133,17 @@ def rolled_back(
             lines=lines,
             key=f"notice:{result.change_id}:rollback:{result.deployment_id}",
         )
+
+
+def production_moved(session: Session, *, deployment_id: int) -> None:
+    """After a deploy or a rollback: the webhook's event queued (if one is configured), and
+    the request of the deploy it superseded offers its Rollback no more."""
+    from integrations.slack.deploys import refresh_deploy_request
+
+    queue_deploy_event(session, deployment_id=deployment_id)
+    before = previous_deployment(session, deployment_id=deployment_id)
+    if before is not None and before.kind == "deploy" and before.change_id is not None:
+        refresh_deploy_request(session, change_id=before.change_id)
 
 
 def _any_deploy_request(session: Session, change_id: int) -> OutboxMessage | None:

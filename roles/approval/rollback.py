@@ -68,11 +68,7 @@ def rollback(
     current = label_target(session, prompt=found, label=PRODUCTION)
     if current is None:
         raise InputError(f"'{prompt}' has no production version to roll back")
-    latest = session.exec(
-        select(Deployment)
-        .where(Deployment.prompt_id == found.id)
-        .order_by(col(Deployment.id).desc())
-    ).first()
+    latest = _latest(session, found.id or 0)
     if to_version is None and latest is not None and latest.kind == "rollback":
         by = session.get(Member, latest.actor_id)
         raise ConflictError(
@@ -164,20 +160,16 @@ def rollback_change(session: Session, *, change_id: int, who: Who, now: datetime
         session.flush()
         return ChangeRollback(decision="refused", message=refusal or "refused")
     _take_deployed(session, change, now=now)  # clicks on one change's button queue up here
-    deployed = session.exec(
-        select(Deployment)
-        .where(Deployment.change_id == change_id)
-        .where(Deployment.kind == "deploy")
-        .order_by(col(Deployment.id).desc())
-    ).first()
     prompt = session.get(Prompt, change.prompt_id)
-    assert prompt is not None and deployed is not None
+    latest = _latest(session, change.prompt_id)
+    assert prompt is not None and latest is not None
     current = label_target(session, prompt=prompt, label=PRODUCTION)
-    if current is None or current.id != deployed.to_version_id:
-        now_at = f"v{current.number}" if current else "unset"
+    moved = latest.change_id != change_id or latest.kind != "deploy"
+    if moved or current is None or current.id != latest.to_version_id:
         raise PolicyError(
-            f"production of '{prompt.name}' is {now_at} now, not what change {change_id} "
-            f"deployed; roll back with `promptloop prompt rollback {prompt.name} --to VERSION`"
+            f"production of '{prompt.name}' has moved since change {change_id} deployed it; "
+            f"roll back from the latest deploy's request, or `promptloop prompt rollback "
+            f"{prompt.name} --to VERSION`"
         )
     result = rollback(session, prompt=prompt.name, actor=member.handle, now=now)
     message = (
@@ -187,6 +179,37 @@ def rollback_change(session: Session, *, change_id: int, who: Who, now: datetime
     return ChangeRollback(
         decision="rolled_back", message=message, actor=member.handle, result=result
     )
+
+
+def rollable(session: Session, *, change_id: int) -> bool:
+    """Whether the change's Rollback may be offered: it is deployed, and its deploy is the
+    last move of its prompt's production (no later deploy or rollback)."""
+    change = get_change(session, change_id)
+    if change.state != State.DEPLOYED.value:
+        return False
+    latest = _latest(session, change.prompt_id)
+    return latest is not None and latest.kind == "deploy" and latest.change_id == change_id
+
+
+def previous_deployment(session: Session, *, deployment_id: int) -> Deployment | None:
+    """The move of the same prompt's production just before this one."""
+    deployment = session.get(Deployment, deployment_id)
+    if deployment is None:
+        return None
+    return session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == deployment.prompt_id)
+        .where(col(Deployment.id) < deployment_id)
+        .order_by(col(Deployment.id).desc())
+    ).first()
+
+
+def _latest(session: Session, prompt_id: int) -> Deployment | None:
+    return session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == prompt_id)
+        .order_by(col(Deployment.id).desc())
+    ).first()
 
 
 def rolled_back_by(session: Session, *, change_id: int) -> str | None:

@@ -104,6 +104,23 @@ def test_two_rollback_clicks_at_once_roll_back_once(
     assert f"rolled back to v1 by {winner} at " in second[0] and "nothing was written" in second[0]
 
 
+def test_a_later_deploy_takes_the_rollback_button_off_the_earlier_request(
+    gateway: RunningGateway, gateway_env: FakeSlackServer
+) -> None:
+    first = awaiting_approval()
+    deploy(first)
+    second = awaiting_approval(variant="second")
+    deploy(second, by="lee")
+    assert production() == 3
+    assert ids.DEPLOY_ROLLBACK not in buttons(deploy_request(first))
+    assert ids.DEPLOY_ROLLBACK in buttons(deploy_request(second))
+    stale = press(ids.DEPLOY_ROLLBACK, "U04SAM", first)  # an old message's button, still shown
+    assert gateway.send(*stale).status_code == 200
+    until(lambda: answers(gateway_env, "U04SAM"))
+    assert "has moved since change" in answers(gateway_env, "U04SAM")[0]
+    assert rollbacks() == [] and production() == 3
+
+
 def test_someone_not_an_engineer_is_refused_and_it_is_recorded(
     gateway: RunningGateway, gateway_env: FakeSlackServer
 ) -> None:
