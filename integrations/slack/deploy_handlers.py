@@ -40,6 +40,7 @@ from integrations.slack.replay import remember_request
 from integrations.slack.views import override_reason_modal, reject_reason_modal
 from roles.clock import utcnow
 from roles.engineer import Who, approve, gate_override, reject, rollback_change
+from roles.transitions import get_change
 
 Listener = Callable[[BoltContext, WebClient], None]
 read_reject_reason = reading("reject", parse_reject_reason)
@@ -52,8 +53,9 @@ def register_deploys(app: App, hook: ConclusionHook) -> None:
 
         def job() -> str | None:
             with session_scope() as session:
-                needed = gate_override(session, change_id=click.target_id)
-            if needed != "needs_reason":
+                asks = get_change(session, click.target_id).state == "awaiting_approval"
+                asks = asks and gate_override(session, change_id=click.target_id) == "needs_reason"
+            if not asks:  # approve (or be told why not: decided already, by whom)
                 return _decide(context["stamp"], click.user_id, click.target_id, hook)
             _open(client, click, override_reason_modal(change_id=click.target_id))
             return None

@@ -166,6 +166,11 @@ def test_approve_over_an_inconclusive_gate_asks_for_the_reason_and_shows_the_ove
     assert any("Deployed: change" in t and f"OVERRIDE: {line}" in t for t in texts)
     shown = cli("change", "show", str(change_id))
     assert "(OVERRIDE of an inconclusive gate): sam" in shown.stdout and reason in shown.stdout
+    late = press(ids.DEPLOY_APPROVE, "U05LEE", change_id)  # decided: told, no modal
+    assert gateway.send(*late).status_code == 200
+    until(lambda: answers(gateway_env, "U05LEE"))
+    assert f"change {change_id} is deployed (approved by sam" in answers(gateway_env, "U05LEE")[0]
+    assert len(gateway_env.calls_to("views.open")) == 1
 
 
 def test_a_policy_without_overrides_refuses_approve_over_the_gate(
