@@ -110,6 +110,7 @@ def deliver_pending(
     worker = worker or worker_name()
     policy = policy or DeliveryPolicy()
     report = DeliveryReport()
+    made: WebhookSender | None = None  # a webhook sender of our own, closed at the end
     deadline = time.monotonic() + wait_s
     while not (stop and stop.is_set()):
         with Session(engine, expire_on_commit=False) as session:
@@ -129,8 +130,10 @@ def deliver_pending(
             time.sleep(policy.poll_s)
             continue
         if message.kind == WEBHOOK and webhook is None:
-            webhook = _webhook_from_settings()
+            webhook = made = _webhook_from_settings()
         _deliver(engine, sender, worker, message, parent, policy, report, webhook)
+    if made is not None:
+        made.close()
     with Session(engine) as session:
         report.left = undelivered(session)
     return report
