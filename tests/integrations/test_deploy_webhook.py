@@ -54,14 +54,17 @@ def assert_signed(receiver: Receiver) -> None:
     for got in receiver.received:
         h = headers(got)
         assert verify(SECRET, h["x-promptloop-timestamp"], h["x-promptloop-signature"], got.body)
-        assert not verify("another secret", h["x-promptloop-timestamp"], h["x-promptloop-signature"], got.body)
+        assert not verify(
+            "another secret", h["x-promptloop-timestamp"], h["x-promptloop-signature"], got.body
+        )
         assert h["x-promptloop-delivery"] == got.json()["delivery_id"]
         assert h["x-promptloop-event"] == got.json()["type"]
         assert h["content-type"] == "application/json"
 
 
 def test_one_signed_event_per_deploy_and_per_rollback(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     with webhook_receiver() as receiver:
         configure(monkeypatch, receiver.url)
@@ -69,7 +72,9 @@ def test_one_signed_event_per_deploy_and_per_rollback(
         approved = cli("change", "approve", str(change_id), "--as", "sam")
         assert approved.code == 0, approved.stderr
         assert len(webhook_rows()) == 1  # queued with the deployment, before any delivery
-        rolled = cli("prompt", "rollback", "support-triage", "--as", "lee", "--reason", "tickets misrouted")
+        rolled = cli(
+            "prompt", "rollback", "support-triage", "--as", "lee", "--reason", "tickets misrouted"
+        )
         assert rolled.code == 0, rolled.stderr
         report = deliver_pending(policy=FAST, wait_s=5)
         assert report.failed == 0 and report.left == 0
@@ -102,7 +107,8 @@ def test_one_signed_event_per_deploy_and_per_rollback(
 
 
 def test_receiver_down_then_up_gets_the_event_after_retries_with_one_delivery_id(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     port = free_port()
     configure(monkeypatch, f"http://127.0.0.1:{port}/hooks/promptloop")
@@ -121,7 +127,8 @@ def test_receiver_down_then_up_gets_the_event_after_retries_with_one_delivery_id
 
 
 def test_500_twice_then_429_then_200_is_one_logical_delivery(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     with webhook_receiver(statuses=[500, 503, 429]) as receiver:
         configure(monkeypatch, receiver.url)
@@ -137,7 +144,8 @@ def test_500_twice_then_429_then_200_is_one_logical_delivery(
 
 
 def test_a_400_fails_the_event_and_outbox_list_shows_it(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     with webhook_receiver(statuses=[400]) as receiver:
         configure(monkeypatch, receiver.url)
@@ -163,7 +171,8 @@ def test_no_url_no_event(cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_url_without_its_secret_is_refused_at_start(
-    cli, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("PROMPTLOOP_DEPLOY_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     get_settings.cache_clear()

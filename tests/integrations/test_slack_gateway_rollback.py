@@ -27,7 +27,9 @@ from roles.transitions import get_change
 
 
 def press(action_id: str, user: str, change_id: int) -> tuple[str, dict[str, str]]:
-    return signed(click(user=user, action_id=action_id, value=change_id, channel="C0DEPLOY"), secret=SECRET)
+    return signed(
+        click(user=user, action_id=action_id, value=change_id, channel="C0DEPLOY"), secret=SECRET
+    )
 
 
 def deploy_request(change_id: int) -> list[dict[str, Any]]:
@@ -48,7 +50,9 @@ def buttons(blocks: list[dict[str, Any]]) -> list[str]:
 
 def production() -> int:
     with Session(get_engine()) as session:
-        version = label_target(session, prompt=find_prompt(session, name="support-triage"), label="production")
+        version = label_target(
+            session, prompt=find_prompt(session, name="support-triage"), label="production"
+        )
         assert version is not None
         return version.number
 
@@ -58,7 +62,9 @@ def rollbacks() -> list[Deployment]:
 
 
 def answers(slack: FakeSlackServer, user: str) -> list[str]:
-    return [c.params["text"] for c in slack.calls_to("chat.postEphemeral") if c.params["user"] == user]
+    return [
+        c.params["text"] for c in slack.calls_to("chat.postEphemeral") if c.params["user"] == user
+    ]
 
 
 def test_rollback_moves_production_back_and_slack_shows_it(
@@ -78,7 +84,10 @@ def test_rollback_moves_production_back_and_slack_shows_it(
         handoff = session.exec(
             select(Handoff).where(Handoff.change_id == change_id).order_by(col(Handoff.id).desc())
         ).first()
-        assert handoff is not None and (handoff.from_state, handoff.to_state) == ("deployed", "rolled_back")
+        assert handoff is not None and (handoff.from_state, handoff.to_state) == (
+            "deployed",
+            "rolled_back",
+        )
         notices = [m.text for m in session.exec(select(OutboxMessage))]
     assert "Rolled back: support-triage v2 → v1 by lee" in notices
     after = deploy_request(change_id)
@@ -151,7 +160,9 @@ def test_approve_over_an_inconclusive_gate_asks_for_the_reason_and_shows_the_ove
     until(lambda: gateway_env.calls_to("views.open"))
     view = gateway_env.calls_to("views.open")[-1].params["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    assert view["callback_id"] == ids.OVERRIDE_REASON_VIEW and view["private_metadata"] == str(change_id)
+    assert view["callback_id"] == ids.OVERRIDE_REASON_VIEW and view["private_metadata"] == str(
+        change_id
+    )
     assert rows(Approval) == [] and rows(Deployment) == []  # the modal first, nothing decided
     reason = "the flagged slice is three items, all reviewed by hand"
     submitted = override_submission(user="U04SAM", change_id=change_id, reason=reason)
@@ -162,7 +173,10 @@ def test_approve_over_an_inconclusive_gate_asks_for_the_reason_and_shows_the_ove
     line = f"sam approved over the gate's flag: {reason}"
     assert line in text_of(deploy_request(change_id))
     with Session(get_engine()) as session:
-        texts = [text_of(m.blocks) for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice"))]
+        texts = [
+            text_of(m.blocks)
+            for m in session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice"))
+        ]
     assert any("Deployed: change" in t and f"OVERRIDE: {line}" in t for t in texts)
     shown = cli("change", "show", str(change_id))
     assert "(OVERRIDE of an inconclusive gate): sam" in shown.stdout and reason in shown.stdout
