@@ -16,7 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from roles.errors import InputError
@@ -103,6 +110,23 @@ class Settings(BaseSettings):
         "from prefect.yaml, served by Prefect workers) instead of serve's own.",
     )
 
+    # The deploy webhook: every deploy and rollback POSTed, signed, through the outbox.
+    deploy_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Where each deploy and rollback event is POSTed as signed JSON (unset: "
+        "no events are queued).",
+    )
+    deploy_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="The HMAC-SHA256 key the webhook's X-Promptloop-Signature is made with "
+        "(required with PROMPTLOOP_DEPLOY_WEBHOOK_URL).",
+    )
+    deploy_webhook_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long one webhook POST may take to answer."
+    )
+
     # Slack (step 3 onwards).
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(
@@ -158,6 +182,16 @@ class Settings(BaseSettings):
         min_length=1,
         description="The reasons an expert can pick when failing an item (JSON list).",
     )
+
+    @field_validator("deploy_webhook_secret", mode="after")
+    @classmethod
+    def _secret_with_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("deploy_webhook_url") and not (value and value.get_secret_value()):
+            raise ValueError(
+                "required when PROMPTLOOP_DEPLOY_WEBHOOK_URL is set: receivers verify the "
+                "signature made with it"
+            )
+        return value
 
     @field_validator("home", mode="after")
     @classmethod

@@ -17,38 +17,36 @@ transaction: exactly once, whoever clicks at the same moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from roles.approval.hold import hold_change
+from roles.approval.identity import Who, decision_row, engineer_or_refusal, identity
+from roles.approval.override import gate_override, override_of
 from roles.approval.policy import ApprovalPolicy, policy_for_change
-from roles.approval.rollback import RollbackResult, rollback
-from roles.changes import verdict_of
-from roles.errors import ConflictError, InputError, PolicyError, RoleError
+from roles.approval.rollback import (
+    ChangeRollback,
+    RollbackResult,
+    previous_deployment,
+    rollable,
+    rollback,
+    rollback_change,
+    rolled_back_by,
+)
+from roles.errors import ConflictError, InputError, PolicyError
 from roles.ledger import Approval, ChangeRequest, Deployment, Member, Prompt, PromptVersion
 from roles.registry import label_target, move_label
-from roles.roster import SYSTEM_HANDLE, find_member, roles_of
-from roles.states import Role, State
+from roles.roster import SYSTEM_HANDLE
+from roles.states import State
 from roles.transitions import get_change, transition
 
 PRODUCTION = "production"
 Outcome = Literal["approve", "deployed", "reject", "refused", "sent_back"]
-
-
-@dataclass(frozen=True)
-class Who:
-    """Who decides: a handle (the CLI's trusted ``--as``) or a verified Slack user."""
-
-    handle: str | None = None
-    slack_user_id: str | None = None
-    source: str = "cli"
-    os_user: str | None = None  # for the CLI: who typed it, and where
-    host: str | None = None
 
 
 class ApprovalOutcome(BaseModel):
@@ -93,7 +91,7 @@ def approve(
         return _send_back(session, change, stale, needed=policy.approvals)
     try:
         with session.begin_nested():
-            session.add(_row(change, who, member, "approve", override_reason, now=now))
+            session.add(decision_row(change, who, member, "approve", override_reason, now=now))
         again = False
     except IntegrityError:  # this engineer had approved already: counted once
         again = True
@@ -142,14 +140,14 @@ def reject(
         return _refuse(session, change, who, member, refusal, now=now, needed=policy.approvals)
     assert member is not None
     _take(session, change, now=now)
-    session.add(_row(change, who, member, "reject", reason.strip(), now=now))
+    session.add(decision_row(change, who, member, "reject", reason.strip(), now=now))
     transition(
         session,
         change_id=change_id,
         target=State.REJECTED,
         actor=member.handle,
         note=reason.strip(),
-        payload=_identity(who),
+        payload=identity(who),
     )
     return ApprovalOutcome(
         change_id=change_id,
@@ -203,20 +201,9 @@ def _check(
     slack_configured: bool,
 ) -> tuple[Member | None, str | None]:
     """The deciding member, and why they may not decide (None: they may)."""
-    if who.slack_user_id is not None:
-        member = session.exec(
-            select(Member).where(Member.slack_user_id == who.slack_user_id)
-        ).first()
-        if member is None:
-            return None, f"Slack user {who.slack_user_id} is not on the team"
-    elif who.handle is not None:
-        member = find_member(session, handle=who.handle)
-    else:
-        raise RoleError("who decides? give --as HANDLE")
-    if not member.active:
-        return member, f"'{member.handle}' is deactivated and cannot approve"
-    if Role.ENGINEER not in roles_of(session, member_id=member.id or 0):
-        return member, f"'{member.handle}' needs the engineer role to approve a deploy"
+    member, refusal = engineer_or_refusal(session, who=who)
+    if member is None or refusal is not None:
+        return member, refusal
     candidate = session.get(PromptVersion, change.candidate_version_id)
     if member.id == change.author_id:
         return member, (
@@ -237,16 +224,17 @@ def _check(
 def _gate_refusal(
     session: Session, change: ChangeRequest, policy: ApprovalPolicy, override: str | None
 ) -> str | None:
-    verdict = verdict_of(session, change_id=change.id or 0) or {}
-    if (verdict.get("payload") or {}).get("outcome") != "inconclusive":
-        return None
-    if not policy.allow_override:
+    needed = gate_override(session, change_id=change.id or 0)
+    if needed == "forbidden":
         return (
             "the gate was inconclusive and this prompt's policy does not allow approving "
             "over it (suite.approval.allow_override); reject it, or evaluate on more items"
         )
-    if not override or not override.strip():
-        return "the gate was inconclusive: an override needs a reason (--override-reason)"
+    if needed == "needs_reason" and (not override or not override.strip()):
+        return (
+            "the gate was inconclusive: an override needs a reason (--override-reason, or "
+            "Approve in Slack, which asks for it)"
+        )
     return None
 
 
@@ -260,7 +248,7 @@ def _refuse(
     now: datetime,
     needed: int,
 ) -> ApprovalOutcome:
-    session.add(_row(change, who, member, "refused", why, now=now))
+    session.add(decision_row(change, who, member, "refused", why, now=now))
     session.flush()
     return ApprovalOutcome(
         change_id=change.id or 0,
@@ -271,54 +259,9 @@ def _refuse(
     )
 
 
-def _row(
-    change: ChangeRequest,
-    who: Who,
-    member: Member | None,
-    decision: str,
-    reason: str | None,
-    *,
-    now: datetime,
-) -> Approval:
-    assert change.id is not None
-    return Approval(
-        change_id=change.id,
-        candidate_version_id=change.candidate_version_id,
-        member_id=member.id if member else None,
-        slack_user_id=who.slack_user_id,
-        decision=decision,
-        reason=reason.strip() if reason else None,
-        override=decision == "approve" and bool(reason),
-        source=who.source,
-        os_user=who.os_user,
-        host=who.host,
-        created_at=now,
-    )
-
-
-def _identity(who: Who) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in {
-            "source": who.source,
-            "slack_user_id": who.slack_user_id,
-            "os_user": who.os_user,
-            "host": who.host,
-        }.items()
-        if v
-    }
-
-
 def _take(session: Session, change: ChangeRequest, *, now: datetime) -> None:
     """Lock the change's row while it awaits approval: decisions are counted one by one."""
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(ChangeRequest)
-        .where(col(ChangeRequest.id) == change.id)
-        .where(col(ChangeRequest.state) == State.AWAITING_APPROVAL.value)
-        .values(updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    if not hold_change(session, change_id=change.id or 0, state=State.AWAITING_APPROVAL, now=now):
         raise _decided_first(session, change.id or 0)
 
 
@@ -327,7 +270,9 @@ def _decided_first(session: Session, change_id: int) -> ConflictError:
     state = session.exec(select(ChangeRequest.state).where(ChangeRequest.id == change_id)).one()
     who = decided_by(session, change_id=change_id)
     return ConflictError(
-        f"change {change_id} is {state} now" + (f" ({who})" if who else "") + "; nothing was written"
+        f"change {change_id} is {state} now"
+        + (f" ({who})" if who else "")
+        + "; nothing was written"
     )
 
 
@@ -449,11 +394,18 @@ def _number(session: Session, version_id: int | None) -> int | None:
 __all__ = [
     "ApprovalOutcome",
     "ApprovalPolicy",
+    "ChangeRollback",
     "RollbackResult",
     "Who",
     "approval_progress",
     "approve",
     "decided_by",
+    "gate_override",
+    "override_of",
+    "previous_deployment",
     "reject",
+    "rollable",
     "rollback",
+    "rollback_change",
+    "rolled_back_by",
 ]

@@ -44,6 +44,7 @@ def change_in_review(
     wrong: Collection[str] = (),
     variant: str = "",
     review_policy: dict[str, Any] | None = None,
+    gate_outcome: str | None = None,
 ) -> int:
     """A change in review whose candidate answers the items in ``wrong`` with 'account'
     (every other item, and the whole baseline, answers what is expected). Another
@@ -68,6 +69,8 @@ def change_in_review(
         "baseline_run": record_run(session, change, change.base_version_id, wrong=()),
         "candidate_run": record_run(session, change, change.candidate_version_id, wrong=wrong),
     }
+    if gate_outcome is not None:  # what the eval flow records of the gate's verdict
+        runs = {**runs, "outcome": gate_outcome}
     conclude_evaluation(session, change_id=change.id, passed=True, reasons=[], payload=runs)
     session.commit()
     return change.id

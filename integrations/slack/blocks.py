@@ -89,6 +89,10 @@ class DeployRequestView:
     approvals: int = 0
     approvals_needed: int = 1
     decided: str | None = None  # once decided: "deployed by sam …" in place of the buttons
+    gate: str | None = None  # the gate's flag: "inconclusive — approval needs an override reason"
+    needs_override_reason: bool = False  # Approve then asks for the reason (a modal)
+    override: str | None = None  # "sam overrode the gate: <reason>"
+    can_roll_back: bool = False  # deployed, and what it deployed is production still
 
 
 def _mrkdwn(text: str) -> MarkdownTextObject:
@@ -195,6 +199,7 @@ def deploy_request(request: DeployRequestView) -> SlackMessage:
             ]
         ),
         SectionBlock(text=_mrkdwn(f"*Scorecard*\n{_lines(request.scorecard)}")),
+        *_flags(request),
         _field_section("Diff", "diff", request.diff, cid),
         ContextBlock(
             elements=[
@@ -205,17 +210,44 @@ def deploy_request(request: DeployRequestView) -> SlackMessage:
         DividerBlock(),
     ]
     if request.decided is None:
+        approve = (
+            _button("Approve with override…", ids.DEPLOY_APPROVE, cid, "primary")
+            if request.needs_override_reason  # the reason's modal is the confirmation
+            else _button("Approve", ids.DEPLOY_APPROVE, cid, "primary", confirm=approve_confirm)
+        )
         blocks.append(
-            ActionsBlock(
-                elements=[
-                    _button("Approve", ids.DEPLOY_APPROVE, cid, "primary", confirm=approve_confirm),
-                    _button("Reject", ids.DEPLOY_REJECT, cid, "danger"),
-                ]
-            )
+            ActionsBlock(elements=[approve, _button("Reject", ids.DEPLOY_REJECT, cid, "danger")])
         )
     else:
         blocks.append(ContextBlock(elements=[_mrkdwn(escape(shorten(request.decided, 1000)))]))
+    if request.can_roll_back:
+        back = (
+            f"v{request.from_version}"
+            if request.from_version is not None
+            else "the previous version"
+        )
+        rollback_confirm = ConfirmObject(
+            title="Roll production back?",
+            text=f"The production label moves from v{request.to_version} back to {back}.",
+            confirm="Roll back",
+            deny="Cancel",
+        )
+        blocks.append(
+            ActionsBlock(
+                elements=[_button("Rollback", ids.DEPLOY_ROLLBACK, cid, "danger", rollback_confirm)]
+            )
+        )
     return SlackMessage(text=f"Deploy request: {title} (change #{cid})", blocks=blocks)
+
+
+def _flags(request: DeployRequestView) -> list[Block]:
+    """The gate's flag and the override, where an engineer cannot miss them."""
+    flags = [(":warning: *Gate*", request.gate), (":rotating_light: *Override*", request.override)]
+    return [
+        SectionBlock(text=_mrkdwn(f"{label}  {clip(text, 1500).text}"))
+        for label, text in flags
+        if text
+    ]
 
 
 def notice(title: str, lines: Sequence[str], *, run_url: str | None = None) -> SlackMessage:

@@ -32,6 +32,11 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.jitter import Jitter
 
+from integrations.delivery_errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from integrations.settings import Settings
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -41,21 +46,15 @@ TRANSIENT_ERRORS = frozenset(
 )
 
 
-class SlackDeliveryError(Exception):
-    def __init__(self, error: str) -> None:
-        super().__init__(error)
-        self.error = error
+class SlackDeliveryError(DeliveryError):
+    """A Slack call that failed, with Slack's error name."""
 
 
-class TransientSlackError(SlackDeliveryError):
+class TransientSlackError(SlackDeliveryError, TransientDeliveryError):
     """Slack is down, slow or rate limiting: the same call can succeed later."""
 
-    def __init__(self, error: str, retry_after_s: float | None = None) -> None:
-        super().__init__(error)
-        self.retry_after_s = retry_after_s  # what Slack asked for with a 429
 
-
-class PermanentSlackError(SlackDeliveryError):
+class PermanentSlackError(SlackDeliveryError, PermanentDeliveryError):
     """``channel_not_found``, ``not_in_channel``, ``invalid_auth``…: retrying cannot help."""
 
 

@@ -1,4 +1,5 @@
-"""The gateway's listeners for deploy requests: Approve, Reject (a modal for the reason).
+"""The gateway's listeners for deploy requests: Approve, Reject (a modal for the reason),
+Approve over a flagged gate (a modal for the override's reason), Rollback.
 
 Same shape as the review's (``integrations.slack.handlers``): ack at once, then decide
 through ``roles.engineer`` as the verified Slack user, in one transaction with the
@@ -6,76 +7,152 @@ request's replay stamp and the messages that follow the decision; the person is 
 the outcome ephemerally ("Not allowed: …" for a refusal, which the ledger keeps). A
 decision that ends the wait (deployed, rejected, sent back) calls the hook: serve wakes
 the pipeline run at once.
+
+Approve on a change whose gate was inconclusive, under a policy that allows overriding
+it, opens the override modal instead of approving: the CLI's rule (``change approve
+--override-reason``) asked in Slack's way. Rollback (on a deployed change's request)
+rolls production back to what that deploy replaced, as ``prompt rollback NAME`` does;
+two clicks at once roll back once, the second told who did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.models.views import View
 
 from integrations.db import session_scope
 from integrations.slack import ids
 from integrations.slack.client import slack_errors
 from integrations.slack.handlers import ack_now, attempt, read_click, reading
 from integrations.slack.hooks import ConclusionHook
-from integrations.slack.notices import after_decision
-from integrations.slack.payloads import Click, RejectReason, RequestStamp, parse_reject_reason
+from integrations.slack.notices import after_decision, rolled_back
+from integrations.slack.payloads import (
+    Click,
+    DecisionReason,
+    RequestStamp,
+    parse_override_reason,
+    parse_reject_reason,
+)
 from integrations.slack.replay import remember_request
-from integrations.slack.views import reject_reason_modal
+from integrations.slack.views import override_reason_modal, reject_reason_modal
 from roles.clock import utcnow
-from roles.engineer import Who, approve, reject
+from roles.engineer import Who, approve, gate_override, reject, rollback_change
+from roles.transitions import get_change
 
+Listener = Callable[[BoltContext, WebClient], None]
 read_reject_reason = reading("reject", parse_reject_reason)
+read_override_reason = reading("override", parse_override_reason)
 
 
 def register_deploys(app: App, hook: ConclusionHook) -> None:
     def approve_click(context: BoltContext, client: WebClient) -> None:
         click: Click = context["click"]
-        job = lambda: _decide(context["stamp"], click.user_id, click.target_id, hook)  # noqa: E731
-        attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
-
-    def reject_submitted(context: BoltContext, client: WebClient) -> None:
-        why: RejectReason = context["reject"]
-        job = lambda: _decide(context["stamp"], why.user_id, why.change_id, hook, why.reason)  # noqa: E731
-        attempt(client, user_id=why.user_id, channel_id=None, job=job)
-
-    def open_reject_modal(context: BoltContext, client: WebClient) -> None:
-        click: Click = context["click"]
 
         def job() -> str | None:
-            with slack_errors():
-                client.views_open(
-                    trigger_id=click.trigger_id or "",
-                    view=reject_reason_modal(change_id=click.target_id),
-                )
+            with session_scope() as session:
+                asks = get_change(session, click.target_id).state == "awaiting_approval"
+                asks = asks and gate_override(session, change_id=click.target_id) == "needs_reason"
+            if not asks:  # approve (or be told why not: decided already, by whom)
+                return _decide(context["stamp"], click.user_id, click.target_id, hook)
+            _open(client, click, override_reason_modal(change_id=click.target_id))
             return None
 
         attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
 
+    def reason_submitted(key: str, approving: bool) -> Listener:
+        def submitted(context: BoltContext, client: WebClient) -> None:
+            why: DecisionReason = context[key]
+            job = lambda: _decide(  # noqa: E731
+                context["stamp"], why.user_id, why.change_id, hook, why.reason, approving=approving
+            )
+            attempt(client, user_id=why.user_id, channel_id=None, job=job)
+
+        return submitted
+
+    def open_reject_modal(context: BoltContext, client: WebClient) -> None:
+        click: Click = context["click"]
+        modal = reject_reason_modal(change_id=click.target_id)
+        attempt(
+            client,
+            user_id=click.user_id,
+            channel_id=click.channel_id,
+            job=lambda: _open(client, click, modal),
+        )
+
+    def rollback_click(context: BoltContext, client: WebClient) -> None:
+        click: Click = context["click"]
+        job = lambda: _roll_back(context["stamp"], click.user_id, click.target_id)  # noqa: E731
+        attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
+
     app.action(ids.DEPLOY_APPROVE, middleware=[read_click])(ack=ack_now, lazy=[approve_click])
     app.action(ids.DEPLOY_REJECT, middleware=[read_click])(ack=ack_now, lazy=[open_reject_modal])
+    app.action(ids.DEPLOY_ROLLBACK, middleware=[read_click])(ack=ack_now, lazy=[rollback_click])
     app.view_submission(ids.REJECT_REASON_VIEW, middleware=[read_reject_reason])(
-        ack=ack_now, lazy=[reject_submitted]
+        ack=ack_now, lazy=[reason_submitted("reject", approving=False)]
+    )
+    app.view_submission(ids.OVERRIDE_REASON_VIEW, middleware=[read_override_reason])(
+        ack=ack_now, lazy=[reason_submitted("override", approving=True)]
     )
 
 
+def _open(client: WebClient, click: Click, modal: View) -> None:
+    with slack_errors():
+        client.views_open(trigger_id=click.trigger_id or "", view=modal)
+
+
 def _decide(
-    stamp: RequestStamp, user_id: str, change_id: int, hook: ConclusionHook, reason: str | None = None
+    stamp: RequestStamp,
+    user_id: str,
+    change_id: int,
+    hook: ConclusionHook,
+    reason: str | None = None,
+    *,
+    approving: bool = True,
 ) -> str:
-    """An approval (or, with ``reason``, a rejection) by the Slack user who clicked."""
+    """An approval (with ``reason``: over the gate) or a rejection by the Slack user."""
     now = utcnow()
     who = Who(slack_user_id=user_id, source="slack")
     with session_scope() as session:
         remember_request(session, stamp=stamp, now=now)
-        if reason is None:
-            outcome = approve(session, change_id=change_id, who=who, now=now, slack_configured=True)
+        if approving:
+            outcome = approve(
+                session,
+                change_id=change_id,
+                who=who,
+                now=now,
+                override_reason=reason,
+                slack_configured=True,
+            )
         else:
             outcome = reject(
-                session, change_id=change_id, who=who, reason=reason, now=now, slack_configured=True
+                session,
+                change_id=change_id,
+                who=who,
+                reason=reason or "",
+                now=now,
+                slack_configured=True,
             )
         after_decision(session, outcome)
     if outcome.decision == "refused":
         return f"Not allowed: {outcome.message} (the attempt is recorded)"
     if outcome.decision in ("deployed", "reject", "sent_back"):
         hook(change_id)
+    return outcome.message
+
+
+def _roll_back(stamp: RequestStamp, user_id: str, change_id: int) -> str:
+    """Production back to what the change's deploy replaced, by the Slack user who clicked."""
+    now = utcnow()
+    with session_scope() as session:
+        remember_request(session, stamp=stamp, now=now)
+        outcome = rollback_change(
+            session, change_id=change_id, who=Who(slack_user_id=user_id, source="slack"), now=now
+        )
+        if outcome.result is not None:
+            rolled_back(session, outcome.result, actor=outcome.actor or "?", reason=None)
+    if outcome.decision == "refused":
+        return f"Not allowed: {outcome.message} (the attempt is recorded)"
     return outcome.message

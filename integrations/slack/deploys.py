@@ -14,13 +14,25 @@ from sqlmodel import Session, col, select
 from integrations.slack.blocks import DeployRequestView, deploy_request
 from integrations.slack.post import link_in, post_message, revise_message
 from roles.changes import verdict_of
-from roles.engineer import approval_progress, decided_by
+from roles.engineer import (
+    approval_progress,
+    decided_by,
+    gate_override,
+    override_of,
+    rollable,
+    rolled_back_by,
+)
 from roles.ledger import Handoff, Member, OutboxKind, OutboxMessage, Prompt, PromptVersion
 from roles.outbox import find_message
 from roles.registry import version_diff
 from roles.transitions import get_change
 
 SCORECARD_LINES = 8
+GATE_NOTES = {
+    "needs_reason": "inconclusive (flagged) — approval needs an override reason",
+    "forbidden": "inconclusive (flagged) — this prompt's policy allows no override "
+    "(suite.approval.allow_override): reject it, or evaluate on more items",
+}
 
 
 def deploy_key(change_id: int, candidate_version_id: int) -> str:
@@ -34,9 +46,9 @@ def deploy_view(session: Session, *, change_id: int, run_url: str | None) -> Dep
     candidate = session.get(PromptVersion, change.candidate_version_id)
     base = session.get(PromptVersion, change.base_version_id) if change.base_version_id else None
     assert prompt is not None and candidate is not None
-    reasons = list(((verdict_of(session, change_id=change_id) or {}).get("payload") or {}).get(
-        "reasons", []
-    ))
+    reasons = list(
+        ((verdict_of(session, change_id=change_id) or {}).get("payload") or {}).get("reasons", [])
+    )
     gated = [r for r in reasons if "unscored" not in r][:SCORECARD_LINES]
     approvals, needed = approval_progress(session, change_id=change_id)
     decided = None
@@ -44,6 +56,9 @@ def deploy_view(session: Session, *, change_id: int, run_url: str | None) -> Dep
         decided = f"{change.state}" + (
             f": {who}" if (who := decided_by(session, change_id=change_id)) else ""
         )
+    if change.state == "rolled_back":
+        decided = f"{decided}; {rolled_back_by(session, change_id=change_id) or 'rolled back'}"
+    gate = gate_override(session, change_id=change_id)
     return DeployRequestView(
         change_id=change_id,
         prompt=prompt.name,
@@ -58,7 +73,17 @@ def deploy_view(session: Session, *, change_id: int, run_url: str | None) -> Dep
         approvals=approvals,
         approvals_needed=needed,
         decided=decided,
+        gate=GATE_NOTES.get(gate),
+        needs_override_reason=gate == "needs_reason",
+        override=override_line(session, change_id=change_id),
+        can_roll_back=rollable(session, change_id=change_id),
     )
+
+
+def override_line(session: Session, *, change_id: int) -> str | None:
+    """ "sam overrode the gate: <reason>", for the deploy request and the deployed notice."""
+    found = override_of(session, change_id=change_id)
+    return f"{found[0]} approved over the gate's flag: {found[1]}" if found else None
 
 
 def post_deploy_request(

@@ -24,10 +24,15 @@ FULL_TEXT_VIEW = "full_text"
 # Deploy requests (value: the change id).
 DEPLOY_APPROVE = "deploy_approve"
 DEPLOY_REJECT = "deploy_reject"
+DEPLOY_ROLLBACK = "deploy_rollback"  # on a deployed change's request: production back
 # The reject-reason modal (private_metadata: the change id).
 REJECT_REASON_VIEW = "reject_reason"
 REJECT_TEXT_BLOCK = "reject_text"
 REJECT_TEXT_ACTION = "text"
+# The override-reason modal (private_metadata: the change id): Approve over a flagged gate.
+OVERRIDE_REASON_VIEW = "override_reason"
+OVERRIDE_TEXT_BLOCK = "override_text"
+OVERRIDE_TEXT_ACTION = "text"
 
 # Submitting a change from Slack: the slash command, the global shortcut, and two modals.
 SLASH_COMMAND = "/promptloop"

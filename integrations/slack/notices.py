@@ -13,7 +13,8 @@ from sqlmodel import Session
 from integrations.slack.blocks import notice
 from integrations.slack.post import channel_for, post_message, review_key
 from integrations.slack.review import refresh_review
-from roles.engineer import ApprovalOutcome, RollbackResult
+from integrations.webhooks.events import queue_deploy_event
+from roles.engineer import ApprovalOutcome, RollbackResult, previous_deployment
 from roles.expert import ReviewConclusion, VoteOutcome
 from roles.ledger import Member, OutboxKind, OutboxMessage
 from roles.outbox import find_message
@@ -62,8 +63,9 @@ def review_closed(session: Session, conclusion: ReviewConclusion) -> None:
 
 def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
     """The deploy request follows an engineer's decision; a deploy, a rejection or stale
-    evidence is announced in its thread, and the author told."""
-    from integrations.slack.deploys import deploy_key, refresh_deploy_request
+    evidence is announced in its thread, and the author told. A deploy also queues the
+    deploy webhook's event (when one is configured)."""
+    from integrations.slack.deploys import deploy_key, override_line, refresh_deploy_request
 
     if outcome.decision == "refused":
         return  # the clicker is told (ephemeral / the CLI); the ledger has the attempt
@@ -71,6 +73,11 @@ def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
     refresh_deploy_request(session, change_id=change_id)
     if outcome.decision == "approve":
         return
+    lines = [outcome.message]
+    if outcome.deployment_id is not None:
+        production_moved(session, deployment_id=outcome.deployment_id)
+        overridden = override_line(session, change_id=change_id)
+        lines += [f"OVERRIDE: {overridden}"] if overridden else []
     change = get_change(session, change_id)
     titles = {
         "deployed": f"Deployed: change #{change_id}",
@@ -85,7 +92,7 @@ def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
         post_message(
             session,
             kind=OutboxKind.NOTICE,
-            message=notice(titles[outcome.decision], [outcome.message]),
+            message=notice(titles[outcome.decision], lines),
             change_id=change_id,
             parent_id=parent.id,
             key=key,
@@ -94,7 +101,7 @@ def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
         session,
         change_id=change_id,
         title=titles[outcome.decision].replace("change #", "your change #"),
-        lines=[outcome.message],
+        lines=lines,
         key=f"{key}:author",
     )
 
@@ -102,7 +109,11 @@ def after_decision(session: Session, outcome: ApprovalOutcome) -> None:
 def rolled_back(
     session: Session, result: RollbackResult, *, actor: str, reason: str | None
 ) -> None:
-    """Production moved back: said in the deploy channel (and to the change's author)."""
+    """Production moved back: said in the deploy channel (and to the change's author), the
+    change's deploy request shows it (its Rollback button gone), the webhook's event queued."""
+    from integrations.slack.deploys import refresh_deploy_request
+
+    production_moved(session, deployment_id=result.deployment_id)
     title = f"Rolled back: {result.prompt} v{result.from_version} → v{result.to_version} by {actor}"
     lines = [reason] if reason else []
     post_message(
@@ -114,6 +125,7 @@ def rolled_back(
         channel=channel_for(OutboxKind.DEPLOY_REQUEST),
     )
     if result.change_id is not None:
+        refresh_deploy_request(session, change_id=result.change_id)
         tell_author(
             session,
             change_id=result.change_id,
@@ -121,6 +133,17 @@ def rolled_back(
             lines=lines,
             key=f"notice:{result.change_id}:rollback:{result.deployment_id}",
         )
+
+
+def production_moved(session: Session, *, deployment_id: int) -> None:
+    """After a deploy or a rollback: the webhook's event queued (if one is configured), and
+    the request of the deploy it superseded offers its Rollback no more."""
+    from integrations.slack.deploys import refresh_deploy_request
+
+    queue_deploy_event(session, deployment_id=deployment_id)
+    before = previous_deployment(session, deployment_id=deployment_id)
+    if before is not None and before.kind == "deploy" and before.change_id is not None:
+        refresh_deploy_request(session, change_id=before.change_id)
 
 
 def _any_deploy_request(session: Session, change_id: int) -> OutboxMessage | None:

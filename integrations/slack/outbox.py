@@ -11,6 +11,10 @@ may have stored it) is looked up by its metadata before it is posted again. A 42
 5xx or a connection error puts the message back with a backoff (its channel waits
 behind it); a permanent error stops that message only. Delivered messages whose content
 changed are sent as ``chat.update``.
+
+A ``webhook`` row (the deploy webhook's event) goes out the same way, POSTed by
+``integrations.webhooks.sender`` instead of Slack: in order, with the same backoff, at
+least once (a retry carries the same delivery id), ``failed`` on a 4xx other than 429.
 """
 
 from __future__ import annotations
@@ -24,17 +28,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from integrations.db import get_engine
+from integrations.delivery_errors import PermanentDeliveryError, TransientDeliveryError
 from integrations.settings import get_settings
-from integrations.slack.client import PermanentSlackError, TransientSlackError
 from integrations.slack.senders import Sender, Sent, log, sender_from_settings
 from roles.clock import utcnow
-from roles.ledger import OutboxMessage, OutboxStatus
+from roles.ledger import OutboxKind, OutboxMessage, OutboxStatus
 from roles.outbox import (
     claim_next,
     get_message,
@@ -43,6 +47,11 @@ from roles.outbox import (
     mark_retry,
     undelivered,
 )
+
+if TYPE_CHECKING:
+    from integrations.webhooks.sender import WebhookSender
+
+WEBHOOK = OutboxKind.WEBHOOK.value
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ def deliver_pending(
     policy: DeliveryPolicy | None = None,
     wait_s: float = 0.0,
     stop: threading.Event | None = None,
+    webhook: WebhookSender | None = None,
 ) -> DeliveryReport:
     """Deliver what may go; wait up to ``wait_s`` for messages held by pace or backoff.
 
@@ -92,12 +102,15 @@ def deliver_pending(
         worker: the name claims are made in; unique by default.
         wait_s: 0 returns when nothing can go right now; ``serve`` passes its loop's period.
         stop: set it to end the loop after the message in hand.
+        webhook: where ``webhook`` rows go; by default ``PROMPTLOOP_DEPLOY_WEBHOOK_URL``
+            (made when the first one is claimed: a run with none pays nothing for it).
     """
     engine = engine or get_engine()
     sender = sender or sender_from_settings(get_settings(), stream)
     worker = worker or worker_name()
     policy = policy or DeliveryPolicy()
     report = DeliveryReport()
+    made: WebhookSender | None = None  # a webhook sender of our own, closed at the end
     deadline = time.monotonic() + wait_s
     while not (stop and stop.is_set()):
         with Session(engine, expire_on_commit=False) as session:
@@ -116,10 +129,20 @@ def deliver_pending(
                 break
             time.sleep(policy.poll_s)
             continue
-        _deliver(engine, sender, worker, message, parent, policy, report)
+        if message.kind == WEBHOOK and webhook is None:
+            webhook = made = _webhook_from_settings()
+        _deliver(engine, sender, worker, message, parent, policy, report, webhook)
+    if made is not None:
+        made.close()
     with Session(engine) as session:
         report.left = undelivered(session)
     return report
+
+
+def _webhook_from_settings() -> WebhookSender | None:
+    from integrations.webhooks.sender import webhook_sender_from_settings
+
+    return webhook_sender_from_settings(get_settings())
 
 
 def _parent(session: Session, message: OutboxMessage | None) -> OutboxMessage | None:
@@ -142,9 +165,12 @@ def delivery_loop(
     A failure of the ledger or a bug is logged with its traceback, and the loop goes on.
     """
     sender = sender or sender_from_settings(get_settings(), stream)
+    webhook = _webhook_from_settings()
     while not stop.is_set():
         try:
-            deliver_pending(sender=sender, engine=engine, stop=stop, wait_s=period_s)
+            deliver_pending(
+                sender=sender, engine=engine, stop=stop, wait_s=period_s, webhook=webhook
+            )
         except Exception:
             log.exception("outbox delivery failed; trying again in %.1f s", period_s)
         stop.wait(period_s)
@@ -158,6 +184,7 @@ def _deliver(
     parent: OutboxMessage | None,
     policy: DeliveryPolicy,
     report: DeliveryReport,
+    webhook: WebhookSender | None = None,
 ) -> None:
     assert message.id is not None
 
@@ -167,14 +194,17 @@ def _deliver(
             session.commit()
 
     try:
-        if parent is not None and parent.status == OutboxStatus.FAILED.value:
-            raise PermanentSlackError(f"its thread's first message ({parent.id}) failed")
-        sent, counter = _send(sender, message, parent.ts if parent else None)
-    except PermanentSlackError as exc:
+        if message.kind == WEBHOOK:
+            sent, counter = _post_webhook(webhook, message), "posted"
+        elif parent is not None and parent.status == OutboxStatus.FAILED.value:
+            raise PermanentDeliveryError(f"its thread's first message ({parent.id}) failed")
+        else:
+            sent, counter = _send(sender, message, parent.ts if parent else None)
+    except PermanentDeliveryError as exc:
         record(mark_failed, error=exc.error)
         report.failed += 1
         return
-    except TransientSlackError as exc:
+    except TransientDeliveryError as exc:
         step = min(policy.backoff_max_s, policy.backoff_base_s * 2 ** (message.attempts - 1))
         wait = max(step * (0.5 + random.random() / 2), exc.retry_after_s or 0.0)
         retry_at = utcnow() + timedelta(seconds=wait)
@@ -186,7 +216,7 @@ def _deliver(
         revision=sent.revision,
         ts=sent.ts,
         posted_channel=sent.channel,
-        locally=sent.ts is None,
+        locally=counter == "local",
     )
     setattr(report, counter, getattr(report, counter) + 1)
 
@@ -203,3 +233,13 @@ def _send(sender: Sender, message: OutboxMessage, thread_ts: str | None) -> tupl
             return sender.update(message, ts=found.ts), "updated"
     sent = sender.post(message, thread_ts=thread_ts)
     return sent, "local" if sent.ts is None else "posted"
+
+
+def _post_webhook(webhook: WebhookSender | None, message: OutboxMessage) -> Sent:
+    if webhook is None:
+        raise PermanentDeliveryError(
+            "PROMPTLOOP_DEPLOY_WEBHOOK_URL was set when this event was queued and is not now: "
+            "the event was not sent"
+        )
+    webhook.post(message)
+    return Sent(ts=None, channel=None, revision=message.revision)

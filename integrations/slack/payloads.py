@@ -107,8 +107,9 @@ def parse_fail_reason(body: dict[str, Any]) -> FailReason:
     )
 
 
-class RejectReason(BaseModel):
-    """The reject modal, submitted: the change (from the modal's metadata) and why."""
+class DecisionReason(BaseModel):
+    """A deploy's reason modal, submitted (reject, or approve over the gate): the change
+    (from the modal's metadata) and why."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -117,13 +118,26 @@ class RejectReason(BaseModel):
     reason: str
 
 
-def parse_reject_reason(body: dict[str, Any]) -> RejectReason:
+RejectReason = DecisionReason
+
+
+def parse_reject_reason(body: dict[str, Any]) -> DecisionReason:
+    return _parse_reason(body, ids.REJECT_TEXT_BLOCK, ids.REJECT_TEXT_ACTION, "reject")
+
+
+def parse_override_reason(body: dict[str, Any]) -> DecisionReason:
+    return _parse_reason(body, ids.OVERRIDE_TEXT_BLOCK, ids.OVERRIDE_TEXT_ACTION, "override")
+
+
+def _parse_reason(body: dict[str, Any], block: str, action: str, what: str) -> DecisionReason:
     raw = _validate(_ViewSubmission, body)
     values = raw.view.state.get("values", {})
-    text = values.get(ids.REJECT_TEXT_BLOCK, {}).get(ids.REJECT_TEXT_ACTION, {}).get("value")
+    text = values.get(block, {}).get(action, {}).get("value")
     if not isinstance(text, str) or not text.strip():
-        raise MalformedPayload("malformed payload: the reject modal was submitted without a reason")
-    return RejectReason(
+        raise MalformedPayload(
+            f"malformed payload: the {what} modal was submitted without a reason"
+        )
+    return DecisionReason(
         user_id=raw.user.id,
         change_id=_an_id(raw.view.private_metadata, "the modal's metadata"),
         reason=text,

@@ -94,6 +94,15 @@ def reject_submission(
     return _submission(user, team, ids.REJECT_REASON_VIEW, str(change_id), values)
 
 
+def override_submission(
+    *, user: str, change_id: int | str, reason: str, team: str = TEAM
+) -> dict[str, Any]:
+    """A ``view_submission`` of the override-reason modal (Approve over a flagged gate)."""
+    block, action = ids.OVERRIDE_TEXT_BLOCK, ids.OVERRIDE_TEXT_ACTION
+    values = {block: {action: {"type": "plain_text_input", "value": reason}}}
+    return _submission(user, team, ids.OVERRIDE_REASON_VIEW, str(change_id), values)
+
+
 def _submission(
     user: str, team: str, callback_id: str, metadata: str, values: dict[str, Any]
 ) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Modals: why an item failed, and the full text of a field that a message had to cut."""
+"""Modals: why an item failed, why a deploy is rejected or approved over its gate, and the
+full text of a field that a message had to cut."""
 
 from __future__ import annotations
 
@@ -55,21 +56,59 @@ def fail_reason_modal(*, sample_id: int, categories: Sequence[str], item_id: str
 
 def reject_reason_modal(*, change_id: int) -> View:
     """Opened by Reject: the reason the author will read (required)."""
+    return _reason_modal(
+        change_id,
+        callback_id=ids.REJECT_REASON_VIEW,
+        title="Reject the deploy",
+        submit="Reject",
+        intro=f"Change #{change_id}: the author reads why.",
+        block_id=ids.REJECT_TEXT_BLOCK,
+        action_id=ids.REJECT_TEXT_ACTION,
+    )
+
+
+def override_reason_modal(*, change_id: int) -> View:
+    """Opened by Approve when the gate was inconclusive: the override's reason (required),
+    kept in the ledger and shown on the deploy request."""
+    return _reason_modal(
+        change_id,
+        callback_id=ids.OVERRIDE_REASON_VIEW,
+        title="Approve over the gate",
+        submit="Approve",
+        intro=(
+            f"Change #{change_id}: its gate was *inconclusive*. Approving overrides it, "
+            "flagged in the ledger and in Slack, with your reason."
+        ),
+        block_id=ids.OVERRIDE_TEXT_BLOCK,
+        action_id=ids.OVERRIDE_TEXT_ACTION,
+        label="Why approve anyway",
+    )
+
+
+def _reason_modal(
+    change_id: int,
+    *,
+    callback_id: str,
+    title: str,
+    submit: str,
+    intro: str,
+    block_id: str,
+    action_id: str,
+    label: str = "Why",
+) -> View:
     return View(
         type="modal",
-        callback_id=ids.REJECT_REASON_VIEW,
+        callback_id=callback_id,
         private_metadata=str(change_id),
-        title=PlainTextObject(text="Reject the deploy"),
-        submit=PlainTextObject(text="Reject"),
+        title=PlainTextObject(text=title),
+        submit=PlainTextObject(text=submit),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f"Change #{change_id}: the author reads why.")),
+            SectionBlock(text=MarkdownTextObject(text=intro)),
             InputBlock(
-                block_id=ids.REJECT_TEXT_BLOCK,
-                label="Why",
-                element=PlainTextInputElement(
-                    action_id=ids.REJECT_TEXT_ACTION, multiline=True, max_length=3000
-                ),
+                block_id=block_id,
+                label=label,
+                element=PlainTextInputElement(action_id=action_id, multiline=True, max_length=3000),
             ),
         ],
     )

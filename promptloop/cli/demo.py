@@ -108,11 +108,13 @@ def demo(
                 "rolls production back and runs the loop again"
             )
         elif change is not None and change.state == "deployed":
+            from integrations.slack.notices import rolled_back
             from roles.clock import utcnow
             from roles.engineer import rollback
 
-            rollback(session, prompt=SAMPLE_PROMPT, actor=DEMO_ENGINEER, now=utcnow(),
-                     reason="demo --fresh")  # fmt: skip
+            result = rollback(session, prompt=SAMPLE_PROMPT, actor=DEMO_ENGINEER, now=utcnow(),
+                              reason="demo --fresh")  # fmt: skip
+            rolled_back(session, result, actor=DEMO_ENGINEER, reason="demo --fresh")
             change = None
         elif change is not None and change.state in {s.value for s in OPEN_STATES} and fresh:
             withdraw_change(

@@ -2,21 +2,28 @@
 one named), a deployment row and the change's ``deployed → rolled_back`` handoff are
 written, in one transaction. The label move is conditional on where it pointed, so two
 rollbacks at the same moment roll back once; the second is told who was first.
+
+    rollback(session, prompt="support-triage", actor="sam", now=now)          # the CLI
+    rollback_change(session, change_id=7, who=Who(slack_user_id="U04SAM",     # a button
+                    source="slack"), now=now)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
-from roles.errors import ConflictError, InputError
-from roles.ledger import ChangeRequest, Deployment, Member
+from roles.approval.hold import hold_change
+from roles.approval.identity import Who, decision_row, engineer_or_refusal
+from roles.errors import ConflictError, InputError, PolicyError
+from roles.ledger import ChangeRequest, Deployment, Member, Prompt, PromptVersion
 from roles.registry import find_prompt, label_target, move_label, version_by_number
 from roles.roster import require_member
 from roles.states import Role, State
-from roles.transitions import transition
+from roles.transitions import get_change, transition
 
 PRODUCTION = "production"
 
@@ -28,6 +35,16 @@ class RollbackResult:
     to_version: int
     deployment_id: int
     change_id: int | None  # the deployed change now rolled back, if a change deployed it
+
+
+@dataclass(frozen=True)
+class ChangeRollback:
+    """A Rollback button's outcome: rolled back (``result``), or refused and recorded."""
+
+    decision: Literal["rolled_back", "refused"]
+    message: str
+    actor: str | None = None
+    result: RollbackResult | None = None
 
 
 def rollback(
@@ -51,9 +68,7 @@ def rollback(
     current = label_target(session, prompt=found, label=PRODUCTION)
     if current is None:
         raise InputError(f"'{prompt}' has no production version to roll back")
-    latest = session.exec(
-        select(Deployment).where(Deployment.prompt_id == found.id).order_by(col(Deployment.id).desc())
-    ).first()
+    latest = _latest(session, found.id or 0)
     if to_version is None and latest is not None and latest.kind == "rollback":
         by = session.get(Member, latest.actor_id)
         raise ConflictError(
@@ -71,8 +86,6 @@ def rollback(
     if to_version is not None:
         target = version_by_number(session, prompt=found, number=to_version)
     elif last is not None and last.from_version_id is not None:
-        from roles.ledger import PromptVersion
-
         target = session.get(PromptVersion, last.from_version_id)  # type: ignore[assignment]
     else:
         raise InputError(
@@ -129,3 +142,99 @@ def rollback(
         deployment_id=deployment.id or 0,
         change_id=change_id,
     )
+
+
+def rollback_change(session: Session, *, change_id: int, who: Who, now: datetime) -> ChangeRollback:
+    """Roll back what change ``change_id`` deployed, as ``who`` (an active engineer): the
+    rules of ``prompt rollback NAME``, for that change's deploy only. A refused attempt is
+    an ``Approval`` row (decision ``refused``), returned for the caller to commit.
+
+    Raises:
+        PolicyError: the change is not deployed, or production moved on since it was.
+        ConflictError: it was rolled back already (says by whom), at the same moment too.
+    """
+    change = get_change(session, change_id)
+    member, refusal = engineer_or_refusal(session, who=who, act="roll production back")
+    if member is None or refusal is not None:
+        session.add(decision_row(change, who, member, "refused", f"rollback: {refusal}", now=now))
+        session.flush()
+        return ChangeRollback(decision="refused", message=refusal or "refused")
+    _take_deployed(session, change, now=now)  # clicks on one change's button queue up here
+    prompt = session.get(Prompt, change.prompt_id)
+    latest = _latest(session, change.prompt_id)
+    assert prompt is not None and latest is not None
+    current = label_target(session, prompt=prompt, label=PRODUCTION)
+    moved = latest.change_id != change_id or latest.kind != "deploy"
+    if moved or current is None or current.id != latest.to_version_id:
+        raise PolicyError(
+            f"production of '{prompt.name}' has moved since change {change_id} deployed it; "
+            f"roll back from the latest deploy's request, or `promptloop prompt rollback "
+            f"{prompt.name} --to VERSION`"
+        )
+    result = rollback(session, prompt=prompt.name, actor=member.handle, now=now)
+    message = (
+        f"{member.handle} rolled back change {change_id}: production of {prompt.name} is "
+        f"v{result.to_version} again (was v{result.from_version})"
+    )
+    return ChangeRollback(
+        decision="rolled_back", message=message, actor=member.handle, result=result
+    )
+
+
+def rollable(session: Session, *, change_id: int) -> bool:
+    """Whether the change's Rollback may be offered: it is deployed, and its deploy is the
+    last move of its prompt's production (no later deploy or rollback)."""
+    change = get_change(session, change_id)
+    if change.state != State.DEPLOYED.value:
+        return False
+    latest = _latest(session, change.prompt_id)
+    return latest is not None and latest.kind == "deploy" and latest.change_id == change_id
+
+
+def previous_deployment(session: Session, *, deployment_id: int) -> Deployment | None:
+    """The move of the same prompt's production just before this one."""
+    deployment = session.get(Deployment, deployment_id)
+    if deployment is None:
+        return None
+    return session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == deployment.prompt_id)
+        .where(col(Deployment.id) < deployment_id)
+        .order_by(col(Deployment.id).desc())
+    ).first()
+
+
+def _latest(session: Session, prompt_id: int) -> Deployment | None:
+    return session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == prompt_id)
+        .order_by(col(Deployment.id).desc())
+    ).first()
+
+
+def rolled_back_by(session: Session, *, change_id: int) -> str | None:
+    """Who rolled the change back, and when ("rolled back by sam at …"), or None."""
+    row = session.exec(
+        select(Deployment, Member)
+        .join(Member, col(Member.id) == col(Deployment.actor_id))
+        .where(Deployment.change_id == change_id)
+        .where(Deployment.kind == "rollback")
+        .order_by(col(Deployment.id).desc())
+    ).first()
+    if row is None:
+        return None
+    deployment, member = row
+    version = session.get(PromptVersion, deployment.to_version_id)
+    to = f" to v{version.number}" if version else ""
+    return f"rolled back{to} by {member.handle} at {deployment.created_at:%Y-%m-%d %H:%M UTC}"
+
+
+def _take_deployed(session: Session, change: ChangeRequest, *, now: datetime) -> None:
+    """Lock the change's row while it is deployed, or say why it cannot be rolled back."""
+    if hold_change(session, change_id=change.id or 0, state=State.DEPLOYED, now=now):
+        return
+    state = session.exec(select(ChangeRequest.state).where(ChangeRequest.id == change.id)).one()
+    by = rolled_back_by(session, change_id=change.id or 0)
+    if state == State.ROLLED_BACK.value and by:
+        raise ConflictError(f"change {change.id} was {by} already; nothing was written")
+    raise PolicyError(f"change {change.id} is {state}; only a deployed change can be rolled back")

@@ -1,4 +1,7 @@
-"""The Slack outbox: one row per message, written with the handoff or vote it belongs to.
+"""The outbox: one row per message, written with the handoff or vote it belongs to.
+
+Most go to Slack; a ``webhook`` row is the deploy webhook's event (its channel names the
+webhook, ``webhook:deploy``; its text is the JSON body).
 
 A row is ``pending`` until a delivery process claims it (``sending``), then ``delivered``
 (Slack's ``ts`` recorded, or ``delivered_locally`` when no Slack is configured) or
@@ -34,6 +37,7 @@ class OutboxKind(StrEnum):
     REVIEW_ITEM = "review_item"
     DEPLOY_REQUEST = "deploy_request"
     NOTICE = "notice"
+    WEBHOOK = "webhook"  # the deploy webhook's event: text is the JSON body, no blocks
 
 
 class OutboxBase(SQLModel):

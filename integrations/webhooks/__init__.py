@@ -1,0 +1,1 @@
+"""The deploy webhook: events queued with each deploy and rollback, POSTed signed."""
