@@ -76,3 +76,21 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         again = invoke("demo")  # run again: the deployed change is shown, nothing is redone
         assert again.code == 0, again.stderr
         assert f"change {change['id']} is deployed already" in again.stderr + again.stdout
+
+
+def test_the_demo_on_the_embedded_model_ends_deployed(prefect_api, monkeypatch, local_model) -> None:  # type: ignore[no-untyped-def]
+    """The README's first command: SmolLM2 answers, the experts pass the sampled ten (at most
+    half may fail), the author is refused, sam approves, production moves."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    result = invoke("demo", "--json")
+    assert result.code == 0, result.stderr
+    change = result.json()["change"]
+    assert change["state"] == "deployed", change["history"][-1]
+    assert [h["to_state"] for h in change["history"]] == [
+        "submitted", "evaluating", "in_review", "awaiting_approval", "approved", "deployed",
+    ]  # fmt: skip
+    decisions = {(d["who"], d["decision"]) for d in change["decisions"]}
+    assert {("maya", "refused"), ("sam", "approve")} <= decisions, change["decisions"]
+    assert invoke("prompt", "show", "support-triage", "--json").json()["labels"] == {
+        "production": 2
+    }
