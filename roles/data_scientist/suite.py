@@ -46,9 +46,12 @@ from roles.data_scientist.scores import ItemResult, MetricInfo, Sample
 from roles.data_scientist.statistics import StatsSettings
 from roles.errors import InputError
 from roles.review.policy import ReviewPolicy
+from roles.sweep.policy import SweepPolicy
 
 M = TypeVar("M", bound=BaseModel)
-SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics", "review", "approval")
+SUITE_KEYS = (
+    "judge_model", "scorers", "gate", "statistics", "review", "approval", "sweep",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,11 @@ def parse_suite(data: Any, source: str) -> Suite:
             )
     stats = _model(StatsSettings, data.get("statistics"), "suite.statistics", source)
     # The experts' review policy is checked here and read from the stored suite when a
-    # review opens; it changes no eval result, so it stays out of the suite's hash.
+    # review opens (the sweep's, when a sweep runs); it changes no eval result, so it
+    # stays out of the suite's hash.
     _model(ReviewPolicy, data.get("review"), "suite.review", source)
     _model(ApprovalPolicy, data.get("approval"), "suite.approval", source)
+    _model(SweepPolicy, data.get("sweep"), "suite.sweep", source)
     return Suite(scorers=scorers, gate=gate, judge_model=judge_model, statistics=stats)
 
 

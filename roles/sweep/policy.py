@@ -1,0 +1,25 @@
+"""Whether a prompt is swept on the schedule: the ``sweep:`` section of its suite.
+
+::
+
+    suite:
+      sweep: {enabled: false}   # left out of scheduled sweeps (`promptloop sweep --prompt
+                                # NAME` still sweeps it)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SweepPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True  # swept by the scheduled (and the all-prompts) sweep
+
+
+def sweep_policy(suite: dict[str, Any] | None) -> SweepPolicy:
+    """The stored suite's ``sweep`` section (validated when the version was pushed)."""
+    return SweepPolicy.model_validate((suite or {}).get("sweep") or {})
