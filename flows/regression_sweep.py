@@ -18,7 +18,7 @@ import asyncio
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
@@ -183,7 +183,7 @@ async def regression_sweep(prompt: str | None = None, concurrency: int | None = 
             logger.error("%s: the sweep failed: %r", target.prompt, outcome)
         else:
             views.append(outcome)
-    create_markdown_artifact(
+    await acreate_markdown_artifact(
         key=f"{ledger_tag()}-sweep",
         markdown=_table(views),
         description=f"regression sweep: {len(views)} prompt(s)",

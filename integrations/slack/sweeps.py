@@ -30,7 +30,7 @@ def post_sweep_alert(
     failures = [r for r in announcement.reasons if r.startswith("FAIL")]
     if announcement.kind == "regression":
         title = f"Regression: {name} fell below its accepted baseline"
-        lines = [*failures, *scorecard, *(moved or ["no slice moved significantly"])]
+        lines = [*scorecard, *(moved or ["no slice moved significantly"]), *failures]
     elif announcement.kind == "recovered":
         title = f"Recovered: {name} is back within its accepted baseline"
         lines = [*scorecard, *moved]

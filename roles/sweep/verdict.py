@@ -30,7 +30,7 @@ class Finding:
     regressed: bool
     reasons: list[str]  # the gate's, failures first
     lines: list[str]  # the scorecard: one line per gated metric, baseline → now
-    moved: list[str]  # slices whose change is significant (either way), at face value
+    moved: list[str]  # gated metrics' slices whose change is significant, at face value
 
 
 def read_scorecard(card: Scorecard, gate: GatePolicy) -> Finding:
@@ -47,7 +47,7 @@ def read_scorecard(card: Scorecard, gate: GatePolicy) -> Finding:
         )
         if row.slice == ALL and row.metric in gated:
             lines.append(text)
-        elif row.slice != ALL and row.verdict in ("regressed", "improved"):
+        elif row.slice != ALL and row.metric in gated and row.verdict in ("regressed", "improved"):
             moved.append(f"slice {row.slice!r} {row.verdict}: {text}")
     return Finding(
         regressed=verdict.outcome == "fail",
