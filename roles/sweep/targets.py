@@ -45,7 +45,9 @@ def sweep_targets(session: Session, *, prompt: str | None = None) -> list[SweepT
                 f"prompt '{prompt}' has no '{PRODUCTION}' label, so there is nothing deployed "
                 f"to sweep (see `promptloop prompt show {prompt}`)"
             )
-        return [_target(session, found, label.version_id, strict=True)]
+        target = _target(session, found, label.version_id, strict=True)
+        assert target is not None  # strict: raises rather than leave it out
+        return [target]
     rows = session.exec(
         select(Prompt, Label.version_id)
         .join(Label, col(Label.prompt_id) == col(Prompt.id))

@@ -206,3 +206,17 @@ def test_the_schedule_setting_is_checked_and_off_means_none(monkeypatch: Any) ->
     get_settings.cache_clear()
     with pytest.raises(InputError, match="PROMPTLOOP_SWEEP_CRON='61 6 \\* \\* \\*' is not a cron"):
         sweep_schedule()
+
+
+def test_alerts_go_to_the_alerts_channel_else_the_deploy_channel(monkeypatch: Any) -> None:
+    from integrations.settings import get_settings
+    from integrations.slack.post import alerts_channel
+
+    assert alerts_channel() == "#alerts"  # no Slack: the terminal's label
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("PROMPTLOOP_SLACK_DEPLOY_CHANNEL", "C0DEPLOY")
+    get_settings.cache_clear()
+    assert alerts_channel() == "C0DEPLOY"
+    monkeypatch.setenv("PROMPTLOOP_SLACK_ALERTS_CHANNEL", "C0ALERTS")
+    get_settings.cache_clear()
+    assert alerts_channel() == "C0ALERTS"
