@@ -220,3 +220,45 @@ def test_alerts_go_to_the_alerts_channel_else_the_deploy_channel(monkeypatch: An
     monkeypatch.setenv("PROMPTLOOP_SLACK_ALERTS_CHANNEL", "C0ALERTS")
     get_settings.cache_clear()
     assert alerts_channel() == "C0ALERTS"
+
+
+def test_sweeps_concluding_at_once_alert_once(
+    prefect_api: str, ledger: str, monkeypatch: Any
+) -> None:
+    """Eight sweeps of a regressed prompt conclude at the same moment (a scheduled sweep and
+    people running `promptloop sweep`): eight rows, one alert."""
+    import threading
+
+    from integrations.sweeps import conclude_sweep
+    from roles.sweep.targets import sweep_targets
+
+    with FakeOpenAIServer(responder=judge_aware(right)) as server:
+        point_at(server, monkeypatch)
+        assert invoke("init", "--sample").code == 0
+        assert verdicts(sweep()) == [("support-triage", "no_baseline", False)]
+        server.responder = judge_aware(drifted)
+        ran = invoke("eval", "run", "support-triage", "--no-cache", "--json")
+        assert ran.code == 0, ran.stderr
+    run_id = ran.json()["id"]
+    from integrations.db import session_scope
+
+    with session_scope() as session:
+        [target] = sweep_targets(session)
+    barrier, views, errors = threading.Barrier(8), [], []
+
+    def conclude() -> None:
+        barrier.wait()
+        try:
+            views.append(conclude_sweep(target, run_id=run_id, flow_run_id=None, run_url=None))
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=conclude) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert [v["verdict"] for v in views] == ["regression"] * 8
+    assert len(alerts()) == 1
+    assert {v["alert_id"] for v in views} - {None} == {alerts()[0]["id"]}
