@@ -144,6 +144,25 @@ def _outcome(views: list[dict[str, Any]], crashed: list[str]) -> State:
     return Completed(name=name, message=summary or "no production prompt to sweep", data=views)
 
 
+async def _sweep_all(targets: list[SweepTarget], *, models: list[str], limit: int) -> list[Any]:
+    """Every prompt at once, each with its own client under one shared limit; each one's
+    view, or the exception that stopped it."""
+    from integrations.llm import model_client
+
+    logger = get_run_logger()
+    with model_client(models=models, concurrency=limit, no_cache=True) as (client, description):
+        logger.info("model endpoint: %s; %s prompt(s), %s calls in flight at most",
+                    description, len(targets), limit)  # fmt: skip
+        try:
+            outcomes: list[Any] = await asyncio.gather(
+                *(sweep_prompt(t, client=client.sibling(), concurrency=limit) for t in targets),
+                return_exceptions=True,
+            )
+            return outcomes
+        finally:
+            await client.aclose()
+
+
 @flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=True)
 async def regression_sweep(prompt: str | None = None, concurrency: int | None = None) -> State:
     """Sweep every production prompt (scheduled: those whose suite does not say
@@ -152,30 +171,19 @@ async def regression_sweep(prompt: str | None = None, concurrency: int | None = 
     Args:
         concurrency: model calls in flight across all prompts (default PROMPTLOOP_CONCURRENCY).
     """
-    from integrations.llm import model_client
     from integrations.settings import get_settings
 
     logger = get_run_logger()
     try:
         targets = targets_step(prompt)
+        if not targets:
+            logger.info("no production prompt to sweep")
+            return _outcome([], [])
         limit = concurrency or get_settings().concurrency
-        models = _models(targets)
-    except PromptloopError as exc:
+        outcomes = await _sweep_all(targets, models=_models(targets), limit=limit)
+    except PromptloopError as exc:  # an unknown prompt, an endpoint not configured
         logger.error("%s", exc.message)
         return Failed(message=exc.message)
-    if not targets:
-        logger.info("no production prompt to sweep")
-        return _outcome([], [])
-    with model_client(models=models, concurrency=limit, no_cache=True) as (client, description):
-        logger.info("model endpoint: %s; %s prompt(s), %s calls in flight at most",
-                    description, len(targets), limit)  # fmt: skip
-        try:
-            outcomes = await asyncio.gather(
-                *(sweep_prompt(t, client=client.sibling(), concurrency=limit) for t in targets),
-                return_exceptions=True,
-            )
-        finally:
-            await client.aclose()
     views, crashed = [], []
     for target, outcome in zip(targets, outcomes, strict=True):
         if isinstance(outcome, BaseException):
