@@ -1,7 +1,7 @@
 """A sweep's row, and what it announces: one alert per regression, its recovery, an outage.
 
 The verdict follows from this sweep's reading and the rows before it, of the same
-production version (a new deploy starts afresh):
+production version since production last moved (a deploy or a rollback starts afresh):
 
     reading     earlier (outages skipped)        verdict      announces
     regression  none, or not a regression        regression   the regression
@@ -12,8 +12,9 @@ production version (a new deploy starts afresh):
     outage      the row before is no outage      outage       the outage
     outage      the row before is an outage      outage       nothing (said already)
 
-Each announcement has an outbox key made of the row it follows, so two sweeps of the
-same prompt at once (a scheduled one and `promptloop sweep`) write one message.
+Each announcement has an outbox key made of the row it follows (or of production's last
+move, for the first), so two sweeps of the same prompt at once (a scheduled one and
+`promptloop sweep`) write one message.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
+from roles.ledger import Deployment
 from roles.ledger.sweeps import Sweep, SweepVerdict
 from roles.sweep.baseline import Baseline
 from roles.sweep.targets import SweepTarget
@@ -53,18 +55,22 @@ def record_sweep(
 ) -> Sweep:
     """Insert the sweep's row; ``announce`` writes its message (same transaction) and
     returns the outbox id."""
-    earlier = list(
-        session.exec(
-            select(Sweep)
-            .where(Sweep.version_id == target.version_id)
-            .order_by(col(Sweep.id).desc())
-            .limit(200)
-        )
-    )
+    query = select(Sweep).where(Sweep.version_id == target.version_id)
+    moved = session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == target.prompt_id)
+        .order_by(col(Deployment.id).desc())
+    ).first()
+    start = "start"
+    if moved is not None:  # production moved since (a deploy, a rollback): a fresh start
+        query = query.where(col(Sweep.created_at) > moved.created_at)
+        start = f"deployment-{moved.id}"
+    earlier = list(session.exec(query.order_by(col(Sweep.id).desc()).limit(200)))
     verdict, kind, after = _verdict(reading, baseline, earlier)
     alert_id = None
     if kind is not None:
-        key = f"sweep:{target.prompt_id}:{target.version_id}:{kind}:after:{after}"
+        anchor = f"sweep-{after.id}" if after is not None else start
+        key = f"sweep:{target.prompt_id}:{target.version_id}:{kind}:after:{anchor}"
         alert_id = announce(Announcement(kind=kind, key=key, target=target, reasons=reasons))
     row = Sweep(
         prompt_id=target.prompt_id,
@@ -84,22 +90,19 @@ def record_sweep(
 
 def _verdict(
     reading: Reading, baseline: Baseline | None, earlier: list[Sweep]
-) -> tuple[SweepVerdict, AnnouncementKind | None, int]:
-    """The verdict, what to announce, and the id of the row the announcement follows."""
+) -> tuple[SweepVerdict, AnnouncementKind | None, Sweep | None]:
+    """The verdict, what to announce, and the row the announcement follows (None: the
+    first since production last moved)."""
     last = earlier[0] if earlier else None
     settled = next((row for row in earlier if row.verdict != "outage"), None)
     if reading == "outage":
         said = last is not None and last.verdict == "outage"
-        return "outage", None if said else "outage", _id(last)
+        return "outage", None if said else "outage", last
     if reading == "regression":
         open_already = settled is not None and settled.verdict == "regression"
-        return "regression", None if open_already else "regression", _id(settled)
+        return "regression", None if open_already else "regression", settled
     if baseline is None:
-        return "no_baseline", None, 0
+        return "no_baseline", None, None
     if settled is not None and settled.verdict == "regression":
-        return "recovered", "recovered", _id(settled)
-    return "ok", None, 0
-
-
-def _id(row: Sweep | None) -> int:
-    return (row.id or 0) if row is not None else 0
+        return "recovered", "recovered", settled
+    return "ok", None, None
