@@ -262,3 +262,15 @@ def test_sweeps_concluding_at_once_alert_once(
     assert [v["verdict"] for v in views] == ["regression"] * 8
     assert len(alerts()) == 1
     assert {v["alert_id"] for v in views} - {None} == {alerts()[0]["id"]}
+
+
+def test_a_suite_asking_for_its_own_cron_is_told_where_the_schedule_is(
+    cli: Any, tmp_path: Path
+) -> None:
+    assert invoke("init", "--sample").code == 0
+    path = tmp_path / "cron.yaml"
+    text = (SAMPLES / "support-triage.yaml").read_text()
+    path.write_text(text.replace("suite:\n", "suite:\n  sweep: {cron: '0 * * * *'}\n", 1))
+    pushed = invoke("prompt", "push", str(path), "--as", "lee")
+    assert pushed.code == 2 and "suite.sweep" in pushed.stderr, pushed.stderr
+    assert "PROMPTLOOP_SWEEP_CRON sets when every prompt is swept" in pushed.stderr
