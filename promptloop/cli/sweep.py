@@ -20,7 +20,9 @@ from promptloop.cli.common import JsonOpt
 from promptloop.cli.output import emit_json, out, say, table
 
 app = typer.Typer(
-    help="Regression sweeps: production prompts re-run against their accepted baseline.",
+    help="Regression sweeps. With no command: re-run every production prompt (or --prompt "
+    "NAME) now, the request cache off, against its accepted baseline; list and show read "
+    "the history.",
     invoke_without_command=True,
 )
 PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Only this prompt.")]
