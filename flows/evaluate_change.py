@@ -16,8 +16,6 @@ or restarted run continues instead of repeating work.
 
 from __future__ import annotations
 
-import asyncio
-import math
 import traceback
 from typing import Any
 
@@ -27,18 +25,10 @@ from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
-from prefect.utilities.annotations import quote
 
+from flows.batches import run_in_batches
 from integrations.db import ledger_tag, session_scope
-from integrations.evaluation import (
-    Progress,
-    RunContext,
-    abort,
-    begin,
-    finish,
-    plan_for_version,
-    run_batch,
-)
+from integrations.evaluation import Progress, begin, plan_for_version
 from roles.data_scientist import build_scorecard, evaluate_gate
 from roles.errors import PromptloopError
 from roles.evaluation.change import (
@@ -57,9 +47,6 @@ from roles.evaluation.report import (
 )
 from roles.ledger import Dataset, PromptVersion
 
-BATCH_SIZE = 250
-MAX_BATCHES = 4
-
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -76,13 +63,6 @@ def artifact_key(change_id: int, what: str) -> str:
 def open_step(change_id: int) -> EvalTarget | None:
     with session_scope() as session:
         return open_evaluation(session, change_id=change_id, flow_run_id=str(flow_run.id or ""))
-
-
-@task(name="eval-batch", cache_policy=NONE)
-async def eval_batch(ctx: RunContext, start: int, stop: int) -> int:
-    """One slice of a run's items. ``ctx`` (the client, the plan, the writer) is passed
-    quoted: Prefect neither hashes nor walks it (no cache key, no lineage of its items)."""
-    return await run_batch(ctx, ctx.plan.items[start:stop])
 
 
 async def run_side(
@@ -128,25 +108,8 @@ async def run_side(
         flow_run_id=str(flow_run.id or ""),
         listener=_progress_logger(side, logger, target.change_id),
     )
-    try:
-        count = len(plan.items)
-        batches = max(1, min(MAX_BATCHES, math.ceil(count / BATCH_SIZE)))
-        size = math.ceil(count / batches) if count else 0
-        await asyncio.gather(
-            *(
-                eval_batch.with_options(name=f"{side}-batch-{i + 1}")(  # type: ignore[call-overload]
-                    quote(ctx),  # unwrapped before the call
-                    i * size,
-                    min(count, (i + 1) * size),
-                )
-                for i in range(batches)
-            )
-        )
-        run_id = await finish(ctx)
-    except BaseException as exc:
-        abort(ctx, exc)
-        raise
-    logger.info("%s: eval run %s, %s items", side, run_id, count)
+    run_id = await run_in_batches(ctx, label=side)
+    logger.info("%s: eval run %s, %s items", side, run_id, len(plan.items))
     return run_id
 
 
@@ -333,9 +296,10 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
     logger = get_run_logger()
     runs: dict[str, int | None] = {"baseline_run": None, "candidate_run": None}
     sides = [("baseline", target.base_version_id), ("candidate", target.candidate_version_id)]
-    with model_client(
-        models=_models(target), concurrency=concurrency, no_cache=no_cache
-    ) as (client, description):
+    with model_client(models=_models(target), concurrency=concurrency, no_cache=no_cache) as (
+        client,
+        description,
+    ):
         logger.info("model endpoint: %s", description)
         try:
             for side, version_id in sides:

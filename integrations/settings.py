@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="Run change pipelines on this deployment (e.g. change-pipeline/workers, "
         "from prefect.yaml, served by Prefect workers) instead of serve's own.",
     )
+    sweep_cron: str = Field(
+        default="0 6 * * *",
+        pattern=r"^(off|\S+( \S+){4})$",
+        description="When `promptloop serve` runs the regression sweep: a cron expression "
+        "(five fields) in UTC, or off (no schedule: sweeps run when asked); default daily 06:00.",
+    )
 
     # The deploy webhook: every deploy and rollback POSTed, signed, through the outbox.
     deploy_webhook_url: str | None = Field(

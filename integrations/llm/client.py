@@ -122,6 +122,24 @@ class LLMClient:
         self._state: _LoopState | None = None
         self._endpoints: dict[str, Endpoint] = {}
         self._scopes: dict[str, str] = {}  # model -> cache scope
+        self._limit_of: LLMClient = self  # whose semaphore bounds this client's calls
+
+    def sibling(self) -> LLMClient:
+        """A client with this one's endpoints, cache and settings, and its *limit*: both
+        share one semaphore, so several runs at once stay within one endpoint's
+        concurrency. It counts its own calls (``stats``), so each run records its own."""
+        twin = LLMClient(
+            self.settings,
+            concurrency=self.concurrency,
+            timeout_s=self.timeout_s,
+            retry=self.retry,
+            cache=self.cache,
+            no_cache=self.no_cache,
+            local_base_url=self.local_base_url,
+            prices=self.prices,
+        )
+        twin._limit_of = self._limit_of
+        return twin
 
     def endpoint(self, model: str) -> Endpoint:
         """Where ``model`` would be called; ``EndpointError`` if it cannot be. Checks up front."""
@@ -373,7 +391,13 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         if self._state is None or self._state.loop is not loop:
             # SDK connections and the semaphore belong to one loop; a new loop gets new ones.
-            self._state = _LoopState(loop, asyncio.Semaphore(self.concurrency))
+            limiter = self._limit_of
+            semaphore = (
+                asyncio.Semaphore(self.concurrency)
+                if limiter is self
+                else limiter._loop_state().semaphore
+            )
+            self._state = _LoopState(loop, semaphore)
         return self._state
 
     def _sdk_client(self, state: _LoopState, endpoint: Endpoint) -> openai.AsyncOpenAI:

@@ -44,6 +44,17 @@ def channel_for(kind: OutboxKind, settings: Settings | None = None) -> str:
     return local_name
 
 
+def alerts_channel(settings: Settings | None = None) -> str:
+    """Where sweep alerts go: PROMPTLOOP_SLACK_ALERTS_CHANNEL, else the deploy channel (the
+    engineers keep production safe), else (no Slack) ``#alerts`` in the terminal."""
+    settings = settings or get_settings()
+    if settings.slack_alerts_channel:
+        return settings.slack_alerts_channel
+    if settings.slack_bot_token is not None and settings.slack_deploy_channel:
+        return settings.slack_deploy_channel
+    return channel_for(OutboxKind.NOTICE, settings)
+
+
 def check_channels(settings: Settings | None = None) -> None:
     """With Slack configured, every channel a message may need must be named: refused up
     front (serve's start), not when the first deploy request is due."""

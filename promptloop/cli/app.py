@@ -37,6 +37,7 @@ NOUNS = {
     "eval": "evals",
     "suite": "suite",
     "review": "review",
+    "sweep": "sweep",
     "outbox": "outbox",
     "server": "server",
     "serve": "serve",

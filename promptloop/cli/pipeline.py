@@ -106,20 +106,23 @@ def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
             _print_progress(change_id, progress)
             if state is not None and (state.is_final() or _waits(state, past)):
                 break
-            if (
-                state is not None
-                and state.is_scheduled()
-                and not warned
-                and time.monotonic() - started > SCHEDULED_PATIENCE_S
-            ):
-                warned = True
-                say("  the run is still scheduled: is `promptloop serve` running? (serve status)")
+            warned = still_scheduled(state, started=started, warned=warned)
             time.sleep(1.0)
     if state.is_failed() or state.is_crashed() or state.is_cancelled():
         raise evaluation_failure(change_id, str(state.message or state.name))
     if state.is_paused() and state.message:
         say(f"  {state.message}")
     return _state(change_id)
+
+
+def still_scheduled(state: Any, *, started: float, warned: bool) -> bool:
+    """Say once that a run waits unpicked past ``SCHEDULED_PATIENCE_S``; True once said."""
+    if warned or state is None or not state.is_scheduled():
+        return warned
+    if time.monotonic() - started <= SCHEDULED_PATIENCE_S:
+        return False
+    say("  the run is still scheduled: is `promptloop serve` running? (serve status)")
+    return True
 
 
 def _waits(state: Any, past: str | None) -> bool:

@@ -1,7 +1,8 @@
 """``promptloop serve``: the runtime on one machine, in one process that stops cleanly.
 
     the Prefect server      started (detached, per home) unless PREFECT_API_URL names one
-    Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s)
+    Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s) and
+                            its regression-sweep (on PROMPTLOOP_SWEEP_CRON, daily 06:00 UTC)
     the outbox              delivered to Slack, or shown in this log without Slack
     the deadline check      concludes reviews whose deadline came (a ledger fact)
     the reconciler          wakes suspended runs whose wait is over; says what each waits for
@@ -77,6 +78,13 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     tags = ["promptloop", f"ledger:{ledger_tag()}"]
     await runner.aadd_flow(change_pipeline, name=deployment_name(), tags=tags)
     await runner.aadd_deployment(await digest_deployment(deployment_name(), tags=tags))
+    from flows.regression_sweep import regression_sweep
+    from integrations.sweeps import sweep_schedule
+
+    await runner.aadd_flow(  # one sweep at a time: the model's concurrency is not doubled
+        regression_sweep, name=deployment_name(), schedule=sweep_schedule(),
+        concurrency_limit=1, tags=[*tags, "sweep"],
+    )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -48,10 +48,11 @@ from roles.data_scientist.statistics import StatsSettings
 from roles.data_scientist.trust import CalibrationPolicy
 from roles.errors import InputError
 from roles.review.policy import ReviewPolicy
+from roles.sweep.policy import SweepPolicy
 
 M = TypeVar("M", bound=BaseModel)
 SUITE_KEYS = (
-    "judge_model", "scorers", "gate", "statistics", "review", "approval", "calibration",
+    "judge_model", "scorers", "gate", "statistics", "review", "approval", "calibration", "sweep",
 )  # fmt: skip
 
 
@@ -131,11 +132,12 @@ def parse_suite(data: Any, source: str) -> Suite:
                 f"{source}: suite.gate.{where}: unknown metric {metric!r}; known: {known}"
             )
     stats = _model(StatsSettings, data.get("statistics"), "suite.statistics", source)
-    # The review, approval and calibration policies are checked here and read from the
+    # The review, approval, calibration and sweep policies are checked here and read from the
     # stored suite when used; they change no eval result, so they stay out of its hash.
     _model(ReviewPolicy, data.get("review"), "suite.review", source)
     _model(ApprovalPolicy, data.get("approval"), "suite.approval", source)
     _model(CalibrationPolicy, data.get("calibration"), "suite.calibration", source)
+    _model(SweepPolicy, data.get("sweep"), "suite.sweep", source)
     return Suite(scorers=scorers, gate=gate, judge_model=judge_model, statistics=stats)
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from roles.ledger.prompts import Label, LabelMove, Prompt, PromptVersion
     from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
     from roles.ledger.slack import SlackRequest
+    from roles.ledger.sweeps import Sweep
 
 # Each public name and the module (under roles.ledger) that defines it.
 _MODULE_OF = {
@@ -60,6 +61,7 @@ _MODULE_OF = {
     "Vote": "review",
     "VotePublic": "review",
     "SlackRequest": "slack",
+    "Sweep": "sweeps",
 }
 
 __all__ = [
@@ -88,6 +90,7 @@ __all__ = [
     "ReviewItem",
     "ReviewPublic",
     "SlackRequest",
+    "Sweep",
     "Vote",
     "VotePublic",
 ]

@@ -312,13 +312,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == "/stats":  # read by benchmarks; not counted as a request
             return self._send(200, fake.stats())
         fake._enter(None)
+        self._counted = True
         try:
             if self.path.rstrip("/") != "/v1/models":
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in fake.models]
             self._send(200, {"object": "list", "data": data})
         finally:
-            fake._leave()
+            self._done()
 
     def do_POST(self) -> None:
         fake = self.server.fake
@@ -332,6 +333,7 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             body = None
         fake._enter(body)
+        self._counted = True
         try:
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._send(404, {"error": {"message": f"no route {self.path}"}})
@@ -353,7 +355,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(fault.status, _error(f"fake {fault.status}", "fake"), headers)
             self._send(200, fake.completion(body))
         finally:
-            fake._leave()
+            self._done()
+
+    def _done(self) -> None:
+        """Out of flight: before the answer's bytes go, since the client may send its next
+        request the moment it has them (counting after the write saw one too many)."""
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.server.fake._leave()
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
@@ -361,6 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_bytes(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        self._done()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

@@ -186,3 +186,27 @@ def test_what_links_held_becomes_typed_columns_and_back(ledger: str) -> None:
     assert shown["evaluation_error"] == {
         "message": "HTTP 500", "kind": "outage", "at": "2026-12-01T10:00:00Z", "log": None,
     }  # fmt: skip
+
+
+def test_sweeps_come_and_go_with_0011_and_keep_their_verdicts_to_the_five(ledger: str) -> None:
+    """0011 adds the sweep table (its verdicts checked by the database); its downgrade
+    drops it and nothing else."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from integrations.migrations.runner import alembic_config, upgrade
+    from roles.ledger.sweeps import SWEEP_VERDICTS
+
+    engine = get_engine()
+    [check] = [c for c in inspect(engine).get_check_constraints("sweep")]
+    assert check["name"] == "sweep_verdict"
+    assert all(f"'{verdict}'" in check["sqltext"] for verdict in SWEEP_VERDICTS)
+    with engine.begin() as conn:
+        config = alembic_config(engine)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+    assert "sweep" not in inspect(engine).get_table_names()
+    assert "eval_run" in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert "sweep" in inspect(engine).get_table_names()
