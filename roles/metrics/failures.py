@@ -1,15 +1,8 @@
 """Change failure: a deploy that later failed in production.
 
 Each signal in ``FAILURE_SIGNALS`` looks at the deploys of a report and names the ones it
-finds failed, with why; the first signal to name a deploy gives its reason. Today the
-one signal is a rollback of the deployed change. A scheduled sweep that finds a deployed
-version regressing is another: it joins by adding its function to ``FAILURE_SIGNALS``::
-
-    def sweep_regressions(session, deploys):
-        # deploys whose to_version_id a sweep row flagged as a significant regression
-        return {d.id: f"sweep {row.id} found a regression" for d, row in ...}
-
-    FAILURE_SIGNALS = (rolled_back, sweep_regressions)
+finds failed, with why; the first signal to name a deploy gives its reason: a rollback of
+the deployed change, or a scheduled sweep that found the deployed version regressing.
 """
 
 from __future__ import annotations
@@ -19,7 +12,7 @@ from collections.abc import Callable, Sequence
 from sqlmodel import Session, col, select
 
 from roles.clock import readable
-from roles.ledger import Deployment, Handoff
+from roles.ledger import Deployment, Handoff, Sweep
 from roles.states import State
 
 FailureSignal = Callable[[Session, Sequence[Deployment]], dict[int, str]]
@@ -43,7 +36,28 @@ def rolled_back(session: Session, deploys: Sequence[Deployment]) -> dict[int, st
     return found
 
 
-FAILURE_SIGNALS: tuple[FailureSignal, ...] = (rolled_back,)
+def sweep_regressions(session: Session, deploys: Sequence[Deployment]) -> dict[int, str]:
+    """Deploys whose version a later sweep found regressing against its accepted run."""
+    by_version = {d.to_version_id: d for d in deploys if d.kind == "deploy"}
+    if not by_version:
+        return {}
+    rows = session.exec(
+        select(Sweep)
+        .where(col(Sweep.version_id).in_(list(by_version)))
+        .where(Sweep.verdict == "regression")
+        .order_by(col(Sweep.id))
+    ).all()
+    found: dict[int, str] = {}
+    for row in rows:
+        deploy = by_version[row.version_id]
+        if deploy.id is not None and row.created_at >= deploy.created_at:
+            found.setdefault(
+                deploy.id, f"sweep {row.id} found a regression at {readable(row.created_at)}"
+            )
+    return found
+
+
+FAILURE_SIGNALS: tuple[FailureSignal, ...] = (rolled_back, sweep_regressions)
 
 
 def failed_deploys(session: Session, deploys: Sequence[Deployment]) -> dict[int, str]:

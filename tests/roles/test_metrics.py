@@ -82,6 +82,32 @@ def test_the_whole_ledger(session: Session) -> None:
     }
 
 
+def test_a_sweep_that_finds_a_deployed_version_regressing_counts_its_deploy_failed(
+    session: Session,
+) -> None:
+    from sqlmodel import col, select
+
+    from roles.ledger import Deployment, EvalRun, Sweep
+
+    ids = build_history(session)
+    deployed = session.exec(
+        select(Deployment).where(Deployment.change_id == ids["E"])
+    ).one()  # E is deployed and still production
+    run = session.exec(select(EvalRun).order_by(col(EvalRun.id).desc())).first()
+    assert run is not None and run.id is not None
+    sweep = Sweep(
+        prompt_id=deployed.prompt_id, version_id=deployed.to_version_id, eval_run_id=run.id,
+        verdict="regression", reasons=["target correct regressed"],
+        created_at=hours_after(START, 70),
+    )  # fmt: skip
+    session.add(sweep)
+    session.commit()
+    failure = handoff_metrics(session, now=NOW).change_failure
+    assert (failure.deploys, failure.failed, failure.rate) == (2, 2, 1.0)
+    why = {f.change_id: f.why for f in failure.failures}
+    assert why[ids["E"]] == f"sweep {sweep.id} found a regression at 2026-03-05 07:00 UTC"
+
+
 def test_since_counts_what_ended_after_it(session: Session) -> None:
     build_history(session)
     report = handoff_metrics(session, since=hours_after(START, 35), now=NOW)
