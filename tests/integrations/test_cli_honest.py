@@ -76,9 +76,12 @@ def test_a_system_text_too_large_is_refused_as_the_system_not_the_template(
     cli, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     assert cli("init", "--sample").code == 0
-    text = Path(CHANGE_FILE).read_text()
+    import yaml
+
+    doc = yaml.safe_load(Path(CHANGE_FILE).read_text())
+    doc["system"] = "x" * 2_000_000
     big = tmp_path / "big.yaml"
-    big.write_text(text.replace("system: |\n  You sort", f"system: {'x' * 2_000_000}\n#"))
+    big.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = cli("change", "submit", "--file", str(big), "--as", "maya")
     assert result.code == 2
     assert "the system of 'support-triage' does not render for item" in result.stderr
