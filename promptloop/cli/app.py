@@ -36,6 +36,7 @@ NOUNS = {
     "eval": "evals",
     "suite": "suite",
     "review": "review",
+    "judge": "judge",
     "outbox": "outbox",
     "server": "server",
     "serve": "serve",

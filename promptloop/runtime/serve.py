@@ -2,6 +2,7 @@
 
     the Prefect server      started (detached, per home) unless PREFECT_API_URL names one
     Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s)
+                            and calibrate-judges (daily at 03:30 UTC, and on demand)
     the outbox              delivered to Slack, or shown in this log without Slack
     the deadline check      concludes reviews whose deadline came (a ledger fact)
     the reconciler          wakes suspended runs whose wait is over; says what each waits for
@@ -31,6 +32,7 @@ log = logging.getLogger("promptloop.serve")
 
 RECONCILE_S = 1.0  # a decision written anywhere wakes its run within about this
 DEADLINE_CHECK_S = 10.0
+CALIBRATE_CRON = "30 3 * * *"  # the judges against people's labels, daily (UTC)
 
 
 def configure_logging() -> None:
@@ -75,6 +77,15 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     )
     await runner.aadd_flow(
         change_pipeline, name=deployment_name(), tags=["promptloop", f"ledger:{ledger_tag()}"]
+    )
+    from flows.calibrate_judges import calibrate_judges
+
+    await runner.aadd_flow(
+        calibrate_judges,
+        name=deployment_name(),
+        cron=CALIBRATE_CRON,
+        parameters={"trigger": "daily"},
+        tags=["promptloop", f"ledger:{ledger_tag()}"],
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,0 +1,45 @@
+"""Telling the data scientists when an LLM judge's trust status changes (the alerts
+channel; the outbox row is written in the calibration record's transaction).
+
+    judge_trust_changed(session, outcome)   # outcome.changed: the judge now (un)trusted
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from integrations.slack.blocks import notice
+from integrations.slack.post import post_message
+from roles.calibration.records import CalibrationOutcome
+from roles.calibration.trust import status_line
+from roles.data_scientist.judges import JudgeRef
+from roles.ledger import OutboxKind, OutboxMessage
+
+
+def judge_trust_changed(
+    session: Session, outcome: CalibrationOutcome, *, run_url: str | None = None
+) -> OutboxMessage | None:
+    """A notice that the judge may now decide gates, or no longer may; None if unchanged."""
+    record = outcome.record
+    if not outcome.changed:
+        return None
+    judge = JudgeRef(label=record.label, judge_id=record.judge_id, spec=record.spec)
+    now = (
+        "trusted: its scores count in the gate"
+        if record.trusted
+        else ("no longer trusted: its scores are shown, not gated")
+    )
+    lines = [
+        status_line(judge, record),
+        f"{record.n} labelled pairs ({record.from_votes} from votes, {record.from_dataset} "
+        f"from datasets), {record.unscored} unscored, {record.ties} ties",
+        f"details: promptloop judge report {record.judge_id}",
+    ]
+    return post_message(
+        session,
+        kind=OutboxKind.NOTICE,
+        message=notice(
+            f"LLM judge {record.judge_id} ({record.label}) is {now}", lines, run_url=run_url
+        ),
+        key=f"judge:{record.judge_id}:trust:{record.id}",
+    )
