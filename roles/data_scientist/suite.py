@@ -23,6 +23,7 @@ The ``suite:`` section of a prompt file (all keys optional)::
         max_p95_latency_s: 8
         max_cost_per_item_usd: 0.01
       statistics: {n_resamples: 9999, confidence_level: 0.95, alpha: 0.05, seed: 0}
+      calibration: {trust: {min_pairs: 30}}  # when a judge is trusted: roles/data_scientist/trust.py
 
 Gate metrics name a scorer's label or a built-in metric (``error_rate``, ``latency_s``,
 ``cost_per_item``). ``Suite.to_dict()`` is the plain JSON stored with the prompt version;
@@ -44,11 +45,14 @@ from roles.data_scientist.metrics import BUILTIN_METRICS
 from roles.data_scientist.registry import ScoreContext, Scorer, build_scorer
 from roles.data_scientist.scores import ItemResult, MetricInfo, Sample
 from roles.data_scientist.statistics import StatsSettings
+from roles.data_scientist.trust import CalibrationPolicy
 from roles.errors import InputError
 from roles.review.policy import ReviewPolicy
 
 M = TypeVar("M", bound=BaseModel)
-SUITE_KEYS = ("judge_model", "scorers", "gate", "statistics", "review", "approval")
+SUITE_KEYS = (
+    "judge_model", "scorers", "gate", "statistics", "review", "approval", "calibration",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,11 @@ def parse_suite(data: Any, source: str) -> Suite:
                 f"{source}: suite.gate.{where}: unknown metric {metric!r}; known: {known}"
             )
     stats = _model(StatsSettings, data.get("statistics"), "suite.statistics", source)
-    # The experts' review policy is checked here and read from the stored suite when a
-    # review opens; it changes no eval result, so it stays out of the suite's hash.
+    # The review, approval and calibration policies are checked here and read from the
+    # stored suite when used; they change no eval result, so they stay out of its hash.
     _model(ReviewPolicy, data.get("review"), "suite.review", source)
     _model(ApprovalPolicy, data.get("approval"), "suite.approval", source)
+    _model(CalibrationPolicy, data.get("calibration"), "suite.calibration", source)
     return Suite(scorers=scorers, gate=gate, judge_model=judge_model, statistics=stats)
 
 
