@@ -176,8 +176,8 @@ def _progress_logger(side: str, logger: Any, change_id: int) -> Any:
 def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple[Any, Any]:
     """The paired scorecard of the two runs and the gate's verdict on it."""
     from integrations.evaluation import suite_of_run
-    from roles.calibration.gaps import flagged_gap_notes
-    from roles.calibration.trust import untrusted_metrics
+    from roles.calibration.coverage import flagged_gap_notes
+    from roles.calibration.status import untrusted_metrics
 
     with session_scope() as session:
         candidate = load_results(session, run_id=candidate_run)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import DeployRequestView, deploy_request
 from integrations.slack.post import link_in, post_message, revise_message
-from roles.calibration.trust import change_note
+from roles.calibration.status import change_note
 from roles.changes import verdict_of
 from roles.engineer import approval_progress, decided_by
 from roles.ledger import Handoff, Member, OutboxKind, OutboxMessage, Prompt, PromptVersion

@@ -193,13 +193,9 @@ def _finish(change_id: int, *, played: list[Any], written: Any, as_json: bool) -
 
 def _judge_statuses() -> list[str]:
     """The sample's LLM judge, said plainly: trusted or not, and why."""
-    from roles.calibration.trust import judge_statuses, plain_status
-    from roles.data_scientist.calibration import TrustPolicy
+    from roles.calibration.status import judge_statuses, plain_status
     from roles.registry import resolve
 
-    needed = TrustPolicy().min_pairs
     with session_scope() as session:
         suite = resolve(session, name=SAMPLE_PROMPT).suite
-        return [
-            plain_status(j, r, min_pairs=needed) for j, r in judge_statuses(session, suite=suite)
-        ]
+        return [plain_status(j, r) for j, r in judge_statuses(session, suite=suite)]

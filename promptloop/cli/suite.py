@@ -73,7 +73,7 @@ def gaps(
     """Failure categories the experts report and no scorer catches (flagged by policy)."""
     from dataclasses import asdict
 
-    from roles.calibration.gaps import gap_line, prompt_gaps
+    from roles.calibration.coverage import gap_line, prompt_gaps
 
     with session_scope() as session:
         found = prompt_gaps(session, prompt=name)

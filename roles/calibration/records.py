@@ -18,14 +18,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from roles.calibration.pairs import JudgeLabels, collect_labels
-from roles.data_scientist.calibration import (
-    JudgeAgreement,
-    TrustPolicy,
-    by_slice,
-    expert_agreement,
-    judge_agreement,
-    trust,
-)
+from roles.data_scientist.agreement import expert_agreement
+from roles.data_scientist.calibration import JudgeAgreement, by_slice, judge_agreement
+from roles.data_scientist.trust import CalibrationPolicy, calibration_policy_from_suite, trust
 from roles.ledger.calibration import CalibrationMetrics, CalibrationRecord, ExpertAgreementDoc
 
 
@@ -50,6 +45,7 @@ def metrics_doc(agreement: JudgeAgreement) -> dict[str, Any]:
             "resamples": agreement.resamples,
             "seed": agreement.seed,
             "confidence": agreement.confidence,
+            "interval": agreement.interval,
         }
     )
     return doc.model_dump(mode="json")
@@ -58,15 +54,25 @@ def metrics_doc(agreement: JudgeAgreement) -> dict[str, Any]:
 def build_record(
     labels: JudgeLabels,
     *,
-    policy: TrustPolicy,
+    policy: CalibrationPolicy,
     trigger: str,
     now: datetime,
     flow_run_id: str | None = None,
 ) -> CalibrationRecord:
+    """The record of ``labels`` under ``policy`` (its intervals' settings and trust rule)."""
     pairs = [(p.judge_fail, p.human_fail) for p in labels.pairs]
-    agreement = judge_agreement(pairs)
-    verdict = trust(agreement, policy)
-    sliced = by_slice([(tag, p.judge_fail, p.human_fail) for p in labels.pairs for tag in p.tags])
+    settings: dict[str, Any] = {
+        "resamples": policy.resamples,
+        "seed": policy.seed,
+        "confidence": policy.confidence,
+    }
+    agreement = judge_agreement(pairs, **settings)
+    verdict = trust(agreement, policy.trust)
+    sliced = by_slice(
+        [(tag, p.judge_fail, p.human_fail) for p in labels.pairs for tag in p.tags],
+        min_n=policy.min_slice_pairs,
+        **settings,
+    )
     experts = expert_agreement(labels.expert_votes)
     return CalibrationRecord(
         judge_id=labels.judge.judge_id,
@@ -118,22 +124,28 @@ def calibrate_judges(
     trigger: str,
     now: datetime,
     judge_id: str | None = None,
-    policy: TrustPolicy | None = None,
+    policy: CalibrationPolicy | None = None,
     flow_run_id: str | None = None,
 ) -> list[CalibrationOutcome]:
-    """A new record for every judge that has labels (or only ``judge_id``)."""
+    """A new record for every judge that has labels (or only ``judge_id``), each under
+    ``policy`` or else the ``suite.calibration`` of the newest prompt version holding it."""
     from roles.calibration.catalog import known_judges
 
-    policy = policy or TrustPolicy()
+    known = known_judges(session)
     labels = collect_labels(session, judge_id=judge_id)
-    for ref in known_judges(session).values():  # judges with no label yet: a record of that
+    for ref in known.values():  # judges with no label yet: a record of that
         if judge_id in (None, ref.judge.judge_id):
             labels.setdefault(ref.judge.judge_id, JudgeLabels(judge=ref.judge))
     outcomes = []
     for judge in sorted(labels):
         previous = latest_record(session, judge_id=judge)
+        suite = known[judge].suite if judge in known else None
         record = build_record(
-            labels[judge], policy=policy, trigger=trigger, now=now, flow_run_id=flow_run_id
+            labels[judge],
+            policy=policy or calibration_policy_from_suite(suite),
+            trigger=trigger,
+            now=now,
+            flow_run_id=flow_run_id,
         )
         session.add(record)
         session.flush()

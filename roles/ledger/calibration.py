@@ -41,6 +41,7 @@ class CalibrationMetrics(BaseModel):
     resamples: int
     seed: int
     confidence: float
+    interval: str  # how the intervals were made, e.g. "BCa bootstrap"
 
 
 class ExpertAgreementDoc(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from roles.calibration.trust import judge_needs
+from roles.calibration.status import judge_needs
 from roles.data_scientist.review_sample import Pick, pick_review_sample
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results

@@ -89,7 +89,7 @@ def judge_needs(
 def change_note(session: Session, *, change_id: int) -> str:
     """For the deploy request: each judge of the suite that judged the change, and the
     prompt's flagged coverage gaps."""
-    from roles.calibration.gaps import flagged_gap_notes
+    from roles.calibration.coverage import flagged_gap_notes
     from roles.changes import verdict_of
     from roles.ledger import EvalRun
 
@@ -100,16 +100,11 @@ def change_note(session: Session, *, change_id: int) -> str:
     return "\n".join(lines + [n.removeprefix("note: ") for n in notes[:MAX_GAP_LINES]])
 
 
-def plain_status(judge: JudgeRef, record: CalibrationRecord | None, *, min_pairs: int) -> str:
+def plain_status(judge: JudgeRef, record: CalibrationRecord | None) -> str:
     """``judge 3f9c… (judge_correct): not trusted — 10 labelled pairs, fewer than the 30
     required`` (the demo's last word: said plainly)."""
     name = f"judge {judge.judge_id} ({judge.label})"
     if record is None:
         return f"{name}: not trusted — never calibrated (no labelled pairs yet)"
-    if record.trusted:
-        return f"{name}: trusted — {status_line(judge, record).split('trusted (', 1)[1][:-1]}"
-    if record.n < min_pairs:
-        return (
-            f"{name}: not trusted — {record.n} labelled pairs, fewer than the {min_pairs} required"
-        )
-    return f"{name}: not trusted — {'; '.join(record.reasons)}"
+    verdict = "trusted" if record.trusted else "not trusted"
+    return f"{name}: {verdict} — {'; '.join(record.reasons)}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from roles.data_scientist.calibration import CoverageGap, GapPolicy, coverage_gaps
+from roles.data_scientist.gaps import CoverageGap, GapPolicy, coverage_gaps
 from roles.ledger import ChangeRequest, EvalResult, EvalRun, EvalScore, Review
 from roles.registry import find_prompt
 from roles.review.tally import counted_votes, review_items
@@ -50,7 +50,13 @@ def expert_fails(session: Session, *, prompt: str) -> list[tuple[str, bool]]:
 def prompt_gaps(
     session: Session, *, prompt: str, policy: GapPolicy | None = None
 ) -> list[CoverageGap]:
-    return coverage_gaps(expert_fails(session, prompt=prompt), policy or GapPolicy())
+    """The gaps under ``policy``, by default production's ``suite.calibration.gaps``."""
+    if policy is None:
+        from roles.data_scientist.trust import calibration_policy_from_suite
+        from roles.registry import resolve
+
+        policy = calibration_policy_from_suite(resolve(session, name=prompt).suite).gaps
+    return coverage_gaps(expert_fails(session, prompt=prompt), policy)
 
 
 def gap_line(gap: CoverageGap) -> str:

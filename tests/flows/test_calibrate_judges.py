@@ -1,0 +1,91 @@
+"""The calibrate-judges flow on the real Prefect test server: records, the table artifact,
+the Slack notice when a judge's trust changes, and `promptloop judge calibrate`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from calibration_support import production_version, reviewed_change, sample_judge_id, scored_run
+from calibration_support import vote as cast
+from sqlmodel import Session, select
+from support import invoke
+
+from integrations.db import get_engine, ledger_tag
+from roles.datasets import parse_jsonl_text, push_dataset
+from roles.ledger import CalibrationRecord, OutboxMessage
+
+pytestmark = pytest.mark.prefect
+
+
+def _artifact(key: str) -> Any:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> Any:
+        async with get_client() as client:
+            return await client.read_latest_artifacts()
+
+    return next((a for a in asyncio.run(read()) if a.key == key), None)
+
+
+def _labelled_dataset(session: Session, n: int = 40) -> None:
+    """``n`` labelled items, half fail; a finished run whose judge agrees with every label."""
+    lines = [
+        f'{{"id": "L{i}", "input": {{"ticket": "t{i}"}}, "expected": "billing", '
+        f'"human": {{"judge_correct": "{"fail" if i % 2 else "pass"}"}}}}'
+        for i in range(n)
+    ]
+    dataset, _ = push_dataset(
+        session, name="labelled", items=parse_jsonl_text("\n".join(lines), "l.jsonl")
+    )
+    judge = {f"L{i}": i % 2 == 0 for i in range(n)}
+    scored_run(
+        session,
+        version_id=production_version(session).id or 0,
+        dataset_id=dataset.id or 0,
+        judge_passes=judge,
+    )
+
+
+def test_the_flow_stores_records_an_artifact_and_tells_of_a_trust_change(prefect_api) -> None:  # type: ignore[no-untyped-def]
+    from flows.calibrate_judges import artifact_key, calibrate_judges
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        items = reviewed_change(session, items=2)
+        cast(session, items[0], "omar", "pass")
+        rows = calibrate_judges(trigger="test")
+        (row,) = rows
+        assert row["judge_id"] == sample_judge_id() and row["n"] == 1 and not row["trusted"]
+        record = session.exec(select(CalibrationRecord)).one()
+        assert record.flow_run_id and record.trigger == "test" and record.from_votes == 1
+        # untrusted before (never checked) and after: no news for the data scientists
+        assert not any(
+            (m.key or "").startswith("judge:") for m in session.exec(select(OutboxMessage))
+        )
+        artifact = _artifact(artifact_key())
+        assert artifact is not None and artifact_key().startswith(ledger_tag())
+        assert sample_judge_id() in str(artifact.data)
+
+        _labelled_dataset(session)
+        session.commit()
+        (row,) = calibrate_judges(trigger="test")
+        assert row["trusted"] and row["changed"] and row["n"] == 41
+        (notice,) = [
+            m for m in session.exec(select(OutboxMessage)) if (m.key or "").startswith("judge:")
+        ]
+        assert notice.channel == "#alerts" and "is trusted" in notice.text
+
+
+def test_judge_calibrate_runs_the_flow_in_process_without_serve(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    with Session(get_engine(), expire_on_commit=False) as session:
+        items = reviewed_change(session, items=2)
+        cast(session, items[0], "omar", "fail")
+    result = invoke("judge", "calibrate", sample_judge_id()[:6], "--json")
+    assert result.code == 0, result.stderr
+    data = result.json()
+    assert data["where"] == "in process" and data["state"] == "Completed"
+    assert [j["judge_id"] for j in data["judges"]] == [sample_judge_id()]
+    missing = invoke("judge", "calibrate", "nosuchjudge")
+    assert missing.code == 2 and "there is no LLM judge 'nosuchjudge'" in missing.stderr
