@@ -63,7 +63,7 @@ def test_a_judge_is_its_whole_spec() -> None:
 
 
 def test_votes_make_pairs_latest_vote_majority_ties_and_unscored_apart(session: Session) -> None:
-    items = reviewed_change(session, items=4, wrong=ALL_ITEMS)  # 6: the judge is untrusted
+    items = reviewed_change(session, items=4, wrong=ALL_ITEMS)
     a, b, c, d = items[:4]
     vote(session, a, "omar", "fail")
     vote(session, a, "omar", "pass")  # changed mind: the latest counts
@@ -196,17 +196,27 @@ def test_an_untrusted_judge_decides_nothing_and_a_trusted_one_does(session: Sess
     assert evaluate_gate(policy, card, untrusted={}).outcome == "fail"
 
 
-def test_an_untrusted_judge_grows_the_review_sample_towards_its_mistakes(session: Session) -> None:
+def test_an_untrusted_judge_leads_the_sample_and_a_gated_one_grows_it(session: Session) -> None:
     from roles.review.inputs import review_source, sample_for_review
     from roles.review.policy import ReviewPolicy
 
-    items = reviewed_change(session, items=4, wrong={"b01", "b02"})
-    assert len(items) == 6  # 4 × 1.5: the sample judge is not trusted
-    source = review_source(session, change_id=session.exec(select(EvalRun.change_id)).first() or 0)
-    picks = sample_for_review(
-        session, source=source, policy=ReviewPolicy(items=2, control_share=0), seed=3
-    )
-    assert len(picks) == 3
+    items = reviewed_change(session, items=4, wrong=ALL_ITEMS)
+    assert len(items) == 4  # the sample's gate does not name its judge: no growth
+    vote(session, items[0], "omar", "pass")  # the judge failed it; people pass it
+    change_id = session.exec(select(Review.change_id)).one()
+    source = review_source(session, change_id=change_id)
+    policy = ReviewPolicy(items=2, control_share=0)
+    picks = sample_for_review(session, source=source, policy=policy, seed=3)
+    assert len(picks) == 2
+    assert (items[0].item_id, "judge_was_wrong") in [(p.item_id, p.strategy) for p in picks]
+    run = session.get(EvalRun, source.candidate_run_id)
+    assert run is not None
+    gate = dict(run.suite["gate"])
+    gate["guardrails"] = [*gate["guardrails"], {"metric": "judge_correct", "margin": 0.1}]
+    run.suite = {**run.suite, "gate": gate}
+    session.add(run)
+    session.commit()
+    assert len(sample_for_review(session, source=source, policy=policy, seed=3)) == 3
 
 
 def test_a_coverage_gap_appears_and_a_new_scorer_closes_it(session: Session) -> None:
