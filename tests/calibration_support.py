@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from review_support import NOW, add_experts, change_in_review, open_sampled_review
 from sqlmodel import Session, select
 
+from roles.calibration.identity import judges_in_suite
 from roles.data_scientist import ItemResult, Sample, Score
-from roles.data_scientist.judges import judges_in_suite
 from roles.data_scientist.suite import parse_suite
 from roles.evaluation.records import finish_run, record_outcomes, start_run
 from roles.evaluation.runner import ItemOutcome

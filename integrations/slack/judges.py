@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from integrations.slack.blocks import notice
 from integrations.slack.post import post_message
+from roles.calibration.identity import JudgeRef
 from roles.calibration.records import CalibrationOutcome
 from roles.calibration.status import status_line
-from roles.data_scientist.judges import JudgeRef
 from roles.ledger import OutboxKind, OutboxMessage
 
 

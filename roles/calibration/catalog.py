@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from roles.data_scientist.judges import JudgeRef, judges_in_suite
+from roles.calibration.identity import JudgeRef, judges_in_suite
 from roles.errors import InputError, NotFoundError
 from roles.ledger import EvalRun, Prompt, PromptVersion
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from roles.data_scientist.judges import scorer_labels
+from roles.calibration.identity import scorer_labels
 from roles.datasets import find_dataset, items_of
 from roles.errors import NotFoundError
 from roles.prompt_file import PromptSpec

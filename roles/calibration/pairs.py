@@ -23,8 +23,8 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
+from roles.calibration.identity import JudgeRef, judges_in_suite
 from roles.data_scientist.agreement import majority
-from roles.data_scientist.judges import JudgeRef, judges_in_suite
 from roles.ledger import Dataset, DatasetItem, EvalResult, EvalRun, EvalScore, Member, Review
 from roles.review.tally import counted_votes, review_items
 

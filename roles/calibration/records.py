@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from roles.calibration.pairs import JudgeLabels, collect_labels
-from roles.data_scientist.agreement import expert_agreement
-from roles.data_scientist.calibration import JudgeAgreement, by_slice, judge_agreement
-from roles.data_scientist.trust import CalibrationPolicy, calibration_policy_from_suite, trust
 from roles.ledger.calibration import CalibrationMetrics, CalibrationRecord, ExpertAgreementDoc
+
+if TYPE_CHECKING:  # the statistics (numpy, scipy) load when a judge is calibrated
+    from roles.calibration.pairs import JudgeLabels
+    from roles.data_scientist.calibration import JudgeAgreement
+    from roles.data_scientist.trust import CalibrationPolicy
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ def build_record(
     flow_run_id: str | None = None,
 ) -> CalibrationRecord:
     """The record of ``labels`` under ``policy`` (its intervals' settings and trust rule)."""
+    from roles.data_scientist.agreement import expert_agreement
+    from roles.data_scientist.calibration import by_slice, judge_agreement
+    from roles.data_scientist.trust import trust
+
     pairs = [(p.judge_fail, p.human_fail) for p in labels.pairs]
     settings: dict[str, Any] = {
         "resamples": policy.resamples,
@@ -130,6 +135,8 @@ def calibrate_judges(
     """A new record for every judge that has labels (or only ``judge_id``), each under
     ``policy`` or else the ``suite.calibration`` of the newest prompt version holding it."""
     from roles.calibration.catalog import known_judges
+    from roles.calibration.pairs import JudgeLabels, collect_labels
+    from roles.data_scientist.trust import calibration_policy_from_suite
 
     known = known_judges(session)
     labels = collect_labels(session, judge_id=judge_id)

@@ -8,15 +8,17 @@ export_pairs(session, judge="3f9c")      # one dict per labelled pair (JSONL)
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from roles.calibration.catalog import KnownJudge, find_judge, known_judges
-from roles.calibration.pairs import JudgeLabels, LabelledPair, collect_labels
 from roles.calibration.records import latest_records
 from roles.clock import iso
 from roles.ledger.calibration import CalibrationRecord
+
+if TYPE_CHECKING:  # the pairs need the statistics' imports: only report and export load them
+    from roles.calibration.pairs import LabelledPair
 
 
 def record_row(record: CalibrationRecord | None) -> dict[str, Any]:
@@ -67,6 +69,8 @@ def pair_view(pair: LabelledPair) -> dict[str, Any]:
 
 def judge_report(session: Session, *, judge: str) -> dict[str, Any]:
     """The judge's latest record in full, its history, and the pairs it got wrong."""
+    from roles.calibration.pairs import JudgeLabels, collect_labels
+
     known = find_judge(session, judge)
     judge_id = known.judge.judge_id
     labels = collect_labels(session, judge_id=judge_id).get(judge_id) or JudgeLabels(known.judge)
@@ -122,6 +126,8 @@ def _record_view(record: CalibrationRecord | None) -> dict[str, Any] | None:
 
 
 def export_pairs(session: Session, *, judge: str) -> tuple[KnownJudge, list[dict[str, Any]]]:
+    from roles.calibration.pairs import collect_labels
+
     known = find_judge(session, judge)
     labels = collect_labels(session, judge_id=known.judge.judge_id).get(known.judge.judge_id)
     return known, [pair_view(p) for p in (labels.pairs if labels else [])]

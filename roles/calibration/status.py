@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from roles.calibration.identity import JudgeRef, judges_in_suite
 from roles.calibration.records import latest_record
-from roles.data_scientist.judges import JudgeRef, judges_in_suite
 from roles.ledger.calibration import CalibrationRecord
 
 MAX_GAP_LINES = 3

@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 from support import SAMPLES
 
 from roles.calibration.coverage import prompt_gaps
+from roles.calibration.identity import judge_id, judge_spec, judges_in_suite
 from roles.calibration.pairs import collect_labels
 from roles.calibration.records import calibrate_judges, latest_record
 from roles.calibration.status import untrusted_metrics
 from roles.data_scientist import ItemResult, Sample, Score, build_scorecard, evaluate_gate
-from roles.data_scientist.judges import judge_id, judge_spec, judges_in_suite
 from roles.data_scientist.policy import GatePolicy
 from roles.data_scientist.scores import MetricInfo
 from roles.datasets import parse_jsonl_text, push_dataset
