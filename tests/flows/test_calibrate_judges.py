@@ -10,7 +10,7 @@ import pytest
 from calibration_support import production_version, reviewed_change, sample_judge_id, scored_run
 from calibration_support import vote as cast
 from sqlmodel import Session, select
-from support import invoke
+from support import invoke, serve_log
 
 from integrations.db import get_engine, ledger_tag
 from roles.datasets import parse_jsonl_text, push_dataset
@@ -89,3 +89,19 @@ def test_judge_calibrate_runs_the_flow_in_process_without_serve(prefect_api, mon
     assert [j["judge_id"] for j in data["judges"]] == [sample_judge_id()]
     missing = invoke("judge", "calibrate", "nosuchjudge")
     assert missing.code == 2 and "there is no LLM judge 'nosuchjudge'" in missing.stderr
+
+
+def test_judge_calibrate_goes_through_serve_when_it_is_up(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from promptloop.runtime import control
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    monkeypatch.setenv("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+    with Session(get_engine(), expire_on_commit=False) as session:
+        items = reviewed_change(session, items=2)
+        cast(session, items[0], "omar", "fail")
+    control.detach()  # what `promptloop serve --detach` starts; the test's home stops it
+    result = invoke("judge", "calibrate", "--wait", "--json")
+    assert result.code == 0, result.stderr + serve_log()
+    data = result.json()
+    assert data["where"] == "serve" and data["state"] == "Completed"
+    assert [j["judge_id"] for j in data["judges"]] == [sample_judge_id()]
