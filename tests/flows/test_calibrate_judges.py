@@ -105,3 +105,59 @@ def test_judge_calibrate_goes_through_serve_when_it_is_up(prefect_api, monkeypat
     data = result.json()
     assert data["where"] == "serve" and data["state"] == "Completed"
     assert [j["judge_id"] for j in data["judges"]] == [sample_judge_id()]
+
+
+def capitalised_candidate(body: dict[str, Any]) -> str:
+    """Production says 'billing' to all; the candidate answers right, Capitalised. The judge
+    says "no" to a capitalised answer: the candidate loses only on the judge's metric."""
+    import json
+
+    from fakes.openai_server import last_user_text
+    from support import right_answers
+
+    if '"choice' in str(body.get("grammar") or ""):  # the sample's judge
+        output = str(json.loads(last_user_text(body))["output"])
+        choice = "no" if output[:1].isupper() else "yes"
+        return json.dumps({"rationale": "as it reads", "choice": choice})
+    answer = right_answers(body)
+    system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+    return answer.capitalize() if "exactly one word" in system else answer
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_a_gate_on_the_judge_fails_the_change_only_when_the_judge_is_trusted(
+    prefect_api, monkeypatch, trusted: bool
+) -> None:  # type: ignore[no-untyped-def]
+    from fakes.openai_server import FakeOpenAIServer
+    from support import point_at, submit_sample
+
+    from flows.evaluate_change import evaluate_change
+
+    with FakeOpenAIServer(responder=capitalised_candidate) as server:
+        point_at(server, monkeypatch)
+        change_id = int(submit_sample()["id"])
+        with Session(get_engine(), expire_on_commit=False) as session:
+            production = production_version(session)  # its suite judges the change
+            suite = dict(production.suite or {})
+            gate = dict(suite["gate"])
+            gate["guardrails"] = [*gate["guardrails"], {"metric": "judge_correct", "margin": 0.1}]
+            production.suite = {**suite, "gate": gate}
+            session.add(production)
+            if trusted:  # as a calibration that earned it would have written
+                session.add(
+                    CalibrationRecord(
+                        judge_id=sample_judge_id(), label="judge_correct", trigger="test", n=40,
+                        tp=20, fp=0, fn=0, tn=20, unscored=0, ties=0, from_votes=40,
+                        from_dataset=0, trusted=True,
+                    )
+                )  # fmt: skip
+            session.commit()
+        state = asyncio.run(evaluate_change(change_id, prompt="support-triage"))
+        verdict = invoke("change", "show", str(change_id), "--json").json()["history"][-1]
+        reasons = "\n".join(verdict["payload"]["reasons"])
+        if trusted:
+            assert state == "eval_failed" and "FAIL: guardrail judge_correct" in reasons
+        else:
+            assert state == "in_review" and "FAIL" not in reasons
+            note = f"note: judge {sample_judge_id()} (judge_correct) not trusted (never calibrated)"
+            assert note in reasons
