@@ -1,5 +1,6 @@
-"""Telling the data scientists when an LLM judge's trust status changes (the alerts
-channel; the outbox row is written in the calibration record's transaction).
+"""Telling the data scientists when an LLM judge's trust status changes: the alerts
+channel, or the review channel when no alerts channel is set (the experts' labels made
+it); the outbox row is written in the calibration record's transaction.
 
     judge_trust_changed(session, outcome)   # outcome.changed: the judge now (un)trusted
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from integrations.settings import get_settings
 from integrations.slack.blocks import notice
 from integrations.slack.post import post_message
 from roles.calibration.identity import JudgeRef
@@ -23,6 +25,7 @@ def judge_trust_changed(
     record = outcome.record
     if not outcome.changed:
         return None
+    settings = get_settings()
     judge = JudgeRef(label=record.label, judge_id=record.judge_id, spec=record.spec)
     now = (
         "trusted: its scores count in the gate"
@@ -42,4 +45,5 @@ def judge_trust_changed(
             f"LLM judge {record.judge_id} ({record.label}) is {now}", lines, run_url=run_url
         ),
         key=f"judge:{record.judge_id}:trust:{record.id}",
+        channel=settings.slack_alerts_channel or settings.slack_review_channel,
     )
