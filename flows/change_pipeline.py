@@ -23,6 +23,7 @@ from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
+from flows.calibrate_judges import calibrate_after_review
 from flows.evaluate_change import evaluate_change
 from integrations.db import session_scope
 from integrations.pipeline_runs import FLOW_NAME, Nudge, record_run, ui_link
@@ -91,6 +92,7 @@ async def change_pipeline(change_id: int, prompt: str | None = None) -> State:
         record_run(change_id, str(flow_run.id))
     step = _step(change_id)
     while step.stage != "done":
+        await calibrate_after_review(change_id)  # once per concluded review; never fatal
         if step.stage == "evaluate":  # first, or again: production moved since the last
             evaluated: Any = await evaluate_change(change_id, prompt=prompt, return_state=True)
             if evaluated.is_failed():
@@ -101,5 +103,6 @@ async def change_pipeline(change_id: int, prompt: str | None = None) -> State:
         else:
             await wait_for_people(step)
         step = _step(change_id)
+    await calibrate_after_review(change_id)
     logger.info("change %s: %s", change_id, step.message)
     return Completed(name=step.outcome, message=step.message, data=step.state)

@@ -139,16 +139,20 @@ def _progress_logger(side: str, logger: Any, change_id: int) -> Any:
 def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple[Any, Any]:
     """The paired scorecard of the two runs and the gate's verdict on it."""
     from integrations.evaluation import suite_of_run
+    from roles.calibration.coverage import flagged_gap_notes
+    from roles.calibration.status import untrusted_metrics
 
     with session_scope() as session:
         candidate = load_results(session, run_id=candidate_run)
         baseline = load_results(session, run_id=baseline_run) if baseline_run else None
-        suite = suite_of_run(get_run(session, candidate_run))
-    card = build_scorecard(
-        candidate, baseline, suite.metrics(), suite.statistics, suite.gated_metrics()
-    )
-    verdict = evaluate_gate(suite.gate, card)
-    reasons = list(verdict.reasons)
+        run = get_run(session, candidate_run)
+        suite = suite_of_run(run)
+        untrusted = untrusted_metrics(session, suite=run.suite)  # shown, not gated
+        gaps = flagged_gap_notes(session, change_id=change_id)
+    family = suite.gated_metrics() - set(untrusted)
+    card = build_scorecard(candidate, baseline, suite.metrics(), suite.statistics, family)
+    verdict = evaluate_gate(suite.gate, card, untrusted=untrusted)
+    reasons = list(verdict.reasons) + gaps
     if _suite_changed(change_id):
         reasons.append(
             "note: the candidate changes its eval suite; it was judged by production's suite, "

@@ -1,5 +1,8 @@
 """Eval datasets from JSONL: one item per line, ``{"id", "input", "expected", "tags"}``.
 
+An item may carry people's verdicts on its answer, per scorer label, to calibrate an LLM
+judge before any review: ``"human": {"judge_correct": "fail"}`` (``pass`` or ``fail``).
+
 Every line is checked before anything is written; errors name the file and line.
 Pushing identical content returns the existing version.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func
@@ -30,6 +33,7 @@ class ItemSpec(BaseModel):
     input: dict[str, Any]
     expected: Any = None
     tags: list[str] = Field(default_factory=list)
+    human: dict[str, Literal["pass", "fail"]] = Field(default_factory=dict)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -98,7 +102,9 @@ def parse_jsonl(path: Path | str) -> list[ItemSpec]:
 
 
 def content_hash(items: list[ItemSpec]) -> str:
-    canonical = json.dumps([i.model_dump() for i in items], sort_keys=True, separators=(",", ":"))
+    # Unlabelled items hash as before labels existed: an old dataset pushed again is the same.
+    dumped = [i.model_dump(exclude={"human"} if not i.human else None) for i in items]
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -139,6 +145,7 @@ def push_dataset(
             input=item.input,
             expected=item.expected,
             tags=item.tags,
+            human=dict(item.human),
         )
         for position, item in enumerate(items)
     )

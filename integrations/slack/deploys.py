@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import DeployRequestView, deploy_request
 from integrations.slack.post import link_in, post_message, revise_message
+from roles.calibration.status import change_note
 from roles.changes import verdict_of
 from roles.engineer import (
     approval_progress,
@@ -68,6 +69,7 @@ def deploy_view(session: Session, *, change_id: int, run_url: str | None) -> Dep
         to_version=candidate.number,
         scorecard=gated or ["no gate reasons recorded"],
         review_outcome=_review_note(session, change_id),
+        judge_status=change_note(session, change_id=change_id),  # judges' trust, coverage gaps
         diff=version_diff(base, candidate, name=prompt.name) or "(no difference)",
         run_url=run_url,
         approvals=approvals,

@@ -38,6 +38,7 @@ NOUNS = {
     "suite": "suite",
     "review": "review",
     "sweep": "sweep",
+    "judge": "judge",
     "outbox": "outbox",
     "server": "server",
     "serve": "serve",

@@ -17,7 +17,9 @@ from roles.ledger import Dataset
 from roles.roster import require_member
 from roles.states import PERSON_ROLES
 
-app = typer.Typer(help="Eval datasets (JSONL: id, input, expected, tags).", no_args_is_help=True)
+app = typer.Typer(
+    help="Eval datasets (JSONL: id, input, expected, tags, human labels).", no_args_is_help=True
+)
 
 
 @app.command("push")
@@ -65,6 +67,7 @@ def show(
         shown = limit if limit else (total if as_json or limit == 0 else 50)
         items = [
             {"id": i.item_id, "input": i.input, "expected": i.expected, "tags": i.tags}
+            | ({"human": i.human} if i.human else {})
             for i in rows[:shown]
         ]
         data = {

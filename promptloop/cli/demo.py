@@ -170,8 +170,9 @@ def _finish(change_id: int, *, played: list[Any], written: Any, as_json: bool) -
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
     view["demo_votes"] = played
+    judges = _judge_statuses()
     if as_json:
-        emit_json({"sample_written": written, "change": view})
+        emit_json({"sample_written": written, "change": view, "judges": judges})
         return
     from promptloop.cli.change import show
 
@@ -184,9 +185,21 @@ def _finish(change_id: int, *, played: list[Any], written: Any, as_json: bool) -
             f"with `promptloop change revise {change_id} --file FILE --as {SAMPLE_AUTHOR}`; "
             "`promptloop demo --fresh` starts the loop over."
         )
+    for line in judges:
+        out.print(f"\n{line} (`promptloop judge report {line.split()[1]}`)")
     if runs.get("candidate_run"):
         out.print(
             f"\nnext: `promptloop eval compare {runs.get('baseline_run')} {runs['candidate_run']}` "
             "for the paired scorecard (also in the Prefect UI, as artifacts of the flow run); "
             "`promptloop serve stop` and `promptloop server stop` stop what the demo started."
         )
+
+
+def _judge_statuses() -> list[str]:
+    """The sample's LLM judge, said plainly: trusted or not, and why."""
+    from roles.calibration.status import judge_statuses, plain_status
+    from roles.registry import resolve
+
+    with session_scope() as session:
+        suite = resolve(session, name=SAMPLE_PROMPT).suite
+        return [plain_status(j, r) for j, r in judge_statuses(session, suite=suite)]

@@ -62,12 +62,18 @@ def push_(
     as_json: JsonOpt = False,
 ) -> None:
     """Store FILE as a new version (identical content returns the existing version)."""
+    from roles.calibration.labels import label_warnings
+
     spec = read_prompt_spec(file)
     with session_scope() as session:
         version, created = push(session, spec=spec, actor=actor)
         number = version.number
+        warnings = label_warnings(session, spec=spec)
+    for warning in warnings:
+        say(f"warning: {warning}")
     if as_json:
-        emit_json({"name": spec.name, "version": number, "created": created})
+        found = {"warnings": warnings} if warnings else {}
+        emit_json({"name": spec.name, "version": number, "created": created, **found})
     elif created:
         say(f"{spec.name} version {number} stored")
     else:

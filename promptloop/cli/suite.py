@@ -3,6 +3,8 @@
 ``suite power PROMPT --effect 0.05``: how many dataset items the gate needs to detect a
 target gain of that size (and to show each guardrail within its margin) with the suite's
 power, using the test the gate uses at the level it uses.
+
+``suite gaps PROMPT``: failure categories the experts chose that no scorer caught.
 """
 
 from __future__ import annotations
@@ -61,6 +63,43 @@ def power(
             "'-': a guardrail's power at this n is not computed (its non-inferiority test is "
             "simulated for the items needed only)"
         )
+
+
+@app.command("gaps")
+def gaps(
+    name: Annotated[str, typer.Argument(metavar="PROMPT", help="The prompt's name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Failure categories the experts report and no scorer catches (flagged by policy)."""
+    from dataclasses import asdict
+
+    from roles.calibration.coverage import gap_line, prompt_gaps
+
+    with session_scope() as session:
+        found = prompt_gaps(session, prompt=name)
+    if as_json:
+        emit_json({"prompt": name, "gaps": [asdict(g) for g in found]})
+        return
+    if not found:
+        say(f"{name}: no expert has failed a reviewed item yet")
+        return
+    table(
+        f"{name}: what experts failed, and whether a scorer caught it",
+        ["category", "expert fails", "caught", "share caught", "gap"],
+        [
+            [
+                g.category,
+                g.expert_fails,
+                g.caught,
+                f"{g.share_caught:.0%}",
+                "FLAGGED" if g.flagged else "-",
+            ]
+            for g in found
+        ],
+    )
+    for gap in found:
+        if gap.flagged:
+            say(f"gap: {gap_line(gap)}")
 
 
 def _inputs(session: Any, name: str) -> tuple[Any, int, Any, Any]:

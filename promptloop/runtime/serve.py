@@ -1,8 +1,10 @@
 """``promptloop serve``: the runtime on one machine, in one process that stops cleanly.
 
     the Prefect server      started (detached, per home) unless PREFECT_API_URL names one
-    Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s) and
-                            its regression-sweep (on PROMPTLOOP_SWEEP_CRON, daily 06:00 UTC)
+    Prefect's runner        serves this ledger's change-pipeline deployment (poll ~1 s), its
+                            regression-sweep (on PROMPTLOOP_SWEEP_CRON, daily 06:00 UTC),
+                            calibrate-judges (daily at 03:30 UTC, and on demand) and the
+                            weekly digest
     the outbox              delivered to Slack, or shown in this log without Slack
     the deadline check      concludes reviews whose deadline came (a ledger fact)
     the reconciler          wakes suspended runs whose wait is over; says what each waits for
@@ -32,6 +34,7 @@ log = logging.getLogger("promptloop.serve")
 
 RECONCILE_S = 1.0  # a decision written anywhere wakes its run within about this
 DEADLINE_CHECK_S = 10.0
+CALIBRATE_CRON = "30 3 * * *"  # the judges against people's labels, daily (UTC)
 
 
 def configure_logging() -> None:
@@ -84,6 +87,12 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     await runner.aadd_flow(  # one sweep at a time: the model's concurrency is not doubled
         regression_sweep, name=deployment_name(), schedule=sweep_schedule(),
         concurrency_limit=1, tags=[*tags, "sweep"],
+    )  # fmt: skip
+    from flows.calibrate_judges import calibrate_judges
+
+    await runner.aadd_flow(
+        calibrate_judges, name=deployment_name(), cron=CALIBRATE_CRON,
+        parameters={"trigger": "daily"}, tags=tags,
     )  # fmt: skip
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -22,10 +22,13 @@ Every check is judged, none hiding another (see ``checks`` for the statistics):
   prompt) they are all that is judged, and the notes say so.
 
 Descriptive rows (metrics the gate does not name) never enter a family or a decision.
+``untrusted`` (metric → reason) makes an LLM judge's metric descriptive: its scores are
+shown on the scorecard, the policy's claims on it are dropped, and the reason is a note.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel
@@ -59,9 +62,15 @@ class Verdict(BaseModel):
         ]
 
 
-def evaluate_gate(policy: GatePolicy, card: Scorecard) -> Verdict:
+def evaluate_gate(
+    policy: GatePolicy, card: Scorecard, *, untrusted: Mapping[str, str] | None = None
+) -> Verdict:
     notes: list[str] = []
     results: list[CheckResult] = []
+    if untrusted:
+        named = {metric for _, metric in policy.metric_refs()}
+        notes += [f"note: {why}" for metric, why in untrusted.items() if metric in named]
+        policy, card = _without(policy, card, set(untrusted))
     if card.baseline is None:
         notes.append("note: no baseline (new prompt): judged hard limits and thresholds only")
     else:
@@ -91,6 +100,22 @@ def evaluate_gate(policy: GatePolicy, card: Scorecard) -> Verdict:
         failures=failures,
         inconclusive=flags,
     )
+
+
+def _without(
+    policy: GatePolicy, card: Scorecard, metrics: set[str]
+) -> tuple[GatePolicy, Scorecard]:
+    """The policy with no claim on ``metrics``, and a card whose rows of them no family sees."""
+    target = policy.target if policy.target and policy.target.metric not in metrics else None
+    kept = policy.model_copy(
+        update={
+            "target": target,
+            "guardrails": [g for g in policy.guardrails if g.metric not in metrics],
+            "thresholds": [t for t in policy.thresholds if t.metric not in metrics],
+        }
+    )
+    rows = [row for row in card.comparisons if row.metric not in metrics]
+    return kept, card.model_copy(update={"comparisons": rows})
 
 
 def _missing(kind: ck.CheckKind, metric: str, label: str) -> CheckResult:

@@ -27,13 +27,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from roles.calibration.identity import DEFAULT_PARAMS
 from roles.calls import ChatRequest, ChatResult
 from roles.data_scientist.registry import ScoreContext, ScoreFn, scorer
 from roles.data_scientist.scores import MetricKind, Sample, Score
 from roles.data_scientist.structured import strip_fence
 from roles.errors import InputError
-
-DEFAULT_PARAMS: dict[str, Any] = {"temperature": 0, "seed": 0}
 
 
 def _kind(args: Mapping[str, Any]) -> MetricKind:

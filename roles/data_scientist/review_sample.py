@@ -11,6 +11,11 @@ deterministic scorer), ``judge_unsure`` (the judge could not score it, or scored
 its pass threshold), ``failure`` (a scorer failed it), ``changed`` (the output differs
 from the baseline's); an item suspect in several ways counts for the first of them. Budget left over is filled at random (``random``). The
 returned order is shuffled too: an expert cannot tell a control item from a suspect one.
+
+``favour_judge=True`` (the change's judge is not trusted yet) fills the budget after the
+control share with ``judge_was_wrong`` items first (people contradicted the judge's verdict
+on them before: ``judge_was_wrong`` maps them to why), then the judge's doubts and
+disagreements, then the round-robin: the labels go where the judge learns most.
 Same inputs and seed → same picks, in any process (string seeds hash deterministically).
 """
 
@@ -25,9 +30,20 @@ from typing import Literal
 from roles.data_scientist.scores import ItemResult, Score
 
 Strategy = Literal[
-    "control", "error", "failure", "judge_unsure", "judge_disagrees", "changed", "random"
+    "control",
+    "error",
+    "failure",
+    "judge_unsure",
+    "judge_disagrees",
+    "judge_was_wrong",
+    "changed",
+    "random",
 ]
 TARGETED: tuple[Strategy, ...] = ("error", "judge_disagrees", "judge_unsure", "failure", "changed")
+JUDGE_FIRST: tuple[Strategy, ...] = ("judge_was_wrong", "judge_unsure", "judge_disagrees")
+FAVOUR_JUDGE: tuple[Strategy, ...] = (
+    "judge_was_wrong", "judge_unsure", "judge_disagrees", "error", "failure", "changed",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,8 @@ def pick_review_sample(
     seed: int = 0,
     near_threshold: float = 0.15,
     thresholds: Mapping[str, float] | None = None,
+    favour_judge: bool = False,
+    judge_was_wrong: Mapping[str, str] | None = None,
 ) -> list[Pick]:
     """Pick up to ``budget`` items of ``candidate`` for the experts, each with its reason.
 
@@ -66,6 +84,8 @@ def pick_review_sample(
         baseline: the production version's results on the same items (for ``changed``).
         near_threshold: how close to a judge's pass threshold counts as unsure.
         thresholds: a judge metric's pass threshold (default 0.5).
+        favour_judge: lead with the judge's past mistakes and doubts (an untrusted judge).
+        judge_was_wrong: item id → why (people contradicted the judge on it before).
     """
     rng = random.Random(f"review-sample:{seed}")
     ids = sorted({r.sample.item_id for r in candidate})
@@ -81,17 +101,24 @@ def pick_review_sample(
         "judge_unsure": lambda i: judges.unsure(by_id[i]),
         "judge_disagrees": lambda i: _disagreement(by_id[i]),
         "changed": lambda i: _changed(by_id[i], before.get(i)),
+        "judge_was_wrong": lambda i: (judge_was_wrong or {}).get(i),
     }
-    queues: dict[Strategy, list[tuple[str, str]]] = {name: [] for name in TARGETED}
+    order = FAVOUR_JUDGE if favour_judge else TARGETED
+    queues: dict[Strategy, list[tuple[str, str]]] = {name: [] for name in order}
     for item_id in ids:  # each item in the queue of the first strategy that names it
-        for name in TARGETED:
+        for name in order:
             if (reason := finders[name](item_id)) is not None:
                 queues[name].append((item_id, reason))
                 break
     for queue in queues.values():
         rng.shuffle(queue)
+    for name in JUDGE_FIRST if favour_judge else ():  # drained before the round-robin
+        for item_id, reason in queues[name]:
+            if len(chosen) < budget and item_id not in chosen:
+                chosen[item_id] = Pick(item_id, name, reason)
+        queues[name] = []
     while len(chosen) < budget and any(queues.values()):
-        for name in TARGETED:
+        for name in order:
             queue = queues[name]
             while queue and queue[0][0] in chosen:
                 queue.pop(0)

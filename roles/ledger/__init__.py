@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from roles.ledger.calibration import CalibrationRecord
     from roles.ledger.changes import ChangeRequest, Handoff
     from roles.ledger.datasets import Dataset, DatasetItem
     from roles.ledger.deploys import Approval, Deployment
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 # Each public name and the module (under roles.ledger) that defines it.
 _MODULE_OF = {
     "Approval": "deploys",
+    "CalibrationRecord": "calibration",
     "Deployment": "deploys",
     "ChangeRequest": "changes",
     "Handoff": "changes",
@@ -66,6 +68,7 @@ _MODULE_OF = {
 
 __all__ = [
     "Approval",
+    "CalibrationRecord",
     "ChangeRequest",
     "Dataset",
     "DatasetItem",

@@ -41,3 +41,5 @@ class DatasetItem(SQLModel, table=True):
     input: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     expected: Any = Field(default=None, sa_type=JSON)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    # What people said of the item's answer, per scorer label: {"judge_correct": "fail"}.
+    human: dict[str, str] = Field(default_factory=dict, sa_type=JSON)

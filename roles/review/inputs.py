@@ -3,10 +3,13 @@ the prompt's policy, and the sample drawn from the runs' results."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from roles.calibration.status import judge_needs
+from roles.data_scientist.policy import GatePolicy
 from roles.data_scientist.review_sample import Pick, pick_review_sample
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results
@@ -83,10 +86,18 @@ def sample_for_review(
     baseline = (
         load_results(session, run_id=source.baseline_run_id) if source.baseline_run_id else None
     )
+    # An untrusted judge: its doubts and past mistakes first; one the gate would have heard
+    # (its say was taken away) also grows the sample, people checking in its place.
+    untrusted, wrong = judge_needs(session, suite=run.suite)
+    gate = GatePolicy.model_validate(run.suite.get("gate") or {})
+    gated = untrusted.keys() & {metric for _, metric in gate.metric_refs()}
+    grown = math.ceil(policy.items * (1 + policy.untrusted_judge_extra) - 1e-9)
     return pick_review_sample(
         load_results(session, run_id=source.candidate_run_id),
         baseline,
-        budget=policy.items,
+        budget=grown if gated else policy.items,
+        favour_judge=bool(untrusted),
+        judge_was_wrong=wrong,
         control_share=policy.control_share,
         seed=seed,
         near_threshold=policy.near_threshold,

@@ -29,6 +29,9 @@ class ReviewPolicy(BaseModel):
     deadline_hours: float = Field(default=48.0, gt=0.0)
     control_share: float = Field(default=0.2, ge=0.0, le=1.0)
     near_threshold: float = Field(default=0.15, ge=0.0, le=1.0)  # "the judge was unsure"
+    # A change whose gate names an untrusted LLM judge (its say is taken away): this much
+    # more of a sample (0.5: +50 %), led by the items its judge got wrong or was unsure of.
+    untrusted_judge_extra: float = Field(default=0.5, ge=0.0, le=5.0)
     fail_categories: tuple[str, ...] = Field(default=DEFAULT_FAIL_CATEGORIES, min_length=1)
 
 

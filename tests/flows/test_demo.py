@@ -56,6 +56,10 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         # the sharper candidate answers every ticket right: the experts pass it on, the
         # author (an engineer too) is refused, another engineer deploys it
         assert change["state"] == "deployed", change["history"][-1]
+        # calibrated after the review: said plainly, the sample judge is not trusted yet
+        (judge,) = result.json()["judges"]
+        assert "(judge_correct): not trusted — " in judge
+        assert "labelled pairs, fewer than the 30 required" in judge
         assert [(h["to_state"], h["actor"]) for h in change["history"]][-3:] == [
             ("awaiting_approval", "promptloop"), ("approved", "sam"), ("deployed", "promptloop"),
         ]  # fmt: skip

@@ -1,7 +1,7 @@
 """Regression sweeps: one row per prompt per sweep (verdict, runs compared, alert sent).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-05 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import roles.ledger.types
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

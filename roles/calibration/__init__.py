@@ -1,0 +1,1 @@
+"""Judge calibration against people: pairs, records, trust in the gate, coverage gaps."""
