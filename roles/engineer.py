@@ -41,7 +41,7 @@ from roles.approval.rollback import (
 from roles.errors import ConflictError, InputError, PolicyError
 from roles.ledger import Approval, ChangeRequest, Deployment, Member, Prompt, PromptVersion
 from roles.registry import label_target, move_label
-from roles.roster import SYSTEM_HANDLE
+from roles.roster import SYSTEM_HANDLE, find_member
 from roles.states import State
 from roles.transitions import get_change, transition
 
@@ -77,6 +77,7 @@ def approve(
         RoleError: an unknown handle (an unknown Slack user is a recorded refusal).
         ConflictError: another decision landed at the same moment; nothing was written.
     """
+    _known(session, who)
     change = _awaiting(session, change_id)
     policy = policy_for_change(session, change_id=change_id)
     member, refusal = _check(session, change, who, policy, slack_configured=slack_configured)
@@ -133,6 +134,7 @@ def reject(
     """Reject the deploy, with the reason the author will read; refusals as ``approve``."""
     if not reason or not reason.strip():
         raise InputError("a rejection needs a reason (--reason): the author reads it")
+    _known(session, who)
     change = _awaiting(session, change_id)
     policy = policy_for_change(session, change_id=change_id)
     member, refusal = _check(session, change, who, policy, slack_configured=slack_configured)
@@ -177,6 +179,12 @@ def decided_by(session: Session, *, change_id: int) -> str | None:
     approval, member = row
     verb = "approved" if approval.decision == "approve" else "rejected"
     return f"{verb} by {member.handle} at {approval.created_at:%Y-%m-%d %H:%M UTC}"
+
+
+def _known(session: Session, who: Who) -> None:
+    """A handle typed on the CLI names someone on the team, before anything else is said."""
+    if who.slack_user_id is None and who.handle is not None:
+        find_member(session, handle=who.handle)
 
 
 def _awaiting(session: Session, change_id: int) -> ChangeRequest:

@@ -52,6 +52,8 @@ def transition(
     """
     change = get_change(session, change_id)
     session.refresh(change)
+    if actor != SYSTEM_HANDLE:
+        find_member(session, handle=actor)  # an unknown name is said first, whatever the state
     source = State(change.state)
     if expected is not None and source != expected:
         raise ConflictError(

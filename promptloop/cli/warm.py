@@ -41,6 +41,7 @@ def main() -> None:
         listener.bind(launcher.address())
     except OSError:
         return  # another command started one first
+    _after_parent()
     _preload()
     if threading.active_count() > 1 or any(name in sys.modules for name in NOT_HERE):
         return  # forking would copy a process with threads: commands run on their own
@@ -67,6 +68,14 @@ def main() -> None:
                 _child(conn, fds, request)
             for fd in fds:
                 os.close(fd)
+
+
+def _after_parent(*, limit_s: float = 30.0) -> None:
+    """Import nothing until the command that started this one has finished: on 2 cores the
+    imports would otherwise slow that very command down."""
+    parent, deadline = os.getppid(), time.monotonic() + limit_s
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _preload() -> None:

@@ -25,6 +25,10 @@ def sweep_gate(gate: GatePolicy) -> GatePolicy:
     return gate.model_copy(update={"target": target, "on_inconclusive": "review"})
 
 
+def card_n(card: Scorecard) -> int:
+    return max((row.n_pairs for row in card.comparisons if row.slice == ALL), default=0)
+
+
 @dataclass(frozen=True)
 class Finding:
     regressed: bool
@@ -49,9 +53,17 @@ def read_scorecard(card: Scorecard, gate: GatePolicy) -> Finding:
             lines.append(text)
         elif row.slice != ALL and row.metric in gated and row.verdict in ("regressed", "improved"):
             moved.append(f"slice {row.slice!r} {row.verdict}: {text}")
+    # The gate's own notes speak of a change going to review: a sweep has neither.
+    reasons = [r for r in verdict.reasons if not r.startswith("note:")]
+    if verdict.outcome == "inconclusive":
+        flagged = sum(1 for r in verdict.checks if r.outcome == "inconclusive")
+        reasons.append(
+            f"note: {flagged} check(s) inconclusive: no significant drop, and n={card_n(card)} "
+            "cannot rule out a small one; a sweep alerts on a significant drop only"
+        )
     return Finding(
         regressed=verdict.outcome == "fail",
-        reasons=list(verdict.reasons),
+        reasons=reasons,
         lines=lines,
         moved=moved,
     )

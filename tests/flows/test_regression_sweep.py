@@ -87,7 +87,10 @@ def test_a_drift_is_alerted_once_and_its_recovery_announced(
         server.responder = judge_aware(right)
         fourth = sweep()
         assert verdicts(fourth) == [("support-triage", "recovered", True)]
-        assert verdicts(sweep()) == [("support-triage", "ok", False)]
+        steady = sweep()
+        assert verdicts(steady) == [("support-triage", "ok", False)]
+        reasons = steady.result()[0]["reasons"]
+        assert not any("review" in r for r in reasons), reasons  # a sweep has no change to review
 
     sent = alerts()
     assert [m["text"].split(":")[0] for m in sent] == ["Regression", "Recovered"]

@@ -160,3 +160,19 @@ def test_the_installed_command_runs_in_a_fresh_process(tmp_path: Path) -> None:
         [exe, "change", "withdraw", "5", "--as", "maya"], env=env, capture_output=True, text=True
     )
     assert refused.returncode == 2 and "there is no change 5" in refused.stderr
+
+
+def test_an_unknown_handle_is_named_before_the_change_s_state(cli) -> None:  # type: ignore[no-untyped-def]
+    """`--as nobody` on a closed change says who is unknown, not that the change is closed."""
+    assert cli("init", "--sample").code == 0
+    change = SAMPLES / "support-triage-change.yaml"
+    assert cli("change", "submit", "-f", str(change), "--as", "maya", "--no-eval").code == 0
+    assert cli("change", "withdraw", "1", "--as", "maya").code == 0
+    for args in (
+        ("change", "withdraw", "1", "--as", "nobody"),
+        ("change", "approve", "1", "--as", "nobody"),
+        ("change", "reject", "1", "--reason", "no", "--as", "nobody"),
+    ):
+        result = cli(*args)
+        assert result.code == 1, (args, result.stderr)
+        assert "'nobody' is not on the team" in result.stderr, (args, result.stderr)
