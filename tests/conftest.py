@@ -122,14 +122,15 @@ def pg_template() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def pg_url(pg_template: str) -> Iterator[str]:
+def _scratch_database(template: str | None) -> Iterator[str]:
+    """A database of this test's (a copy of ``template``, or empty), dropped afterwards."""
     from sqlalchemy import text
 
     name = f"promptloop_t_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     admin = _admin_engine()
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     yield _pg_url(name)
     from integrations.db import reset_engines
 
@@ -137,6 +138,18 @@ def pg_url(pg_template: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    yield from _scratch_database(pg_template)
+
+
+@pytest.fixture
+def pg_empty(pg_template: str) -> Iterator[str]:
+    """An empty PostgreSQL database (a Prefect server's own), on the server the ledger
+    tests use (``pg_template`` only stands for "PostgreSQL answers")."""
+    yield from _scratch_database(None)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
