@@ -76,7 +76,7 @@ def portable_wheel() -> Path:
         return found[0]
     print(
         "Compiling the local model server once (llama-cpp-python, portable build; "
-        "about 6½ minutes on 2 idle cores, 9 on a busy machine)...",
+        "4 to 6½ minutes on 2 idle cores, up to 17 on a busy machine)...",
         flush=True,
     )
     started = time.monotonic()

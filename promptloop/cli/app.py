@@ -184,10 +184,14 @@ def run_cli(argv: list[str] | None = None) -> int:
         say("aborted")
         return 130
     except SystemExit as exc:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's answer to EPIPE
+            return quiet_broken_pipe()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         say("interrupted; what was committed before stays (eval answers so far are cached)")
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except IntegrityError:
         if debug:
             raise
@@ -210,10 +214,20 @@ def run_cli(argv: list[str] | None = None) -> int:
     return 0
 
 
+def quiet_broken_pipe() -> int:
+    """The reader went away (`promptloop … | head -1`): stop printing, exit as SIGPIPE would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
 def main() -> None:
     """The console script. Exits without the interpreter's slow teardown when it can."""
     code = run_cli()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = quiet_broken_pipe()
     sys.stderr.flush()
     if "prefect" in sys.modules:
         # Prefect ships logs and events from background threads at exit: let it finish.

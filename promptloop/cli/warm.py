@@ -15,6 +15,7 @@ seconds (default 900) without a command, and refuses connections from other user
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import random
@@ -175,12 +176,15 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
         _streams(request.encoding)
         random.seed()  # not the warm process's sequence, shared by every child
         conn.sendall(launcher.REPLY.pack(b"P", os.getpid()))
-        from promptloop.cli.app import run_cli
+        from promptloop.cli.app import quiet_broken_pipe, run_cli
         from promptloop.cli.output import reset_consoles
 
         reset_consoles()
         code = run_cli(request.argv)
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = quiet_broken_pipe()
         sys.stderr.flush()
         if "prefect" in sys.modules:
             atexit._run_exitfuncs()  # Prefect ships logs and events at exit: let it finish
@@ -190,8 +194,9 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
         traceback.print_exc()
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            with contextlib.suppress(OSError):  # a reader gone: its exit code still goes back
+                sys.stdout.flush()
+                sys.stderr.flush()
             conn.sendall(launcher.REPLY.pack(b"X", code))
         finally:
             os._exit(code)

@@ -176,3 +176,22 @@ def test_an_unknown_handle_is_named_before_the_change_s_state(cli) -> None:  # t
         result = cli(*args)
         assert result.code == 1, (args, result.stderr)
         assert "'nobody' is not on the team" in result.stderr, (args, result.stderr)
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`promptloop … | head -1`: no traceback, no "internal error", SIGPIPE's exit code."""
+    import os
+
+    people = "".join(
+        f"  - {{handle: p{n}, name: Person {n}, roles: [expert], email: p{n}@example.com}}\n"
+        for n in range(1500)
+    )  # a listing far larger than a pipe's buffer, so the writer meets the closed pipe
+    (tmp_path / "team.yaml").write_text("people:\n" + people)
+    env = {**os.environ, "PROMPTLOOP_HOME": str(tmp_path / "home")}
+    cli = f"{sys.executable} -m promptloop"
+    script = f"{cli} team sync {tmp_path / 'team.yaml'} >/dev/null 2>&1; " + " ; ".join(
+        [f"{cli} team list --json | true; echo rc=${{PIPESTATUS[0]}}"] * 3
+    )
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert done.stdout.split() == ["rc=141"] * 3, (done.stdout, done.stderr)
