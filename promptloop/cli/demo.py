@@ -115,11 +115,14 @@ def demo(
             result = rollback(session, prompt=SAMPLE_PROMPT, actor=DEMO_ENGINEER, now=utcnow(),
                               reason="demo --fresh")  # fmt: skip
             rolled_back(session, result, actor=DEMO_ENGINEER, reason="demo --fresh")
+            say(f"{DEMO_ENGINEER} rolled production back: change {change.id} is rolled_back")
             change = None
         elif change is not None and change.state in {s.value for s in OPEN_STATES} and fresh:
+            was = change.state
             withdraw_change(
                 session, change_id=change.id or 0, author=SAMPLE_AUTHOR, note="demo --fresh"
             )
+            say(f"{SAMPLE_AUTHOR} withdrew change {change.id} ({was} until now)")
             change = None
         elif change is not None and change.state not in {s.value for s in OPEN_STATES}:
             change = None  # closed (withdrawn, rolled back, rejected): the loop again
@@ -129,7 +132,7 @@ def demo(
             say(
                 f"1. {SAMPLE_AUTHOR} (pm) submitted change {change.id}: {SAMPLE_PROMPT} v1 → few-shot examples"
             )
-        else:
+        elif change.state != "deployed":
             say(f"continuing change {change.id} ({change.state})")
         change_id = change.id or 0
     if change.state == "deployed":

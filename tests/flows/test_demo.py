@@ -80,6 +80,7 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         again = invoke("demo")  # run again: the deployed change is shown, nothing is redone
         assert again.code == 0, again.stderr
         assert f"change {change['id']} is deployed already" in again.stderr + again.stdout
+        assert "continuing" not in again.stderr  # nothing continues: it is done
 
 
 def test_the_demo_on_the_embedded_model_ends_deployed(prefect_api, monkeypatch, local_model) -> None:  # type: ignore[no-untyped-def]
