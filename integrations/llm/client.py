@@ -64,6 +64,12 @@ log = logging.getLogger(__name__)
 
 NOT_CHAT_API = "the endpoint did not answer like the OpenAI chat API"
 
+# Answers are written to the request cache in batches: one SQLite transaction per this many
+# answers, or per this many seconds, and at ``aclose`` (a transaction per answer cost the
+# event loop ~170 µs each). A process killed outright re-buys at most the last batch.
+STORE_BATCH = 64
+STORE_EVERY_S = 0.5
+
 
 @dataclass
 class _Failure:
@@ -122,6 +128,8 @@ class LLMClient:
         self._state: _LoopState | None = None
         self._endpoints: dict[str, Endpoint] = {}
         self._scopes: dict[str, str] = {}  # model -> cache scope
+        self._unstored: dict[str, ChatResult] = {}  # answers not yet written to the cache
+        self._stored_at = time.monotonic()
 
     def endpoint(self, model: str) -> Endpoint:
         """Where ``model`` would be called; ``EndpointError`` if it cannot be. Checks up front."""
@@ -174,6 +182,9 @@ class LLMClient:
         return result
 
     def _lookup(self, key: str) -> ChatResult | None:
+        unstored = self._unstored.get(key)
+        if unstored is not None:
+            return unstored.model_copy(update={"cached": True})
         try:
             return self.cache.get(key)
         except (sqlite3.Error, ValueError) as exc:  # a broken cache costs money, not the run
@@ -181,8 +192,23 @@ class LLMClient:
             return None
 
     def _store(self, key: str, result: ChatResult) -> None:
+        if not result.ok:  # failures are never cached
+            return
+        self._unstored[key] = result
+        if (
+            len(self._unstored) >= STORE_BATCH
+            or time.monotonic() - self._stored_at >= STORE_EVERY_S
+        ):
+            self.store_pending()
+
+    def store_pending(self) -> None:
+        """Write the answers not yet in the request cache (``aclose`` does it too)."""
+        self._stored_at = time.monotonic()
+        if not self._unstored:
+            return
+        entries, self._unstored = list(self._unstored.items()), {}
         try:
-            self.cache.put(key, result)
+            self.cache.put_many(entries)
         except sqlite3.Error as exc:
             log.warning("request cache %s not written: %s", self.cache.path, exc)
 
@@ -388,6 +414,7 @@ class LLMClient:
         return state.sdk_clients[key]
 
     async def aclose(self) -> None:
+        self.store_pending()
         if self._state is not None:
             for sdk in self._state.sdk_clients.values():
                 await sdk.close()
