@@ -64,11 +64,11 @@ log = logging.getLogger(__name__)
 
 NOT_CHAT_API = "the endpoint did not answer like the OpenAI chat API"
 
-# Answers are written to the request cache in batches: one SQLite transaction per this many
-# answers, or per this many seconds, and at ``aclose`` (a transaction per answer cost the
-# event loop ~170 µs each). A process killed outright re-buys at most the last batch.
+# Answers are written to the request cache in batches: one SQLite transaction for those that
+# arrive in the same turn of the event loop (at most STORE_BATCH), written at the end of that
+# turn, and at ``aclose``; a transaction per answer cost the event loop ~170 µs each when
+# the model is fast. A process killed outright re-buys only its last turn's answers.
 STORE_BATCH = 64
-STORE_EVERY_S = 0.5
 
 
 @dataclass
@@ -129,7 +129,7 @@ class LLMClient:
         self._endpoints: dict[str, Endpoint] = {}
         self._scopes: dict[str, str] = {}  # model -> cache scope
         self._unstored: dict[str, ChatResult] = {}  # answers not yet written to the cache
-        self._stored_at = time.monotonic()
+        self._store_scheduled: asyncio.Handle | None = None
 
     def endpoint(self, model: str) -> Endpoint:
         """Where ``model`` would be called; ``EndpointError`` if it cannot be. Checks up front."""
@@ -195,15 +195,16 @@ class LLMClient:
         if not result.ok:  # failures are never cached
             return
         self._unstored[key] = result
-        if (
-            len(self._unstored) >= STORE_BATCH
-            or time.monotonic() - self._stored_at >= STORE_EVERY_S
-        ):
+        if len(self._unstored) >= STORE_BATCH:
             self.store_pending()
+        elif self._store_scheduled is None:
+            self._store_scheduled = asyncio.get_running_loop().call_soon(self.store_pending)
 
     def store_pending(self) -> None:
         """Write the answers not yet in the request cache (``aclose`` does it too)."""
-        self._stored_at = time.monotonic()
+        if self._store_scheduled is not None:
+            self._store_scheduled.cancel()
+            self._store_scheduled = None
         if not self._unstored:
             return
         entries, self._unstored = list(self._unstored.items()), {}
