@@ -269,6 +269,7 @@ def write_inputs(workdir: Path, items: int, server_base_url: str) -> dict[str, P
 class Run:
     contender: str
     wall_s: float | None = None
+    cpu_s: float | None = None  # user + system CPU of the process (and children it waited for)
     model_calls: int | None = None
     peak_rss_mb: float | None = None
     max_in_flight: int | None = None
@@ -320,6 +321,7 @@ def measure(
     run = Run(
         contender=name,
         wall_s=round(wall, 3),
+        cpu_s=round(rusage.ru_utime + rusage.ru_stime, 3),
         model_calls=stats["chat_requests"],
         peak_rss_mb=round(rusage.ru_maxrss / 1024, 1),  # KiB on Linux
         max_in_flight=stats["max_in_flight"],

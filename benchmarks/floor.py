@@ -2,8 +2,11 @@
 
 Reads the prompt YAML and the dataset JSONL that ``eval_speed.py`` wrote, renders each
 item's messages with Jinja2 (the same template promptloop renders), and sends them all
-through one ``AsyncOpenAI`` (``max_retries=0``) behind an ``asyncio.Semaphore``. The
-endpoint comes from ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``. Prints one JSON line:
+through one ``AsyncOpenAI`` (``max_retries=0``) behind an ``asyncio.Semaphore``. When the
+prompt has a ``judge`` key (``model``, ``system``, ``params``, ``response_format``, written
+by ``eval_fast_model.py``), each answer is then graded by one more call, as promptloop's
+``llm_judge`` sends it: a second acquisition of the semaphore. The endpoint comes from
+``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``. Prints one JSON line:
 ``{"items": N, "errors": E, "wall_s": ...}``.
 
     OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=x \\
@@ -58,22 +61,41 @@ async def run(prompt: dict[str, Any], items: list[dict[str, Any]], concurrency: 
     )
     semaphore = asyncio.Semaphore(concurrency)
     params = prompt.get("params") or {}
+    judge = prompt.get("judge")
     errors = 0
 
-    async def one(item: dict[str, Any]) -> None:
+    async def call(model: str, messages: list[dict[str, str]], **kwargs: Any) -> str | None:
         nonlocal errors
-        messages = render_messages(prompt, item["input"])
         async with semaphore:
             try:
                 completion = await client.chat.completions.create(
-                    model=prompt["model"], messages=cast(Any, messages), **params
+                    model=model, messages=cast(Any, messages), **kwargs
                 )
-                if not completion.choices or completion.choices[0].message.content is None:
-                    errors += 1
             except openai.OpenAIError as exc:
                 errors += 1
                 if errors <= 3:  # enough to see what is wrong
                     print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return None
+        text = completion.choices[0].message.content if completion.choices else None
+        errors += text is None
+        return text
+
+    async def one(item: dict[str, Any]) -> None:
+        messages = render_messages(prompt, item["input"])
+        output = await call(prompt["model"], messages, **params)
+        if judge is None or output is None:
+            return
+        document = {"input": item["input"], "output": output, "expected": item.get("expected")}
+        verdict = [
+            {"role": "system", "content": judge["system"]},
+            {"role": "user", "content": json.dumps(document, ensure_ascii=False, default=str)},
+        ]
+        await call(
+            judge["model"],
+            verdict,
+            response_format=judge["response_format"],
+            **judge["params"],
+        )
 
     try:
         await asyncio.gather(*(one(item) for item in items))

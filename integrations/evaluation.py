@@ -17,6 +17,7 @@ from typing import Any
 from sqlmodel import Session
 
 from integrations.db import session_scope
+from integrations.gc_tuning import tuned_gc
 from integrations.settings import get_settings
 from roles.calls import ModelCaller
 from roles.data_scientist import Suite, build_scorecard, default_suite, parse_suite
@@ -286,15 +287,16 @@ async def run_batch(
     ctx: RunContext, items: list[EvalItem], *, concurrency: int | None = None
 ) -> int:
     """Run some of the plan's items; returns how many errored."""
-    outcomes = await run_items(
-        items=items,
-        prompt=ctx.plan.prompt,
-        caller=ctx.caller,
-        suite=ctx.plan.suite,
-        concurrency=concurrency or ctx.concurrency,
-        on_result=ctx.on_result,
-        stop=lambda: ctx.endpoint_down,
-    )
+    with tuned_gc():
+        outcomes = await run_items(
+            items=items,
+            prompt=ctx.plan.prompt,
+            caller=ctx.caller,
+            suite=ctx.plan.suite,
+            concurrency=concurrency or ctx.concurrency,
+            on_result=ctx.on_result,
+            stop=lambda: ctx.endpoint_down,
+        )
     return sum(o.result.sample.error is not None for o in outcomes)
 
 

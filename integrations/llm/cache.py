@@ -2,9 +2,10 @@
 
 Keyed by a string the caller computes: ``LLMClient.cache_key`` hashes the endpoint's base
 URL with ``ChatRequest.cache_key()`` (model, messages, parameters, seed), so the same model
-name at two endpoints is two models. Only successful results are stored, each in its own
-transaction the moment it arrives, so a run that crashed half-way resumes from what it
-already has. WAL mode lets several processes read while one writes; a lookup by primary
+name at two endpoints is two models. Only successful results are stored; ``LLMClient``
+writes them in small batches (``put_many``: one transaction per batch, within half a
+second of arriving, and when it closes), so a run that crashed half-way resumes from what
+it already has. WAL mode lets several processes read while one writes; a lookup by primary
 key costs tens of microseconds, so it runs on the event loop directly (a thread hop would
 cost more than the read).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,22 +75,33 @@ class RequestCache:
 
     def put(self, key: str, result: ChatResult) -> None:
         """Store a successful result under ``key`` (failures are never cached)."""
-        if not result.ok:
-            return
-        stored = result.model_copy(update={"cached": False})
-        with self._lock:
-            self._connection().execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    result.model,
-                    stored.model_dump_json(),
-                    result.input_tokens,
-                    result.output_tokens,
-                    result.cost_usd,
-                    datetime.now(UTC).isoformat(),
-                ),
+        self.put_many([(key, result)])
+
+    def put_many(self, entries: Iterable[tuple[str, ChatResult]]) -> None:
+        """Store the successful results among ``entries`` in one transaction."""
+        now = datetime.now(UTC).isoformat()
+        rows = [
+            (
+                key,
+                result.model,
+                result.model_copy(update={"cached": False}).model_dump_json(),
+                result.input_tokens,
+                result.output_tokens,
+                result.cost_usd,
+                now,
             )
+            for key, result in entries
+            if result.ok
+        ]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connection()
+            with conn:  # one transaction (the connection autocommits otherwise)
+                conn.execute("BEGIN")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                )
 
     def __len__(self) -> int:
         with self._lock:

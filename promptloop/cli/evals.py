@@ -135,6 +135,8 @@ class _progress_bar:
 
     def __enter__(self) -> Any:
         self.progress.start()
+        if self.progress.disable:  # not a terminal: no per-item updates to pay for
+            return None
 
         def listener(p: Any) -> None:
             import time

@@ -199,3 +199,27 @@ def test_a_broken_cache_file_costs_calls_not_the_run(
     client = LLMClient(llm_settings)
     results = run(client, items(2))
     assert all(r.ok for r in results) and client.stats.model_calls == 2
+
+
+def test_answers_are_stored_before_the_client_closes(
+    llm_settings: Settings, fake_openai: FakeOpenAIServer
+) -> None:
+    """Answers of one event-loop turn go in one transaction at the end of that turn, not at
+    ``aclose``: a process killed mid-run keeps what it paid for."""
+    client = LLMClient(llm_settings)
+
+    async def go() -> int:
+        await asyncio.gather(*(client(r) for r in items(5)))
+        await asyncio.sleep(0)  # the turn that stores them
+        stored = len(RequestCache(llm_settings.home / "cache.sqlite"))
+        await client.aclose()
+        return stored
+
+    assert asyncio.run(go()) == 5
+
+
+def test_put_many_skips_failures(tmp_path: Path) -> None:
+    cache = RequestCache(tmp_path / "cache.sqlite")
+    ok, failed = ChatResult(text="a", model="m"), ChatResult(error="HTTP 500", model="m")
+    cache.put_many([("k1", ok), ("k2", failed), ("k3", ok)])
+    assert len(cache) == 2 and cache.get("k2") is None and cache.get("k3") is not None
