@@ -22,6 +22,9 @@ class CliResult:
         return json.loads(self.stdout)
 
 
+CANDIDATE_MARK = "something broken"  # only the sample change's system text says this
+
+
 def invoke(*args: str) -> CliResult:
     """Run the promptloop CLI in this process, as `promptloop ARGS` would."""
     from promptloop.cli.app import run_cli
@@ -95,4 +98,4 @@ def right_answers(body: dict[str, Any]) -> str:
     }
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
     ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
-    return answers.get(ticket, "billing") if "something broken" in system else "billing"
+    return answers.get(ticket, "billing") if CANDIDATE_MARK in system else "billing"

@@ -113,7 +113,7 @@ def capitalised_candidate(body: dict[str, Any]) -> str:
     import json
 
     from fakes.openai_server import last_user_text
-    from support import right_answers
+    from support import CANDIDATE_MARK, right_answers
 
     if '"choice' in str(body.get("grammar") or ""):  # the sample's judge
         output = str(json.loads(last_user_text(body))["output"])
@@ -121,7 +121,7 @@ def capitalised_candidate(body: dict[str, Any]) -> str:
         return json.dumps({"rationale": "as it reads", "choice": choice})
     answer = right_answers(body)
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
-    return answer.capitalize() if "exactly one word" in system else answer
+    return answer.capitalize() if CANDIDATE_MARK in system else answer
 
 
 @pytest.mark.parametrize("trusted", [False, True])

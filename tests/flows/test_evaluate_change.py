@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer, last_user_text
-from support import SAMPLES, invoke, judge_aware, point_at, serve_log, submit_sample
+from support import CANDIDATE_MARK, SAMPLES, invoke, judge_aware, point_at, serve_log, submit_sample
 
 from integrations.db import ledger_tag
 
@@ -24,7 +24,6 @@ ANSWERS = {
     json.loads(line)["input"]["ticket"]: json.loads(line)["expected"]
     for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
 }
-CANDIDATE_MARK = "something broken"  # only the sample change's system text says this
 
 
 def ticket_of(body: dict[str, Any]) -> str:
