@@ -89,11 +89,18 @@ def calibrate(
         result = _in_process(judge)
     if as_json:
         emit_json(result)
-        return
-    if result.get("flow_run_id"):
-        say(f"calibrate-judges run {result['flow_run_id']}: {result['state']}")
-    for row in result.get("judges", []):
-        say(_calibrated_line(row))
+    else:
+        if result.get("flow_run_id"):
+            say(f"calibrate-judges run {result['flow_run_id']}: {result['state']}")
+        for row in result.get("judges", []):
+            say(_calibrated_line(row))
+    if result["state"] in ("Failed", "Crashed"):
+        from roles.errors import InternalError
+
+        raise InternalError(
+            f"the calibrate-judges run {result['flow_run_id']} ended {result['state']}: "
+            f"{result.get('message') or 'its log is in the Prefect UI'}"
+        )
 
 
 def _calibrated_line(row: dict[str, Any]) -> str:
@@ -116,7 +123,12 @@ def _on_serve(judge: str | None, *, wait: bool) -> dict[str, Any]:
         as_subflow=False,
     )
     state = run.state.name if run.state else "Scheduled"
-    result: dict[str, Any] = {"flow_run_id": str(run.id), "state": state, "where": "serve"}
+    result: dict[str, Any] = {
+        "flow_run_id": str(run.id),
+        "state": state,
+        "where": "serve",
+        "message": run.state.message if run.state else None,
+    }
     if wait:
         result["judges"] = _rows_of_run(str(run.id))
     return result
@@ -149,6 +161,7 @@ def _in_process(judge: str | None) -> dict[str, Any]:
         "flow_run_id": str(state.state_details.flow_run_id),
         "state": state.name,
         "where": "in process",
+        "message": state.message,
         "judges": rows,
     }
 

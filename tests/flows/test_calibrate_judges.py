@@ -161,3 +161,19 @@ def test_a_gate_on_the_judge_fails_the_change_only_when_the_judge_is_trusted(
             assert state == "in_review" and "FAIL" not in reasons
             note = f"note: judge {sample_judge_id()} (judge_correct) not trusted (never calibrated)"
             assert note in reasons
+
+
+def test_a_calibration_run_that_fails_exits_3_with_one_sentence(prefect_api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A ledger missing the calibration table (a migration not applied): the run fails, and
+    the command says so and exits 3, not 0."""
+    from sqlalchemy import text
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    with Session(get_engine(), expire_on_commit=False) as session:
+        reviewed_change(session, items=2)
+        session.execute(text("DROP TABLE calibration_record"))
+        session.commit()
+    result = invoke("judge", "calibrate", "--json")
+    assert result.code == 3, result.stderr
+    assert result.json()["state"] == "Failed"
+    assert "the calibrate-judges run" in result.stderr and "ended Failed" in result.stderr
