@@ -221,14 +221,19 @@ def quiet_broken_pipe() -> int:
     return 141
 
 
-def main() -> None:
-    """The console script. Exits without the interpreter's slow teardown when it can."""
-    code = run_cli()
+def flushed(code: int) -> int:
+    """Flush what the command printed; the exit code, SIGPIPE's if the reader went away."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         code = quiet_broken_pipe()
     sys.stderr.flush()
+    return code
+
+
+def main() -> None:
+    """The console script. Exits without the interpreter's slow teardown when it can."""
+    code = flushed(run_cli())
     if "prefect" in sys.modules:
         # Prefect ships logs and events from background threads at exit: let it finish.
         sys.exit(code)

@@ -176,16 +176,11 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
         _streams(request.encoding)
         random.seed()  # not the warm process's sequence, shared by every child
         conn.sendall(launcher.REPLY.pack(b"P", os.getpid()))
-        from promptloop.cli.app import quiet_broken_pipe, run_cli
+        from promptloop.cli.app import flushed, run_cli
         from promptloop.cli.output import reset_consoles
 
         reset_consoles()
-        code = run_cli(request.argv)
-        try:
-            sys.stdout.flush()
-        except BrokenPipeError:
-            code = quiet_broken_pipe()
-        sys.stderr.flush()
+        code = flushed(run_cli(request.argv))
         if "prefect" in sys.modules:
             atexit._run_exitfuncs()  # Prefect ships logs and events at exit: let it finish
     except BaseException:
