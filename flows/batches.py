@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
-from integrations.evaluation import RunContext, abort, finish, run_batch
+from flows.fan_out import fan_out
+from integrations.evaluation import RunContext, abort, finish, run_batch, spent_total
 
 BATCH_SIZE = 250
 MAX_BATCHES = 4
@@ -23,11 +25,24 @@ async def eval_batch(ctx: RunContext, start: int, stop: int) -> int:
     return await run_batch(ctx, ctx.plan.items[start:stop])
 
 
-async def run_in_batches(ctx: RunContext, *, label: str) -> int:
+async def run_in_batches(
+    ctx: RunContext, *, label: str, spread: tuple[Any, int] | None = None, no_cache: bool = False
+) -> int:
     """Every item of the run, in at most ``MAX_BATCHES`` tasks named ``<label>-batch-N``;
-    then the run's totals. A failure marks the run failed and is raised."""
+    then the run's totals. A failure marks the run failed and is raised.
+
+    Args:
+        spread: a Dask task runner and a number of slices (``flows.fan_out.dask_runner``):
+            the items run there instead, their calls made with ``no_cache`` as here.
+    """
     try:
         count = len(ctx.plan.items)
+        if spread is not None:
+            task_runner, slices = spread
+            spends = await fan_out.with_options(task_runner=task_runner)(
+                ctx.run_id, count, slices, ctx.concurrency, no_cache, label
+            )
+            return await finish(ctx, spent=spent_total(spends))
         batches = max(1, min(MAX_BATCHES, math.ceil(count / BATCH_SIZE)))
         size = math.ceil(count / batches) if count else 0
         await asyncio.gather(

@@ -27,10 +27,11 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
 from flows.batches import run_in_batches
+from flows.fan_out import dask_runner
 from integrations.db import ledger_tag, session_scope
 from integrations.evaluation import Progress, begin, plan_for_version
 from roles.data_scientist import build_scorecard, evaluate_gate
-from roles.errors import PromptloopError
+from roles.errors import OutageError, PromptloopError
 from roles.evaluation.change import (
     ErrorKind,
     EvalTarget,
@@ -66,7 +67,13 @@ def open_step(change_id: int) -> EvalTarget | None:
 
 
 async def run_side(
-    *, side: str, version_id: int, target: EvalTarget, client: Any, concurrency: int
+    *,
+    side: str,
+    version_id: int,
+    target: EvalTarget,
+    client: Any,
+    concurrency: int,
+    no_cache: bool = False,
 ) -> int:
     """A finished run of this version (reused when one matches), or a new one in batches."""
     logger = get_run_logger()
@@ -97,18 +104,23 @@ async def run_side(
         if reuse is not None and reuse.id is not None:
             logger.info("%s: reusing finished eval run %s (v%s)", side, reuse.id, version.number)
             return reuse.id
+    settings = {"concurrency": concurrency, "endpoint": client.scope(plan.prompt.model)}
+    # The embedded model answers on this machine only: its runs never fan out.
+    spread = None if client.local_base_url else dask_runner(len(plan.items))
+    if spread is not None:
+        settings["runner"] = f"dask, {spread[1]} slices"
     ctx = begin(
         plan,
         caller=client,
         stats=client.stats,
         concurrency=concurrency,
-        settings={"concurrency": concurrency, "endpoint": client.scope(plan.prompt.model)},
+        settings=settings,
         purpose=side,
         change_id=target.change_id,
         flow_run_id=str(flow_run.id or ""),
         listener=_progress_logger(side, logger, target.change_id),
     )
-    run_id = await run_in_batches(ctx, label=side)
+    run_id = await run_in_batches(ctx, label=side, spread=spread, no_cache=no_cache)
     logger.info("%s: eval run %s, %s items", side, run_id, len(plan.items))
     return run_id
 
@@ -315,6 +327,7 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
                     target=target,
                     client=client,
                     concurrency=concurrency,
+                    no_cache=no_cache,
                 )
                 runs[f"{side}_run"] = run_id
                 outage = _outage(run_id)
@@ -393,6 +406,12 @@ async def evaluate_change(
     except ChangeMovedOn as moved:
         logger.info("change %s moved on (%s) during its evaluation; stopped", change_id, moved)
         return Completed(message=f"stopped: the change is {moved}", data=str(moved))
+    except OutageError as exc:
+        # A service it needs did not answer (a Dask scheduler, say): no verdict; the change
+        # stays in evaluating until `promptloop change evaluate ID`.
+        record_error(change_id, "outage", exc.message)
+        logger.error("%s", exc.message)
+        return Failed(name="Outage", message=exc.message)
     except PromptloopError as exc:
         # Bad input (a scorer that may not be imported, an endpoint not configured): the
         # change stays in evaluating; `promptloop change evaluate ID` once it is fixed.

@@ -28,6 +28,7 @@ from roles.evaluation.records import (
     fail_run,
     finish_run,
     is_outage,
+    load_results,
     note_progress,
     record_outcomes,
     start_run,
@@ -102,6 +103,7 @@ def plan_for_version(
     version: PromptVersion,
     dataset: Dataset,
     suite_from: PromptVersion | None = None,
+    suite: Suite | None = None,
 ) -> Plan:
     """The plan to run ``version`` on ``dataset``, scored by ``suite_from``'s suite (default:
     its own). A change scores production with the candidate's suite, so both sides are
@@ -122,7 +124,7 @@ def plan_for_version(
             params=dict(version.params),
             examples=list(version.examples),
         ),
-        suite=suite_of(suite_from or version, name=name, items=items),
+        suite=suite or suite_of(suite_from or version, name=name, items=items),
         items=items,
     )
 
@@ -270,6 +272,24 @@ def begin(
             host=host,
         )
         run_id = run.id or 0
+    return attach(
+        plan, run_id=run_id, caller=caller, stats=stats, concurrency=concurrency, listener=listener
+    )
+
+
+def attach(
+    plan: Plan,
+    *,
+    run_id: int,
+    caller: ModelCaller,
+    stats: Any,
+    concurrency: int,
+    listener: Callable[[Progress], None] | None = None,
+    owns_totals: bool = True,
+) -> RunContext:
+    """A context that records into run ``run_id``, already open. A slice run in another
+    process (``owns_totals=False``) writes its rows and the counts of recorded rows, never
+    the run's spend: that is the sum of every slice's, written by ``finish``."""
     before = _snapshot(stats)
     return RunContext(
         run_id=run_id,
@@ -278,7 +298,7 @@ def begin(
         stats=stats,
         concurrency=concurrency,
         progress=Progress(total=len(plan.items), listener=listener),
-        writer=_Writer(run_id, lambda: _spent(stats, before)),
+        writer=_Writer(run_id, (lambda: spent_since(stats, before)) if owns_totals else dict),
         before=before,
     )
 
@@ -300,20 +320,27 @@ async def run_batch(
     return sum(o.result.sample.error is not None for o in outcomes)
 
 
-async def finish(ctx: RunContext) -> int:
-    """Wait for the writer, then write totals and ``finished`` in one transaction."""
+async def finish(ctx: RunContext, *, spent: dict[str, Any] | None = None) -> int:
+    """Wait for the writer, then write totals and ``finished`` in one transaction.
+
+    Args:
+        spent: what the run's calls cost, when they were made elsewhere (slices in other
+            processes); the results are then read back from the ledger.
+    """
     await asyncio.to_thread(ctx.writer.close)
-    outcomes = ctx.outcomes
-    card = build_scorecard(
-        [o.result for o in outcomes], None, ctx.plan.suite.metrics(), ctx.plan.suite.statistics
-    )
+    if spent is None:
+        results = [o.result for o in ctx.outcomes]
+    else:
+        with session_scope() as session:
+            results = load_results(session, run_id=ctx.run_id)
+    card = build_scorecard(results, None, ctx.plan.suite.metrics(), ctx.plan.suite.statistics)
     scores = {
         name: {"mean": m.mean, "pass_rate": m.pass_rate, "unscored": m.n_unscored}
         for name, m in card.candidate.metrics.items()
     }
     # Items and errors are counted from the recorded rows by ``finish_run``.
     totals = {
-        **_spent(ctx.stats, ctx.before),
+        **(spent if spent is not None else spent_since(ctx.stats, ctx.before)),
         "wall_s": round(time.perf_counter() - ctx.started, 3),
     }
     with session_scope() as session:
@@ -323,7 +350,7 @@ async def finish(ctx: RunContext) -> int:
             totals=totals,
             summary={"scores": scores, "run": card.candidate.model_dump(mode="json")},
             max_outage_share=get_settings().max_outage_share,
-            not_tried=len(ctx.plan.items) - len(outcomes),
+            not_tried=len(ctx.plan.items) - len(results),
         )
     return ctx.run_id
 
@@ -334,7 +361,9 @@ def abort(ctx: RunContext, exc: BaseException) -> None:
     with session_scope() as session:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
         reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
-        fail_run(session, run_id=ctx.run_id, reason=reason, spent=_spent(ctx.stats, ctx.before))
+        fail_run(
+            session, run_id=ctx.run_id, reason=reason, spent=spent_since(ctx.stats, ctx.before)
+        )
 
 
 async def execute(plan: Plan, **options: Any) -> int:
@@ -360,7 +389,7 @@ def _snapshot(stats: Any) -> dict[str, float]:
     return {k: getattr(stats, k) for k in keys}
 
 
-def _spent(stats: Any, before: dict[str, float]) -> dict[str, Any]:
+def spent_since(stats: Any, before: dict[str, float]) -> dict[str, Any]:
     """The run's own calls so far, as ``EvalRun`` columns (cost too: a run stopped midway
     says what it paid)."""
     now = _snapshot(stats)
@@ -373,6 +402,36 @@ def _spent(stats: Any, before: dict[str, float]) -> dict[str, Any]:
         "cost_usd": None if unpriced else round(now["cost_usd"] - before["cost_usd"], 6),
         "cost_known": not unpriced,
     }
+
+
+def plan_of_run(session: Session, run_id: int) -> Plan:
+    """The plan run ``run_id`` was started with, rebuilt from the ledger (its version, its
+    dataset, the suite it is scored by): what a slice in another process runs."""
+    from roles.evaluation.records import get_run
+    from roles.ledger import Prompt
+
+    run = get_run(session, run_id)
+    version = session.get(PromptVersion, run.prompt_version_id)
+    dataset = session.get(Dataset, run.dataset_id)
+    assert version is not None and dataset is not None
+    prompt = session.get(Prompt, version.prompt_id)
+    name = prompt.name if prompt else "prompt"
+    return plan_for_version(
+        session, name=name, version=version, dataset=dataset, suite=suite_of_run(run)
+    )
+
+
+def spent_total(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The spend of a run made in slices: each slice's counts added up (the cost is known
+    only if every slice's is)."""
+    known = all(p["cost_known"] for p in parts)
+    total: dict[str, Any] = {
+        key: sum(p[key] for p in parts)
+        for key in ("model_calls", "cache_hits", "input_tokens", "output_tokens")
+    }
+    total["cost_usd"] = round(sum(p["cost_usd"] for p in parts), 6) if known else None
+    total["cost_known"] = known
+    return total
 
 
 def suite_of_run(run: Any) -> Suite:

@@ -109,6 +109,27 @@ class Settings(BaseSettings):
         description="Run change pipelines on this deployment (e.g. change-pipeline/workers, "
         "from prefect.yaml, served by Prefect workers) instead of serve's own.",
     )
+    dask_address: str | None = Field(
+        default=None,
+        pattern=r"^(tcp|tls|ucx|inproc)://\S+$",
+        description="A Dask scheduler (tcp://host:8786) that large evaluations fan out to "
+        "through prefect-dask; its workers need this ledger, the model endpoint and the "
+        "Prefect API in their environment.",
+    )
+    dask_workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Batches a fanned-out evaluation is split into; with no "
+        "PROMPTLOOP_DASK_ADDRESS, a local Dask cluster of this many worker processes is "
+        "started for it (0 with no address: evaluations stay in one process).",
+    )
+    dask_min_items: int = Field(
+        default=2000,
+        ge=1,
+        description="Evaluations of fewer items than this stay in one process even when Dask "
+        "is configured (starting a cluster costs seconds).",
+    )
     sweep_cron: str = Field(
         default="0 6 * * *",
         pattern=r"^(off|\S+( \S+){4})$",

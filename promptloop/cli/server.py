@@ -8,7 +8,7 @@ import typer
 
 from integrations.prefect_server import ensure_server, healthy, recorded_url, stop_server, ui_url
 from promptloop.cli.common import JsonOpt
-from promptloop.cli.output import emit_json, say
+from promptloop.cli.output import emit_json, out, say
 
 app = typer.Typer(
     help="The local Prefect server (started on demand by flows).", no_args_is_help=True
@@ -17,7 +17,7 @@ app = typer.Typer(
 
 @app.command("status")
 def status(as_json: JsonOpt = False) -> None:
-    """Which Prefect server promptloop uses, and whether it answers."""
+    """Which Prefect server promptloop uses, and whether it answers (exit 1 if it does not)."""
     explicit = os.environ.get("PREFECT_API_URL")
     url = explicit or recorded_url()
     up = bool(url and healthy(url))
@@ -30,12 +30,14 @@ def status(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(data)
     elif url:
-        say(
+        out.print(
             f"{'up' if up else 'down'}: {data['ui_url']}"
             + ("" if data["managed_by_promptloop"] else " (PREFECT_API_URL)")
         )
     else:
-        say("no server yet: one starts with the first evaluation, or `promptloop server start`")
+        out.print("no server yet: one starts with the first evaluation, or `promptloop server start`")
+    if not up:
+        raise typer.Exit(1)  # scripts can tell: 0 only while the server answers
 
 
 @app.command("start")

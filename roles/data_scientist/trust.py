@@ -67,9 +67,11 @@ def trust(agreement: JudgeAgreement, policy: TrustPolicy) -> TrustVerdict:
         failed.append(f"{n} labelled pairs, fewer than the {required} required")
     else:
         met.append(f"{n} labelled pairs (at least {required})")
+    one_class = "no labelled pairs yet" if n == 0 else "judge and people gave one class only"
+    no_fails = "no labelled pairs yet" if n == 0 else "no item people failed"
     for label, estimate, minimum, undefined in (
-        ("κ", agreement.kappa, policy.min_kappa_low, "judge and people gave one class only"),
-        ("recall", agreement.recall, policy.min_recall_low, "no item people failed"),
+        ("κ", agreement.kappa, policy.min_kappa_low, one_class),
+        ("recall", agreement.recall, policy.min_recall_low, no_fails),
     ):
         _bound(label, estimate, minimum, undefined, failed, met)
     return TrustVerdict(trusted=not failed, reasons=tuple(failed or met))
