@@ -103,7 +103,7 @@ def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
             if now != seen:
                 say(f"  {now[0].lower()}: change {change_id} is {change_state}")
                 seen = now
-            _print_progress(change_id, progress)
+            print_progress(progress, change_id=change_id)
             if state is not None and (state.is_final() or _waits(state, past)):
                 break
             warned = still_scheduled(state, started=started, warned=warned)
@@ -132,15 +132,30 @@ def _waits(state: Any, past: str | None) -> bool:
     return past is None or not key.startswith(past)
 
 
-def _print_progress(change_id: int, printed: dict[int, tuple[str, int]]) -> None:
-    """A line per eval run when its status changes or every 10 items, from the ledger."""
-    from sqlmodel import select
+def print_progress(
+    printed: dict[int, tuple[str, int]],
+    *,
+    change_id: int | None = None,
+    flow_run_id: str | None = None,
+) -> None:
+    """A line per eval run (of a change, or of a flow run) when its status changes or every
+    10 items, from the ledger; ``printed`` remembers what was said."""
+    from sqlmodel import col, select
 
-    from roles.ledger import EvalRun
+    from roles.ledger import EvalRun, Prompt, PromptVersion
 
+    query = (
+        select(EvalRun, Prompt.name)
+        .join(PromptVersion, col(PromptVersion.id) == EvalRun.prompt_version_id)
+        .join(Prompt, col(Prompt.id) == PromptVersion.prompt_id)
+        .order_by(col(EvalRun.id))
+    )
+    if change_id is not None:
+        query = query.where(EvalRun.change_id == change_id)
+    if flow_run_id is not None:
+        query = query.where(EvalRun.flow_run_id == flow_run_id)
     with session_scope() as session:
-        runs = session.exec(select(EvalRun).where(EvalRun.change_id == change_id)).all()
-        for run in runs:
+        for run, prompt in session.exec(query).all():
             if run.id is None:
                 continue
             last = printed.get(run.id)
@@ -148,7 +163,8 @@ def _print_progress(change_id: int, printed: dict[int, tuple[str, int]]) -> None
                 printed[run.id] = (run.status, run.items)
                 errors = f", {run.errors} errors" if run.errors else ""
                 say(
-                    f"    eval run {run.id} ({run.purpose}): {run.status}, {run.items} items{errors}"
+                    f"    eval run {run.id} ({prompt}, {run.purpose}): {run.status}, "
+                    f"{run.items} items{errors}"
                 )
 
 

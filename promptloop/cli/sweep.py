@@ -71,9 +71,10 @@ def _follow(flow_run_id: str) -> Any:
 
     from prefect.client.orchestration import get_client
 
-    from promptloop.cli.pipeline import still_scheduled
+    from promptloop.cli.pipeline import print_progress, still_scheduled
 
     seen, warned, started = "", False, time.monotonic()
+    progress: dict[int, tuple[str, int]] = {}
     with get_client(sync_client=True) as client:
         while True:
             state = client.read_flow_run(UUID(flow_run_id)).state
@@ -81,6 +82,7 @@ def _follow(flow_run_id: str) -> Any:
             if name != seen:
                 say(f"  {name.lower()}")
                 seen = name
+            print_progress(progress, flow_run_id=flow_run_id)  # each prompt's run, by items
             if state is not None and state.is_final():
                 return state
             warned = still_scheduled(state, started=started, warned=warned)

@@ -68,6 +68,8 @@ def test_sweep_wait_after_the_demo_finds_nothing_to_alert(
         swept = invoke("sweep", "--wait", "--json")
         assert swept.code == 0, swept.stderr + serve_log()
         assert server.requests_received - before >= 30  # answered anew, not from the cache
+        # --wait says how far each prompt's run has got
+        assert "(support-triage, sweep): finished, 30 items" in swept.stderr, swept.stderr
     result = swept.json()
     assert result["state"] == "Ok", result
     [view] = result["sweeps"]
