@@ -32,7 +32,8 @@ def rolled_back(session: Session, deploys: Sequence[Deployment]) -> dict[int, st
     for handoff in rows:
         deploy = by_change[handoff.change_id]
         if deploy.id is not None:
-            found[deploy.id] = f"rolled back at {readable(handoff.at)}"
+            why = f": {handoff.note}" if handoff.note else ""
+            found[deploy.id] = f"rolled back at {readable(handoff.at)}{why}"
     return found
 
 

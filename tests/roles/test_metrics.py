@@ -70,7 +70,7 @@ def test_the_whole_ledger(session: Session) -> None:
     failure = report.change_failure
     assert (failure.deploys, failure.failed, failure.rate) == (2, 1, 0.5)
     assert [f.change_id for f in failure.failures] == [1]
-    assert failure.failures[0].why == "rolled back at 2026-03-03 05:00 UTC"
+    assert failure.failures[0].why == "rolled back at 2026-03-03 05:00 UTC: worse"  # its reason
 
     sent = report.sent_back
     assert (sent.changes, sent.sent_back, sent.share) == (5, 2, 0.4)
