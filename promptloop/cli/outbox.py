@@ -2,6 +2,8 @@
 
 promptloop outbox list --pending     # waiting to be delivered (or being sent)
 promptloop outbox list --failed      # stopped by a permanent error (channel_not_found, ...)
+promptloop outbox retry 12 14        # once fixed (the bot invited, the webhook up): send again
+promptloop outbox retry --all-failed
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated
 import typer
 
 from promptloop.cli.common import JsonOpt
-from promptloop.cli.output import ago, emit_json, say, table
+from promptloop.cli.output import ago, emit_json, out, say, table
 
 app = typer.Typer(help="The Slack outbox: every message, delivered or not.", no_args_is_help=True)
 
@@ -63,6 +65,40 @@ def list_(
             for r in rows
         ],
     )
+
+
+@app.command("retry")
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Ids of failed messages.")] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every message that failed.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send failed messages again, once what stopped them is fixed (serve delivers them)."""
+    from integrations.db import session_scope
+    from roles.clock import utcnow
+    from roles.errors import InputError
+    from roles.outbox import get_message, list_messages, requeue
+
+    if bool(ids) == all_failed:
+        raise InputError("give the ids of failed messages, or --all-failed (not both)")
+    with session_scope() as session:
+        if all_failed:
+            ids = [m.id for m in list_messages(session, statuses=("failed",)) if m.id]
+        wanted = list(dict.fromkeys(ids or []))
+        for message_id in wanted:  # every id checked before any is requeued
+            status = get_message(session, message_id=message_id).status
+            if status != "failed":
+                raise InputError(f"outbox message {message_id} is {status}, not failed")
+        now = utcnow()
+        requeued = [m for m in wanted if requeue(session, message_id=m, now=now)]
+    if as_json:
+        emit_json({"requeued": requeued})
+    elif not requeued:
+        say("no failed messages")
+    else:
+        out.print(f"pending again: {', '.join(map(str, requeued))} (serve delivers them)")
 
 
 def _summary(error: str | None, text: str) -> str:

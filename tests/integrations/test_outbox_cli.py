@@ -21,3 +21,42 @@ def test_outbox_list_shows_pending_and_delivered_messages(cli, session) -> None:
     assert [(m["status"], m["delivered_locally"]) for m in rows] == [("delivered", True)] * 2
     assert rows[0]["text"] == "message 0 <!channel>"  # kept verbatim
     assert cli("outbox", "list").code == 0
+
+
+def test_outbox_retry_sends_failed_messages_again(cli, session, slack) -> None:  # type: ignore[no-untyped-def]
+    """A message stopped by a permanent error (the bot not in the channel) is pending again
+    after `outbox retry`, and delivered; bad ids and delivered messages are refused, and
+    nothing is requeued when one id of several is wrong."""
+    from integrations.settings import get_settings
+    from integrations.slack.client import clients_from_settings
+    from integrations.slack.outbox import DeliveryPolicy, deliver_pending
+    from integrations.slack.senders import SlackSender
+    from roles.outbox import enqueue
+
+    def deliver() -> None:
+        clients = clients_from_settings(get_settings())
+        assert clients is not None
+        deliver_pending(sender=SlackSender(*clients), policy=DeliveryPolicy(poll_s=0.01))
+
+    slack.fail_channel("CLOST", "not_in_channel")
+    slack.fail_channel("CGONE", "channel_not_found")
+    ids = []
+    for channel in ("CLOST", "CGONE", "COK"):
+        ids.append(enqueue(session, channel=channel, kind="notice", text="hi", blocks=[]).id)
+    session.commit()
+    deliver()
+    failed = [m["id"] for m in cli("outbox", "list", "--failed", "--json").json()]
+    assert failed == ids[:2]
+
+    both = cli("outbox", "retry", str(ids[0]), str(ids[2]))  # the third was delivered
+    assert both.code == 2 and f"outbox message {ids[2]} is delivered, not failed" in both.stderr
+    assert cli("outbox", "retry", "999").code == 2
+    assert cli("outbox", "retry").code == 2  # neither ids nor --all-failed
+    assert [m["id"] for m in cli("outbox", "list", "--failed", "--json").json()] == failed
+
+    slack.recover()  # someone invited the bot
+    retried = cli("outbox", "retry", "--all-failed", "--json")
+    assert retried.code == 0 and retried.json() == {"requeued": ids[:2]}
+    deliver()
+    assert cli("outbox", "list", "--failed", "--json").json() == []
+    assert "no failed messages" in cli("outbox", "retry", "--all-failed").stderr
