@@ -10,7 +10,9 @@ of n iid pairs are multinomial). Every sample goes through
 table shows, per metric, n and method: the nominal level, the share of intervals that
 contain the population's value (± its Monte-Carlo standard error), the mean width, and the
 share of samples where the metric or its interval was undefined (those count as not
-covering). It is a measurement: it always exits 0.
+covering). Three methods: the Jeffreys posterior (the default) and, to compare, the BCa and
+percentile bootstraps. ``--prevalence 0.1 --recall 0.95 --precision 0.8`` is the case that
+tells them apart (failures rare). It is a measurement: it always exits 0.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for n in args.n:
         samples = np.random.default_rng(args.seed + n).multinomial(n, cells, size=args.samples)
-        for method in ("BCa", "percentile"):
+        for method in ("Jeffreys", "BCa", "percentile"):
             started = time.perf_counter()
             covered = dict.fromkeys(METRICS, 0)
             undefined = dict.fromkeys(METRICS, 0)
@@ -93,7 +95,7 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=int, default=2000, help="simulated samples per n")
     parser.add_argument(
-        "--resamples", type=int, default=1000, help="bootstrap resamples per interval"
+        "--resamples", type=int, default=1000, help="draws (posterior or bootstrap) per interval"
     )
     parser.add_argument("--confidence", type=float, default=0.95)
     parser.add_argument("--prevalence", type=float, default=0.3, help="share of items people fail")
@@ -108,7 +110,7 @@ def main() -> None:
         print(json.dumps(rows, indent=2))
         return
     print(table(rows))
-    calls = len(args.n) * 2 * args.samples
+    calls = len(args.n) * 3 * args.samples
     print(f"\n{calls} calls of agreement_from_counts ({args.resamples} resamples each) in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
 

@@ -217,8 +217,8 @@ def _print_record(record: dict[str, Any]) -> None:
     out.print(f"{verdict} (calibrated {record['calibrated_at']}, {record['trigger']})")
     metrics = record["metrics"]
     level = (
-        f"{metrics['confidence']:.0%} bootstrap, {metrics['resamples']} resamples, "
-        f"seed {metrics['seed']}"
+        f"{metrics['confidence']:.0%} {metrics.get('interval') or 'bootstrap'}, "
+        f"{metrics['resamples']} draws, seed {metrics['seed']}"
     )
     table(
         f"against people, n={record['n']} ({level})",

@@ -5,7 +5,7 @@ suite that sets it (all keys optional; the defaults shown)::
       calibration:
         trust: {min_pairs: 30, min_kappa_low: 0.6, min_recall_low: 0.5}
         gaps: {min_fails: 3, max_share_caught: 0.2}
-        resamples: 2000           # bootstrap resamples of every interval
+        resamples: 2000           # posterior draws of every interval
         confidence: 0.95
         seed: 0
         min_slice_pairs: 10       # a dataset tag gets its own figures with this many pairs

@@ -23,7 +23,7 @@ from roles.ledger.types import UTCDateTime
 
 
 class Interval(BaseModel):
-    """A point estimate with its bootstrap interval; None where it is undefined."""
+    """A point estimate with its interval; None where it is undefined."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     value: float | None
@@ -41,7 +41,7 @@ class CalibrationMetrics(BaseModel):
     resamples: int
     seed: int
     confidence: float
-    interval: str  # how the intervals were made, e.g. "BCa bootstrap"
+    interval: str  # how the intervals were made: "Jeffreys posterior" ("BCa bootstrap" before)
 
 
 class ExpertAgreementDoc(BaseModel):

@@ -4,7 +4,6 @@ coverage of the intervals by seeded simulation."""
 from __future__ import annotations
 
 import math
-import time
 import warnings
 
 import numpy as np
@@ -97,7 +96,8 @@ def test_the_degenerate_cases_say_undefined_as_none() -> None:
     assert (empty.n, empty.tp, empty.fp, empty.fn, empty.tn) == (0, 0, 0, 0, 0)
     assert all(getattr(empty, m) == Estimate(None, None, None) for m in METRICS)
     quiet = judge_agreement(FIXED["no fail at all"])  # one class only, all agree
-    assert quiet.accuracy == Estimate(1.0, 1.0, 1.0)
+    accuracy = quiet.accuracy  # the interval sees beyond the sample: not [1, 1]
+    assert accuracy.value == accuracy.high == 1.0 and 0.5 < (accuracy.low or 0) < 1
     assert quiet.precision.value is quiet.recall.value is quiet.f1.value is None
     assert quiet.kappa == Estimate(None, None, None)  # chance agreement is 1: κ undefined
     both = judge_agreement(FIXED["all agree, both classes"])
@@ -124,21 +124,39 @@ def test_counts_and_intervals_are_stated_and_reproducible() -> None:
     assert list(bounds) == sorted(bounds) and len(set(bounds)) == 4  # type: ignore[type-var]
 
 
-def test_an_interval_leaves_out_resamples_where_the_metric_is_undefined() -> None:
+def test_a_bootstrap_leaves_out_resamples_where_the_metric_is_undefined() -> None:
     # One judge fail in 30: most resamples have none, so precision is defined in few.
-    agreement = judge_agreement(cells(1, 0, 5, 24), resamples=400)
+    agreement = judge_agreement(cells(1, 0, 5, 24), resamples=400, method="BCa")
     assert agreement.precision == Estimate(1.0, 1.0, 1.0)
     recall = agreement.recall
     assert recall.value == 1 / 6 and recall.low == 0.0 and (recall.high or 0) > 1 / 6
 
 
-def test_the_percentile_interval_is_there_to_compare() -> None:
+def test_at_the_edges_the_posterior_is_not_sure() -> None:
+    """A judge that caught all 9 human fails: the bootstrap says recall [1, 1], a certainty
+    nine items cannot give; the Jeffreys posterior says [0.77, 1] (the exact 95 % interval
+    of 9/9, Clopper-Pearson, is [0.66, 1]). One judge fail, a true one: precision is not
+    [1, 1] either."""
+    caught = cells(9, 3, 0, 38)
+    assert judge_agreement(caught, method="BCa").recall == Estimate(1.0, 1.0, 1.0)
+    recall = judge_agreement(caught).recall
+    assert recall.value == recall.high == 1.0 and recall.low == pytest.approx(0.77, abs=0.02)
+    precision = judge_agreement(cells(1, 0, 5, 24)).precision
+    assert precision.value == precision.high == 1.0 and (precision.low or 1) < 0.5
+    for name in METRICS:  # every interval holds its estimate
+        e = getattr(judge_agreement(caught), name)
+        assert e.low <= e.value <= e.high, name
+
+
+def test_the_bootstraps_are_there_to_compare() -> None:
     pairs = FIXED["typical"]
-    percentile = judge_agreement(pairs, method="percentile")
-    assert percentile.interval == "percentile bootstrap"
-    assert judge_agreement(pairs).interval == "BCa bootstrap"
-    assert percentile.kappa.value == judge_agreement(pairs).kappa.value
-    assert percentile.kappa.low != judge_agreement(pairs).kappa.low
+    default = judge_agreement(pairs)
+    assert default.interval == "Jeffreys posterior"
+    for method in ("BCa", "percentile"):
+        other = judge_agreement(pairs, method=method)  # type: ignore[arg-type]
+        assert other.interval == f"{method} bootstrap"
+        assert other.kappa.value == default.kappa.value
+        assert other.kappa.low != default.kappa.low
     with pytest.raises(ValueError, match="method 'bca'"):
         judge_agreement(pairs, method="bca")  # type: ignore[arg-type]
 
@@ -152,35 +170,50 @@ def test_by_slice_keeps_slices_with_enough_pairs() -> None:
     assert list(by_slice(rows, min_n=9, resamples=300)) == ["billing", "refunds"]
 
 
-# A known population of (judge, human) verdicts: 30 % of items fail by people's judgement,
-# the judge catches 80 % of them (recall) and 70 % of its fails are real (precision).
-PREVALENCE, RECALL, PRECISION = 0.3, 0.8, 0.7
-TP = PREVALENCE * RECALL
-POPULATION = np.array([TP, TP * (1 - PRECISION) / PRECISION, PREVALENCE - TP, 0.0])
-POPULATION[3] = 1 - POPULATION.sum()
-TRUE = {name: float(v) for name, v in cell_metrics(np.round(POPULATION * 1e9)).items()}
+def population(prevalence: float, recall: float, precision: float) -> np.ndarray:
+    """A known population of (judge, human) verdicts: ``prevalence`` of items fail by
+    people's judgement, the judge catches ``recall`` of them and ``precision`` of its fails
+    are real; the four cell probabilities (tp, fp, fn, tn)."""
+    tp = prevalence * recall
+    cells = np.array([tp, tp * (1 - precision) / precision, prevalence - tp, 0.0])
+    cells[3] = 1 - cells.sum()
+    return cells
 
 
-def test_the_population_is_what_it_says() -> None:
-    assert TRUE["recall"] == pytest.approx(RECALL) and TRUE["precision"] == pytest.approx(PRECISION)
-    assert TRUE["kappa"] == pytest.approx(0.6275, abs=1e-4)
+COMMON = population(0.3, 0.8, 0.7)  # failures common: κ 0.63
+RARE = population(0.1, 0.95, 0.8)  # failures rare: about 6 human fails in 60 pairs
 
 
-@pytest.mark.parametrize("n", [50, 200])
-def test_intervals_cover_the_true_value_at_their_level(n: int) -> None:
+def truth(cells: np.ndarray) -> dict[str, float]:
+    return {name: float(v) for name, v in cell_metrics(np.round(cells * 1e9)).items()}
+
+
+def test_the_populations_are_what_they_say() -> None:
+    common, rare = truth(COMMON), truth(RARE)
+    assert common["recall"] == pytest.approx(0.8) and common["precision"] == pytest.approx(0.7)
+    assert common["kappa"] == pytest.approx(0.6275, abs=1e-4)
+    assert rare["recall"] == pytest.approx(0.95) and rare["kappa"] == pytest.approx(0.853, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("cells", "n"),
+    [(COMMON, 50), (COMMON, 200), (RARE, 60)],
+    ids=["common-50", "common-200", "rare-60"],
+)
+def test_intervals_cover_the_true_value_at_their_level(cells: np.ndarray, n: int) -> None:
     # A sample of n iid pairs has multinomial counts; each goes through the public function.
-    # 2000 samples: the Monte-Carlo standard error of a 95 % coverage is 0.5 points. BCa is
-    # a little conservative at n = 50 (precision 98 % in benchmarks/calibration_coverage.py),
-    # hence the upper limit of 98 %; under-coverage is the error that would trust a bad judge.
-    started = time.perf_counter()
-    samples = np.random.default_rng(2024 + n).multinomial(n, POPULATION, size=2000)
+    # 2000 samples: the Monte-Carlo standard error of a 95 % coverage is 0.5 points; an
+    # undefined interval counts as not covering. Under-coverage is the error that would
+    # trust a bad judge: with failures rare the BCa bootstrap covered recall 27 % of the time
+    # (benchmarks/calibration_coverage.py), the posterior 97 %.
+    true = truth(cells)
+    samples = np.random.default_rng(2024 + n).multinomial(n, cells, size=2000)
     covered = dict.fromkeys(METRICS, 0)
     for tp, fp, fn, tn in samples.tolist():
         agreement = agreement_from_counts(tp, fp, fn, tn, resamples=400, seed=tp * 1000 + fn)
         for name in METRICS:
             estimate = getattr(agreement, name)
-            if estimate.low is not None and estimate.low <= TRUE[name] <= estimate.high:
+            if estimate.low is not None and estimate.low <= true[name] <= estimate.high:
                 covered[name] += 1
     coverage = {name: count / len(samples) for name, count in covered.items()}
-    assert all(0.93 <= share <= 0.98 for share in coverage.values()), coverage
-    assert time.perf_counter() - started < 20
+    assert all(0.93 <= share <= 0.985 for share in coverage.values()), coverage
