@@ -104,6 +104,9 @@ def submit(
     """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
     if wait and no_eval:
         raise InputError("--wait and --no-eval contradict each other; give one of them")
+    from roles.calibration.labels import label_warnings
+    from roles.prompt_file import parse_prompt_doc
+
     doc = read_prompt_doc(file)
     with session_scope() as session:
         change = submit_doc(
@@ -114,6 +117,9 @@ def submit(
             not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
         )
         view = change_view(session, change_id=change.id or 0, with_history=False)
+        warnings = label_warnings(session, spec=parse_prompt_doc(doc))
+    for warning in warnings:  # as `prompt push` says them: the change is made all the same
+        say(f"warning: {warning}")
     if not as_json:
         say(
             f"change {view['id']} submitted: {view['prompt']} v{view['base_version'] or '-'} → "

@@ -74,3 +74,26 @@ def test_dataset_push_checks_human_labels(cli, tmp_path: Path) -> None:  # type:
     assert refused.code == 2
     assert "line 2: human.x: Input should be 'pass' or 'fail'" in refused.stderr
     assert "nothing written" in refused.stderr
+
+
+def test_change_submit_warns_of_a_label_no_scorer_reads(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A human label in the dataset that names no scorer of the prompt's suite: `prompt push`
+    and `change submit` both say so (the change is submitted all the same)."""
+    from support import SAMPLES
+
+    assert cli("init", "--sample").code == 0
+    rows = [
+        json.loads(line) for line in (SAMPLES / "support-tickets.jsonl").read_text().splitlines()
+    ]
+    rows[0]["human"] = {"tone": "fail"}
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert cli("dataset", "push", str(data), "--name", "support-tickets").code == 0
+    change = SAMPLES / "support-triage-change.yaml"
+    submitted = cli("change", "submit", "--file", str(change), "--as", "maya", "--no-eval")
+    assert submitted.code == 0, submitted.stderr
+    assert (
+        "warning: dataset 'support-tickets' v2: human label 'tone' (1 item(s)" in submitted.stderr
+    )
+    pushed = cli("prompt", "push", str(change), "--as", "maya", "--json")
+    assert "human label 'tone'" in pushed.json()["warnings"][0]
