@@ -43,7 +43,19 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
         grid.add_column(column)
     for row in rows:
         grid.add_row(*("-" if cell is None else str(cell) for cell in row))
-    out.print(grid)
+    if out.is_terminal:
+        out.print(grid)  # fits the terminal's width
+        return
+    # Piped (to a file, grep, less): every character of every cell, not cut at 80 columns.
+    from rich.measure import Measurement
+
+    wide = Measurement.get(out, out.options.update(max_width=100_000), grid).maximum
+    width = out.width
+    out.width = max(width, wide)
+    try:
+        out.print(grid)
+    finally:
+        out.width = width
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

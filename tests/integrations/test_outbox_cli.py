@@ -60,3 +60,15 @@ def test_outbox_retry_sends_failed_messages_again(cli, session, slack) -> None: 
     deliver()
     assert cli("outbox", "list", "--failed", "--json").json() == []
     assert "no failed messages" in cli("outbox", "retry", "--all-failed").stderr
+
+
+def test_a_piped_table_keeps_every_character(cli, session) -> None:  # type: ignore[no-untyped-def]
+    """Not on a terminal (a pipe, a file), a table is as wide as its cells: a long value is
+    printed whole, not cut at 80 columns."""
+    from roles.outbox import enqueue
+
+    text = "a notice whose first line is long enough to need more than eighty columns " * 2
+    enqueue(session, channel="C0LONGCHANNEL", kind="notice", text=text.strip(), blocks=[])
+    session.commit()
+    listed = cli("outbox", "list").stdout
+    assert "C0LONGCHANNEL" in listed and max(len(line) for line in listed.splitlines()) > 80
