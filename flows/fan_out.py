@@ -87,7 +87,8 @@ def dask_runner(count: int) -> tuple[Any, int] | None:
     except ImportError:
         raise InputError(
             "PROMPTLOOP_DASK_ADDRESS or PROMPTLOOP_DASK_WORKERS is set, but prefect-dask is not "
-            "installed: pip install 'promptloop[dask]'"
+            "installed: pip install 'promptloop[dask]' (in a checkout: .venv/bin/pip install -e "
+            "'.[dask]'), then restart serve"
         ) from None
     slices = min(count, settings.dask_workers or 4)
     if settings.dask_address:

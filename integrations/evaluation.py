@@ -22,7 +22,7 @@ from integrations.settings import get_settings
 from roles.calls import ModelCaller
 from roles.data_scientist import Suite, build_scorecard, default_suite, parse_suite
 from roles.datasets import find_dataset, items_of
-from roles.errors import InputError
+from roles.errors import InputError, PromptloopError
 from roles.evaluation.records import (
     eval_items,
     fail_run,
@@ -360,7 +360,12 @@ def abort(ctx: RunContext, exc: BaseException) -> None:
     ctx.writer.close()
     with session_scope() as session:
         interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-        reason = "interrupted" if interrupted else f"{type(exc).__name__}: {exc}"
+        if interrupted:
+            reason = "interrupted"
+        elif isinstance(exc, PromptloopError):  # ours say what happened in a sentence
+            reason = exc.message
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
         fail_run(
             session, run_id=ctx.run_id, reason=reason, spent=spent_since(ctx.stats, ctx.before)
         )

@@ -262,7 +262,15 @@ def get_settings() -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
-            problems.append(f"{env_name(field)}: {error['msg']}")
+            described = Settings.model_fields.get(field)
+            if error["type"] == "string_pattern_mismatch" and described and described.description:
+                # not the regular expression: what the setting is for, and so what it takes
+                problems.append(
+                    f"{env_name(field)}={error['input']!r} is not of the form it takes: "
+                    f"{described.description}"
+                )
+            else:
+                problems.append(f"{env_name(field)}: {error['msg']}")
         raise InputError("invalid setting " + "; ".join(problems)) from None
     except SettingsError as exc:  # a value that is not the JSON a structured setting needs
         match = re.search(r'field "(\w+)"', str(exc))

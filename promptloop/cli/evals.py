@@ -169,6 +169,10 @@ def print_run(view: dict[str, Any]) -> None:
         f"{view['cache_hits']} cache hits, {view['tokens']} tokens, cost {cost}, "
         f"{view['wall_s'] if view['wall_s'] is not None else '-'} s"
     )
+    settings = view.get("settings") or {}
+    how = [f"{k}: {settings[k]}" for k in ("runner", "concurrency", "endpoint") if k in settings]
+    if how:
+        out.print(", ".join(how))
     for common in view.get("common_errors", []):
         say(styled((f"{common['items']} item(s) failed:", "yellow"), f" {common['error']}"))
     rows = view["summary"].get("run", {}).get("metrics", {})

@@ -92,6 +92,7 @@ def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
 
     seen: tuple[str, str] | None = None
     progress: dict[int, tuple[str, int]] = {}
+    print_progress(progress, change_id=change_id, quiet=True)  # an earlier attempt's runs
     started = time.monotonic()
     warned = False
     with get_client(sync_client=True) as client:
@@ -137,9 +138,11 @@ def print_progress(
     *,
     change_id: int | None = None,
     flow_run_id: str | None = None,
+    quiet: bool = False,
 ) -> None:
     """A line per eval run (of a change, or of a flow run) when its status changes or every
-    10 items, from the ledger; ``printed`` remembers what was said."""
+    10 items, from the ledger; ``printed`` remembers what was said. ``quiet`` only notes the
+    runs that are over already (an earlier attempt's), so that they are not said again."""
     from sqlmodel import col, select
 
     from roles.ledger import EvalRun, Prompt, PromptVersion
@@ -159,6 +162,10 @@ def print_progress(
             if run.id is None:
                 continue
             last = printed.get(run.id)
+            if quiet:
+                if run.status != "running":
+                    printed[run.id] = (run.status, run.items)
+                continue
             if last is None or last[0] != run.status or run.items - last[1] >= 10:
                 printed[run.id] = (run.status, run.items)
                 errors = f", {run.errors} errors" if run.errors else ""

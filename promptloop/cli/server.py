@@ -35,7 +35,7 @@ def status(as_json: JsonOpt = False) -> None:
             + ("" if data["managed_by_promptloop"] else " (PREFECT_API_URL)")
         )
     else:
-        out.print("no server yet: one starts with the first evaluation, or `promptloop server start`")
+        out.print("no server running: one starts with the first evaluation, or `promptloop server start`")
     if not up:
         raise typer.Exit(1)  # scripts can tell: 0 only while the server answers
 

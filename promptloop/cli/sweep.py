@@ -60,7 +60,14 @@ def sweep(
         if as_json:
             emit_json(result)
         return
-    state = _follow(str(run.id))
+    try:
+        state = _follow(str(run.id))
+    except KeyboardInterrupt:
+        say(
+            f"stopped following; sweep run {run.name} goes on in `promptloop serve` (`promptloop "
+            f"sweep list`, or the Prefect UI: {url})"
+        )
+        raise
     _after(result, state, as_json=as_json)
 
 

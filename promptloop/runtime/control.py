@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from integrations.settings import get_settings
-from roles.errors import PromptloopError
+from roles.errors import InputError, PromptloopError
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
@@ -144,6 +144,7 @@ def detach(extra: list[str] | None = None) -> dict[str, Any]:
     """Start ``promptloop serve`` as a detached process; return its record once ready."""
     command = [sys.executable, "-m", "promptloop", "serve", *(extra or [])]
     with open(log_path(), "ab") as log:
+        start = log.tell()  # the log is appended to: this start's lines come after
         process = subprocess.Popen(
             command,
             stdout=log,
@@ -152,16 +153,19 @@ def detach(extra: list[str] | None = None) -> dict[str, Any]:
             start_new_session=True,
             cwd=os.getcwd(),
         )
-    return _wait_ready(process)
+    return _wait_ready(process, log_from=start)
 
 
-def _wait_ready(process: subprocess.Popen[bytes] | None) -> dict[str, Any]:
+def _wait_ready(process: subprocess.Popen[bytes] | None, log_from: int = 0) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
+            said = _error_line(log_path(), log_from)
+            if process.returncode == InputError.exit_code and said:
+                raise InputError(said)  # bad input (a setting): said as serve said it, exit 2
             raise ServeError(
                 f"promptloop serve exited with code {process.returncode} while starting: "
-                f"{_tail(log_path())}; its log: {log_path()}"
+                f"{said or _tail(log_path())}; its log: {log_path()}"
             )
         running = status()
         if running is not None and running["ready"]:
@@ -170,6 +174,18 @@ def _wait_ready(process: subprocess.Popen[bytes] | None) -> dict[str, Any]:
     raise ServeError(
         f"promptloop serve was not ready within {START_TIMEOUT_S:.0f} s; its log: {log_path()}"
     )
+
+
+def _error_line(path: Path, offset: int) -> str | None:
+    """The last ``error: ...`` line serve wrote after ``offset``, without its prefix."""
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+    except OSError:
+        return None
+    errors = [line[len("error: ") :] for line in text.splitlines() if line.startswith("error: ")]
+    return errors[-1].strip() if errors else None
 
 
 def _tail(path: Path, lines: int = 3) -> str:

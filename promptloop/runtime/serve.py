@@ -88,10 +88,12 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
         regression_sweep, name=deployment_name(), schedule=sweep_schedule(),
         concurrency_limit=1, tags=[*tags, "sweep"],
     )  # fmt: skip
+    from prefect.schedules import Cron
+
     from flows.calibrate_judges import calibrate_judges
 
     await runner.aadd_flow(
-        calibrate_judges, name=deployment_name(), cron=CALIBRATE_CRON,
+        calibrate_judges, name=deployment_name(), schedule=Cron(CALIBRATE_CRON, timezone="UTC"),
         parameters={"trigger": "daily"}, tags=tags,
     )  # fmt: skip
     stop = asyncio.Event()

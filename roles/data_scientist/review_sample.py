@@ -12,10 +12,13 @@ its pass threshold), ``failure`` (a scorer failed it), ``changed`` (the output d
 from the baseline's); an item suspect in several ways counts for the first of them. Budget left over is filled at random (``random``). The
 returned order is shuffled too: an expert cannot tell a control item from a suspect one.
 
-``favour_judge=True`` (the change's judge is not trusted yet) fills the budget after the
-control share with ``judge_was_wrong`` items first (people contradicted the judge's verdict
-on them before: ``judge_was_wrong`` maps them to why), then the judge's doubts and
-disagreements, then the round-robin: the labels go where the judge learns most.
+``favour_judge=True`` (the change's judge is not trusted yet) gives up to half the budget
+after the control share to ``judge_was_wrong`` items first (people contradicted the judge's
+verdict on them before: ``judge_was_wrong`` maps them to why), then the judge's doubts and
+disagreements: the labels go where the judge learns most. The other half goes round-robin
+over the other strategies (errors, failures, changed outputs), so the experts still see what
+the scorers failed however much the judge doubts; what is left goes to the judge's
+remaining items.
 Same inputs and seed → same picks, in any process (string seeds hash deterministically).
 """
 
@@ -112,19 +115,14 @@ def pick_review_sample(
                 break
     for queue in queues.values():
         rng.shuffle(queue)
-    for name in JUDGE_FIRST if favour_judge else ():  # drained before the round-robin
-        for item_id, reason in queues[name]:
-            if len(chosen) < budget and item_id not in chosen:
-                chosen[item_id] = Pick(item_id, name, reason)
-        queues[name] = []
-    while len(chosen) < budget and any(queues.values()):
-        for name in order:
-            queue = queues[name]
-            while queue and queue[0][0] in chosen:
-                queue.pop(0)
-            if queue and len(chosen) < budget:
-                item_id, reason = queue.pop(0)
-                chosen[item_id] = Pick(item_id, name, reason)
+    if favour_judge:  # the judge's half first, then the others', then whatever is left
+        judge_half = len(chosen) + math.ceil((budget - len(chosen)) / 2)
+        for name in JUDGE_FIRST:
+            while queues[name] and len(chosen) < judge_half:
+                item_id, reason = queues[name].pop(0)
+                chosen.setdefault(item_id, Pick(item_id, name, reason))
+        _round_robin(chosen, queues, [n for n in order if n not in JUDGE_FIRST], budget)
+    _round_robin(chosen, queues, order, budget)
     rest = [i for i in ids if i not in chosen]
     rng.shuffle(rest)
     for item_id in rest[: max(0, budget - len(chosen))]:
@@ -132,6 +130,23 @@ def pick_review_sample(
     picks = list(chosen.values())
     rng.shuffle(picks)
     return picks
+
+
+def _round_robin(
+    chosen: dict[str, Pick],
+    queues: dict[Strategy, list[tuple[str, str]]],
+    names: Sequence[Strategy],
+    budget: int,
+) -> None:
+    """One item from each of ``names``' queues in turn until the budget is full."""
+    while len(chosen) < budget and any(queues[name] for name in names):
+        for name in names:
+            queue = queues[name]
+            while queue and queue[0][0] in chosen:
+                queue.pop(0)
+            if queue and len(chosen) < budget:
+                item_id, reason = queue.pop(0)
+                chosen[item_id] = Pick(item_id, name, reason)
 
 
 def _error(result: ItemResult) -> str | None:

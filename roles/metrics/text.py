@@ -51,7 +51,7 @@ def digest_lines(report: HandoffMetrics) -> list[str]:
     waiting = [st for st in report.states if st.waiting_now]
     top = report.holders[0] if report.holders else None
     lines = [
-        f"{c.active} changes moved ({c.total} in all); waiting now: "
+        f"{c.active} change{'s' if c.active != 1 else ''} moved ({c.total} in all); waiting now: "
         + (", ".join(f"{st.state} {st.waiting_now}" for st in waiting) or "none"),
         f"lead time submit → deployed: {spread(report.lead_time)}",
         f"approval wait: {spread(report.approval_wait)}",

@@ -41,6 +41,11 @@ def test_serve_schedules_the_sweep_as_configured(prefect_api: str, monkeypatch: 
         assert crons(found) == [("30 5 * * 1", "UTC", True)]
         limit = found.global_concurrency_limit  # one sweep at a time: one model concurrency
         assert limit is not None and limit.limit == 1, found
+        # serve's other schedules are in UTC too, as prefect.yaml declares them
+        calibrate = deployment(f"calibrate-judges/ledger-{ledger_tag()}")
+        assert crons(calibrate) == [("30 3 * * *", "UTC", True)]
+        digest = deployment(f"weekly-digest/ledger-{ledger_tag()}")
+        assert crons(digest) == [("0 8 * * 1", "UTC", True)]
     finally:
         assert invoke("serve", "stop").code == 0
 

@@ -151,7 +151,12 @@ def test_unreachable_database_is_a_clear_error(cli, monkeypatch: pytest.MonkeyPa
 def test_the_installed_command_runs_in_a_fresh_process(tmp_path: Path) -> None:
     """The real console script: exit codes and stderr cross the process boundary."""
     exe = Path(sys.executable).parent / "promptloop"
-    env = {"PROMPTLOOP_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # The warm process it starts (the default) leaves soon after, not in 15 minutes.
+    env = {
+        "PROMPTLOOP_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "PROMPTLOOP_WARM_CLI_IDLE_S": "3",
+    }
     ok = subprocess.run(
         [exe, "init", "--sample", "--json"], env=env, capture_output=True, text=True
     )

@@ -92,7 +92,7 @@ def test_prompt_push_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_server_commands_without_a_server() -> None:
     shown = invoke("server", "status")
-    assert shown.code == 1 and "no server yet" in shown.stdout
+    assert shown.code == 1 and "no server running" in shown.stdout
     assert invoke("server", "status", "--json").json()["healthy"] is False
     assert invoke("server", "stop", "--json").json() == {"stopped": False}
 

@@ -138,3 +138,24 @@ def test_leftover_budget_is_filled_at_random_when_nothing_is_suspect() -> None:
     candidate = [item(f"ok-{i}") for i in range(12)]
     picks = pick_review_sample(candidate, budget=10, seed=0)
     assert Counter(p.strategy for p in picks) == {"control": 2, "random": 8}
+
+
+def test_an_untrusted_judge_s_doubts_take_half_the_budget_not_all() -> None:
+    """The demo's case: an untrusted judge says fail on 8 outputs every other scorer passes,
+    and 8 other outputs fail the gated target. The judge's items lead, but take at most half
+    of what the control share leaves: the experts still see the scorers' failures."""
+    doubted = [item(f"doubt-{i}", judge=judged(False)) for i in range(8)]
+    wrong = [item(f"wrong-{i}", correct=False, judge=judged(False)) for i in range(8)]
+    good = [item(f"ok-{i:02}", judge=judged(True)) for i in range(14)]
+    candidate = doubted + wrong + good
+    for seed in range(20):
+        picks = pick_review_sample(
+            candidate, budget=10, control_share=0.2, seed=seed, favour_judge=True
+        )
+        counts = Counter(p.strategy for p in picks)
+        assert counts["control"] == 2 and counts["judge_disagrees"] == 4, counts
+        assert counts["failure"] == 4, counts  # the other half: failures (no error, no change)
+    # with nothing else to show, the judge's items fill the budget
+    only_doubts = doubted + good
+    picks = pick_review_sample(only_doubts, budget=10, control_share=0.2, seed=1, favour_judge=True)
+    assert Counter(p.strategy for p in picks)["judge_disagrees"] >= 6
