@@ -8,7 +8,7 @@ promptloop outbox retry --all-failed
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +41,11 @@ def list_(
         statuses += ("failed",)
     with session_scope() as session:
         rows = list_messages(session, statuses=statuses or None, change_id=change)
+        failed_rows = list_messages(session, statuses=("failed",))
+    blocking: dict[str, int] = {}  # channel -> its first failed message: later ones wait
+    for r in failed_rows:
+        if r.id is not None:
+            blocking.setdefault(r.channel, r.id)
     if as_json:
         emit_json([r.model_dump(mode="json", exclude={"blocks"}) for r in rows])
         return
@@ -60,7 +65,7 @@ def list_(
                 r.status + (" (local)" if r.delivered_locally else ""),
                 r.ts or "-",
                 ago((now - r.created_at).total_seconds()),
-                _summary(r.error, r.text),
+                _waits(r, blocking) or _summary(r.error, r.text),
             ]
             for r in rows
         ],
@@ -99,6 +104,14 @@ def retry(
         say("no failed messages")
     else:
         out.print(f"pending again: {', '.join(map(str, requeued))} (serve delivers them)")
+
+
+def _waits(row: Any, blocking: dict[str, int]) -> str | None:
+    """Why a pending message does not go: a failed one before it on its channel."""
+    head = blocking.get(row.channel)
+    if row.status == "pending" and head is not None and row.id is not None and head < row.id:
+        return f"waits behind failed message {head} (`promptloop outbox retry {head}`)"
+    return None
 
 
 def _summary(error: str | None, text: str) -> str:

@@ -11,7 +11,9 @@ def test_outbox_list_shows_pending_and_delivered_messages(cli, session) -> None:
 
     assert cli("outbox", "list").stderr.strip() == "no messages match"
     for n in range(2):
-        enqueue(session, channel="#review", kind="notice", text=f"message {n} <!channel>", blocks=[])
+        enqueue(
+            session, channel="#review", kind="notice", text=f"message {n} <!channel>", blocks=[]
+        )
     session.commit()
     pending = cli("outbox", "list", "--pending", "--json").json()
     assert [m["status"] for m in pending] == ["pending", "pending"]
@@ -33,20 +35,25 @@ def test_outbox_retry_sends_failed_messages_again(cli, session, slack) -> None: 
     from integrations.slack.senders import SlackSender
     from roles.outbox import enqueue
 
-    def deliver() -> None:
+    def deliver(wait_s: float = 0.0) -> None:  # wait_s: through the channels' pace
         clients = clients_from_settings(get_settings())
         assert clients is not None
-        deliver_pending(sender=SlackSender(*clients), policy=DeliveryPolicy(poll_s=0.01))
+        deliver_pending(
+            sender=SlackSender(*clients), policy=DeliveryPolicy(poll_s=0.01), wait_s=wait_s
+        )
 
     slack.fail_channel("CLOST", "not_in_channel")
     slack.fail_channel("CGONE", "channel_not_found")
     ids = []
-    for channel in ("CLOST", "CGONE", "COK"):
+    for channel in ("CLOST", "CGONE", "COK", "CLOST"):
         ids.append(enqueue(session, channel=channel, kind="notice", text="hi", blocks=[]).id)
     session.commit()
     deliver()
     failed = [m["id"] for m in cli("outbox", "list", "--failed", "--json").json()]
     assert failed == ids[:2]
+    # the last one waits behind the first: a channel's messages go in order
+    waiting = cli("outbox", "list", "--pending").stdout
+    assert f"waits behind failed message {ids[0]} (`promptloop outbox retry {ids[0]}`)" in waiting
 
     both = cli("outbox", "retry", str(ids[0]), str(ids[2]))  # the third was delivered
     assert both.code == 2 and f"outbox message {ids[2]} is delivered, not failed" in both.stderr
@@ -57,8 +64,13 @@ def test_outbox_retry_sends_failed_messages_again(cli, session, slack) -> None: 
     slack.recover()  # someone invited the bot
     retried = cli("outbox", "retry", "--all-failed", "--json")
     assert retried.code == 0 and retried.json() == {"requeued": ids[:2]}
-    deliver()
-    assert cli("outbox", "list", "--failed", "--json").json() == []
+    deliver(wait_s=5)
+    still = cli("outbox", "list", "--failed", "--json").json()
+    assert still == [], [(m["id"], m["error"]) for m in still]
+    left = cli("outbox", "list", "--pending", "--json").json()
+    assert left == [], [
+        (m["id"], m["status"], m["channel"]) for m in left
+    ]  # the one behind went too
     assert "no failed messages" in cli("outbox", "retry", "--all-failed").stderr
 
 
