@@ -26,7 +26,9 @@ def metrics(
     prompt: PromptFilterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Time in each state, who holds the changes, lead time, review turnaround, approval
+    """The team's handoff numbers, read from the ledger.
+
+    Time in each state, who holds the changes, lead time, review turnaround, approval
     wait, change failure rate, and the share of changes sent back and why."""
     from integrations.db import session_scope
     from roles.clock import utcnow

@@ -20,9 +20,9 @@ from promptloop.cli.common import JsonOpt
 from promptloop.cli.output import emit_json, out, say, table
 
 app = typer.Typer(
-    help="Regression sweeps. With no command: re-run every production prompt (or --prompt "
-    "NAME) now, the request cache off, against its accepted baseline; list and show read "
-    "the history.",
+    help="Regression sweeps of the production prompts; with no command, one now.\n\n"
+    "With no command: re-run every production prompt (or --prompt NAME) now, the request "
+    "cache off, against its accepted baseline; list and show read the history.",
     invoke_without_command=True,
 )
 PromptOpt = Annotated[str | None, typer.Option("--prompt", help="Only this prompt.")]
