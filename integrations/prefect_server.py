@@ -52,6 +52,8 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
 def _free_port(preferred: int) -> int:
     for port in (preferred, 0):
         with socket.socket() as probe:
+            # as the server binds it: a port in TIME_WAIT after `server stop` is free again
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:

@@ -265,9 +265,10 @@ def get_settings() -> Settings:
             described = Settings.model_fields.get(field)
             if error["type"] == "string_pattern_mismatch" and described and described.description:
                 # not the regular expression: what the setting is for, and so what it takes
+                what = described.description
                 problems.append(
                     f"{env_name(field)}={error['input']!r} is not of the form it takes: "
-                    f"{described.description}"
+                    f"{what[:1].lower()}{what[1:]}"
                 )
             else:
                 problems.append(f"{env_name(field)}: {error['msg']}")

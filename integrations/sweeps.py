@@ -104,8 +104,9 @@ def sweep_schedule() -> Any:
         CronSchedule(cron=cron, timezone="UTC")
     except ValidationError:
         raise InputError(
-            f"PROMPTLOOP_SWEEP_CRON={cron!r} is not a cron expression (five fields, e.g. "
-            "'0 6 * * *' for daily at 06:00 UTC)"
+            f"PROMPTLOOP_SWEEP_CRON={cron!r} is not a valid cron expression: five fields, "
+            "minute (0-59) hour (0-23) day (1-31) month (1-12) weekday (0-6), e.g. "
+            "'0 6 * * *' for daily at 06:00 UTC"
         ) from None
     from prefect.schedules import Cron
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from integrations.settings import get_settings
 from promptloop.runtime import control
+from roles.errors import PromptloopError
 
 log = logging.getLogger("promptloop.serve")
 
@@ -63,8 +64,21 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
 
     check_channels()  # a Slack set up halfway fails here, not in a pipeline run days later
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(poll_s))
+    ours = "PREFECT_API_URL" not in os.environ and not _server_healthy()
     api_url = await asyncio.to_thread(ensure_server)
     os.environ.update(server_env(api_url))
+    # Checked by Prefect, which can be imported only now (it reads PREFECT_API_URL once):
+    # a bad PROMPTLOOP_SWEEP_CRON stops serve, and the server it has just started with it.
+    from integrations.sweeps import sweep_schedule
+
+    try:
+        sweep_schedule()
+    except PromptloopError:
+        if ours:
+            from integrations.prefect_server import stop_server
+
+            stop_server()
+        raise
     from prefect.runner import Runner
 
     from flows.change_pipeline import change_pipeline
@@ -252,3 +266,11 @@ def check_deadlines() -> list[Any]:
 
 
 __all__ = ["check_deadlines", "configure_logging", "serve"]
+
+
+def _server_healthy() -> bool:
+    """Whether this home's Prefect server runs already (serve did not start it, then)."""
+    from integrations.prefect_server import healthy, recorded_url
+
+    url = recorded_url()
+    return bool(url and healthy(url))

@@ -15,10 +15,10 @@ returned order is shuffled too: an expert cannot tell a control item from a susp
 ``favour_judge=True`` (the change's judge is not trusted yet) gives up to half the budget
 after the control share to ``judge_was_wrong`` items first (people contradicted the judge's
 verdict on them before: ``judge_was_wrong`` maps them to why), then the judge's doubts and
-disagreements: the labels go where the judge learns most. The other half goes round-robin
-over the other strategies (errors, failures, changed outputs), so the experts still see what
-the scorers failed however much the judge doubts; what is left goes to the judge's
-remaining items.
+disagreements: the labels go where the judge learns most. The other half goes to the
+candidate's errors and the scorers' failures, round-robin, so the experts still see what the
+scorers failed however much the judge doubts; what is left goes round-robin over every
+strategy (changed outputs, the judge's remaining items).
 Same inputs and seed → same picks, in any process (string seeds hash deterministically).
 """
 
@@ -121,7 +121,7 @@ def pick_review_sample(
             while queues[name] and len(chosen) < judge_half:
                 item_id, reason = queues[name].pop(0)
                 chosen.setdefault(item_id, Pick(item_id, name, reason))
-        _round_robin(chosen, queues, [n for n in order if n not in JUDGE_FIRST], budget)
+        _round_robin(chosen, queues, ["error", "failure"], budget)  # what the scorers failed
     _round_robin(chosen, queues, order, budget)
     rest = [i for i in ids if i not in chosen]
     rng.shuffle(rest)

@@ -173,7 +173,7 @@ def test_a_bad_dask_address_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         get_settings()
     assert (  # what the setting takes, not its regular expression
         "PROMPTLOOP_DASK_ADDRESS='10.0.0.5:8786' is not of the form it takes: "
-        "A Dask scheduler (tcp://host:8786)" in raised.value.message
+        "a Dask scheduler (tcp://host:8786)" in raised.value.message
     )
 
 

@@ -207,7 +207,7 @@ def test_the_schedule_setting_is_checked_and_off_means_none(monkeypatch: Any) ->
     assert sweep_schedule() is None
     monkeypatch.setenv("PROMPTLOOP_SWEEP_CRON", "61 6 * * *")
     get_settings.cache_clear()
-    with pytest.raises(InputError, match="PROMPTLOOP_SWEEP_CRON='61 6 \\* \\* \\*' is not a cron"):
+    with pytest.raises(InputError, match="PROMPTLOOP_SWEEP_CRON='61 6 \\* \\* \\*' is not a valid cron"):
         sweep_schedule()
 
 

@@ -90,3 +90,15 @@ def test_sweep_wait_after_the_demo_finds_nothing_to_alert(
     shown = invoke("sweep", "show", str(view["id"]))
     accepted_by = f"baseline: eval run {view['baseline_run_id']}, the one change #{change['id']}'s"
     assert shown.code == 0 and accepted_by in shown.stdout, shown.stdout
+
+
+def test_a_bad_sweep_cron_stops_serve_before_anything_starts(monkeypatch: Any) -> None:
+    """`serve --detach` with PROMPTLOOP_SWEEP_CRON='61 6 * * *': exit 2 with the setting
+    named, and no Prefect server left behind (it was started before the check)."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # serve would start its own
+    monkeypatch.setenv("PROMPTLOOP_SWEEP_CRON", "61 6 * * *")
+    assert invoke("init").code == 0
+    started = invoke("serve", "--detach")
+    assert started.code == 2, started.stderr + serve_log()
+    assert "PROMPTLOOP_SWEEP_CRON='61 6 * * *' is not a valid cron expression" in started.stderr
+    assert invoke("server", "status").code == 1  # no server of this home's runs

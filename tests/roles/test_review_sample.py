@@ -147,14 +147,16 @@ def test_an_untrusted_judge_s_doubts_take_half_the_budget_not_all() -> None:
     doubted = [item(f"doubt-{i}", judge=judged(False)) for i in range(8)]
     wrong = [item(f"wrong-{i}", correct=False, judge=judged(False)) for i in range(8)]
     good = [item(f"ok-{i:02}", judge=judged(True)) for i in range(14)]
-    candidate = doubted + wrong + good
+    moved = [item(f"moved-{i}", output="technical", judge=judged(True)) for i in range(6)]
+    candidate = doubted + wrong + good + moved
+    baseline = [item(r.sample.item_id) for r in candidate]  # the moved ones changed
     for seed in range(20):
         picks = pick_review_sample(
-            candidate, budget=10, control_share=0.2, seed=seed, favour_judge=True
+            candidate, baseline, budget=10, control_share=0.2, seed=seed, favour_judge=True
         )
         counts = Counter(p.strategy for p in picks)
         assert counts["control"] == 2 and counts["judge_disagrees"] == 4, counts
-        assert counts["failure"] == 4, counts  # the other half: failures (no error, no change)
+        assert counts["failure"] == 4, counts  # the other half: the scorers' failures first
     # with nothing else to show, the judge's items fill the budget
     only_doubts = doubted + good
     picks = pick_review_sample(only_doubts, budget=10, control_share=0.2, seed=1, favour_judge=True)
