@@ -235,11 +235,19 @@ def _print_record(record: dict[str, Any]) -> None:
         [["judge fail", c["tp"], c["fp"]], ["judge pass", c["fn"], c["tn"]]],
     )
     experts = record["expert_agreement"]
-    shown = "-" if experts["value"] is None else f"{experts['value']:.2f}"
+    n = experts["n_items"]
+    items = f"{n} item{'s' if n != 1 else ''} with two or more votes"
+    if experts["value"] is None:
+        out.print(f"experts among themselves: not measurable ({items}, or every vote the same)")
+        return
+    method = _METHODS.get(experts["method"], experts["method"])
     out.print(
-        f"experts among themselves: {experts['method']} {shown} on {experts['n_items']} "
-        f"items, {experts['n_raters']} experts"
+        f"experts among themselves: {method} {experts['value']:.2f} on {items}, "
+        f"{experts['n_raters']} experts"
     )
+
+
+_METHODS = {"cohen": "Cohen's κ", "fleiss": "Fleiss' κ", "krippendorff": "Krippendorff's α"}
 
 
 @app.command("export")

@@ -43,6 +43,11 @@ def test_list_report_and_export(cli, tmp_path: Path) -> None:  # type: ignore[no
         assert pair["votes"] == {"omar": "fail", "ines": "fail"} and pair["review_item_id"]
     shown = cli("judge", "report", sample_judge_id()[:5])
     assert shown.code == 0 and "confusion" in shown.stdout and "not trusted" in shown.stdout
+    # three items, every vote "fail": the experts' agreement cannot be measured, and says so
+    assert (
+        "experts among themselves: not measurable (3 items with two or more votes, or every "
+        "vote the same)" in shown.stdout
+    ), shown.stdout
 
     path = tmp_path / "pairs.jsonl"
     exported = cli("judge", "export", sample_judge_id(), "-o", str(path), "--json")
