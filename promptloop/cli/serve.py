@@ -61,6 +61,10 @@ def status(as_json: JsonOpt = False) -> None:
     """Whether serve runs for this PROMPTLOOP_HOME (exit 1 if not), its URLs, the outbox."""
     running = control.status()
     data: dict[str, Any] = {"running": running is not None, **(running or {})}
+    if running is not None and running.get("api_url"):
+        from integrations.prefect_server import healthy
+
+        data["prefect_healthy"] = healthy(str(running["api_url"]))
     data["outbox"] = _outbox_counts()
     if as_json:
         emit_json(data)
@@ -71,6 +75,11 @@ def status(as_json: JsonOpt = False) -> None:
         out.print("not running: `promptloop serve` (or --detach); commands that need it start it")
     else:
         out.print(f"running (pid {running.get('pid')}): Prefect UI {running.get('ui_url')}")
+        if data.get("prefect_healthy") is False:
+            out.print(
+                f"  but its Prefect server does not answer at {running.get('api_url')}: no "
+                "pipeline runs until it does (`promptloop serve stop`, then `promptloop serve`)"
+            )
         if running.get("gateway_url"):
             out.print(f"Slack gateway: {running['gateway_url']}")
         if running.get("model_endpoint"):

@@ -5,6 +5,7 @@ and `promptloop sweep --wait` after the demo (a deployed change) finds nothing t
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -102,3 +103,25 @@ def test_a_bad_sweep_cron_stops_serve_before_anything_starts(monkeypatch: Any) -
     assert started.code == 2, started.stderr + serve_log()
     assert "PROMPTLOOP_SWEEP_CRON='61 6 * * *' is not a valid cron expression" in started.stderr
     assert invoke("server", "status").code == 1  # no server of this home's runs
+
+
+def test_serve_status_says_when_its_prefect_server_is_gone(monkeypatch: Any) -> None:
+    """`promptloop server stop` under a running serve: `serve status` says serve runs but
+    its Prefect server does not answer (no pipeline runs until it does)."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # serve starts its own server
+    monkeypatch.setenv("PROMPTLOOP_SWEEP_CRON", "off")
+    assert invoke("init").code == 0
+    started = invoke("serve", "--detach", "--json")
+    assert started.code == 0, started.stderr + serve_log()
+    try:
+        assert invoke("serve", "status", "--json").json()["prefect_healthy"] is True
+        assert invoke("server", "stop").code == 0
+        deadline = time.monotonic() + 30  # the server takes a moment to go
+        while invoke("serve", "status", "--json").json()["prefect_healthy"]:
+            assert time.monotonic() < deadline, "the Prefect server still answers"
+            time.sleep(0.5)
+        status = invoke("serve", "status")
+        assert "but its Prefect server does not answer at" in status.stdout, status.stdout
+        assert invoke("serve", "status", "--json").json()["prefect_healthy"] is False
+    finally:
+        assert invoke("serve", "stop").code == 0

@@ -61,7 +61,7 @@ def test_one_serve_per_home_detached_status_and_stop(prefect_api: str, monkeypat
     assert started.code == 0, started.stderr + serve_log()
     pid = started.json()["pid"]
     status = invoke("serve", "status", "--json").json()
-    assert status["running"] and status["pid"] == pid
+    assert status["running"] and status["pid"] == pid and status["prefect_healthy"] is True
     assert status["ui_url"] == prefect_api.removesuffix("/api")
     assert status["deployment"].startswith("change-pipeline/ledger-")
 
