@@ -127,10 +127,16 @@ def _first_line(exc: Exception) -> str:
     return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
+def shown_url(url: str | None = None) -> str:
+    """A database URL (default: this ledger's) as it may be shown: without its password."""
+    return make_url(url or get_settings().resolved_database_url).render_as_string(
+        hide_password=True
+    )
+
+
 def ledger_tag() -> str:
     """A short name for this ledger (a hash of its URL, no password), so that two ledgers
     sharing one Prefect server give their flow runs and artifacts distinct names."""
     import hashlib
 
-    url = make_url(get_settings().resolved_database_url).render_as_string(hide_password=True)
-    return hashlib.sha256(url.encode()).hexdigest()[:6]
+    return hashlib.sha256(shown_url().encode()).hexdigest()[:6]

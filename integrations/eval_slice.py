@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from integrations.db import session_scope
+from integrations.db import session_scope, shown_url
 from integrations.evaluation import attach, plan_of_run, run_batch, spent_since
-from roles.errors import InputError
+from roles.errors import InputError, NotFoundError
 from roles.evaluation.records import get_run
 
 
@@ -30,7 +30,6 @@ async def run_slice(
     """Items ``start:stop`` of the run ``key`` names (``run_key``), recorded; their calls'
     cost (``EvalRun`` columns) and ``items``, how many were answered or failed."""
     from integrations.llm import model_client
-    from roles.errors import NotFoundError
 
     run_id = int(key.split("/", 1)[0])
     with session_scope() as session:
@@ -41,7 +40,7 @@ async def run_slice(
         if found != key:
             raise InputError(
                 f"eval run {run_id} is not in this Dask worker's ledger "
-                f"({_where()}): its workers need the PROMPTLOOP_DATABASE_URL the flow uses"
+                f"({shown_url()}): its workers need the PROMPTLOOP_DATABASE_URL the flow uses"
             )
         plan = plan_of_run(session, run_id)
     models = list(dict.fromkeys([plan.prompt.model, *plan.suite.judge_models()]))
@@ -60,12 +59,3 @@ async def run_slice(
             ctx.writer.close()
             await client.aclose()
     return {**spent_since(ctx.stats, ctx.before), "items": len(ctx.outcomes)}
-
-
-def _where() -> str:
-    from sqlalchemy.engine import make_url
-
-    from integrations.settings import get_settings
-
-    url = get_settings().resolved_database_url
-    return make_url(url).render_as_string(hide_password=True)

@@ -105,7 +105,7 @@ def _root(
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonOpt = False) -> None:
     """Create the ledger schema or upgrade it to the newest migration."""
-    from integrations.db import current_revision, make_engine
+    from integrations.db import current_revision, make_engine, shown_url
     from integrations.migrations.runner import upgrade
     from integrations.settings import get_settings
 
@@ -116,9 +116,9 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
     after = current_revision(engine)
     engine.dispose()
     if as_json:
-        emit_json({"database": _safe_url(url), "from": before, "to": after})
+        emit_json({"database": shown_url(url), "from": before, "to": after})
     else:
-        say(f"ledger at {_safe_url(url)}: {before or 'empty'} → {after}")
+        say(f"ledger at {shown_url(url)}: {before or 'empty'} → {after}")
 
 
 @app.command("init")
@@ -129,8 +129,7 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Create the ledger; with --sample, load the sample (running it twice changes nothing)."""
-    from integrations.db import session_scope
-    from integrations.settings import get_settings
+    from integrations.db import session_scope, shown_url
     from roles.sample import load_sample
 
     written: list[str] = []
@@ -145,7 +144,7 @@ def init(
             # so look again once they are done.
             if attempt == 2:
                 raise
-    url = _safe_url(get_settings().resolved_database_url)
+    url = shown_url()
     if as_json:
         emit_json({"database": url, "sample": sample, "written": written})
         return
@@ -154,12 +153,6 @@ def init(
         say(f"  + {line}")
     if sample and not written:
         say("  the sample was already loaded; nothing changed")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

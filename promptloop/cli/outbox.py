@@ -41,17 +41,16 @@ def list_(
         statuses += ("failed",)
     with session_scope() as session:
         rows = list_messages(session, statuses=statuses or None, change_id=change)
-        failed_rows = list_messages(session, statuses=("failed",))
-    blocking: dict[str, int] = {}  # channel -> its first failed message: later ones wait
-    for r in failed_rows:
-        if r.id is not None:
-            blocking.setdefault(r.channel, r.id)
-    if as_json:
-        emit_json([r.model_dump(mode="json", exclude={"blocks"}) for r in rows])
-        return
-    if not rows:
-        say("no messages match")
-        return
+        if as_json:
+            emit_json([r.model_dump(mode="json", exclude={"blocks"}) for r in rows])
+            return
+        if not rows:
+            say("no messages match")
+            return
+        blocking: dict[str, int] = {}  # channel -> its first failed message: later ones wait
+        for r in list_messages(session, statuses=("failed",)):
+            if r.id is not None:
+                blocking.setdefault(r.channel, r.id)
     now = utcnow()
     table(
         None,

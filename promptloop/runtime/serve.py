@@ -72,7 +72,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     from integrations.sweeps import sweep_schedule
 
     try:
-        sweep_schedule()
+        sweep = sweep_schedule()
     except PromptloopError:
         if ours:
             from integrations.prefect_server import stop_server
@@ -96,10 +96,9 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     await runner.aadd_flow(change_pipeline, name=deployment_name(), tags=tags)
     await runner.aadd_deployment(await digest_deployment(deployment_name(), tags=tags))
     from flows.regression_sweep import regression_sweep
-    from integrations.sweeps import sweep_schedule
 
     await runner.aadd_flow(  # one sweep at a time: the model's concurrency is not doubled
-        regression_sweep, name=deployment_name(), schedule=sweep_schedule(),
+        regression_sweep, name=deployment_name(), schedule=sweep,
         concurrency_limit=1, tags=[*tags, "sweep"],
     )  # fmt: skip
     from prefect.schedules import Cron
