@@ -43,6 +43,7 @@ from roles.ledger import Approval, ChangeRequest, Deployment, Member, Prompt, Pr
 from roles.registry import label_target, move_label
 from roles.roster import SYSTEM_HANDLE, find_member
 from roles.states import State
+from roles.team_policy import cli_refusal
 from roles.transitions import get_change, transition
 
 PRODUCTION = "production"
@@ -67,7 +68,6 @@ def approve(
     who: Who,
     now: datetime,
     override_reason: str | None = None,
-    slack_configured: bool = False,
 ) -> ApprovalOutcome:
     """Approve the change's deploy as ``who``; the approval that completes the policy's
     count promotes the candidate to production.
@@ -80,7 +80,7 @@ def approve(
     _known(session, who)
     change = _awaiting(session, change_id)
     policy = policy_for_change(session, change_id=change_id)
-    member, refusal = _check(session, change, who, policy, slack_configured=slack_configured)
+    member, refusal = _check(session, change, who, policy)
     if refusal is None:
         refusal = _gate_refusal(session, change, policy, override_reason)
     if refusal is not None:
@@ -129,7 +129,6 @@ def reject(
     who: Who,
     reason: str,
     now: datetime,
-    slack_configured: bool = False,
 ) -> ApprovalOutcome:
     """Reject the deploy, with the reason the author will read; refusals as ``approve``."""
     if not reason or not reason.strip():
@@ -137,7 +136,7 @@ def reject(
     _known(session, who)
     change = _awaiting(session, change_id)
     policy = policy_for_change(session, change_id=change_id)
-    member, refusal = _check(session, change, who, policy, slack_configured=slack_configured)
+    member, refusal = _check(session, change, who, policy)
     if refusal is not None:
         return _refuse(session, change, who, member, refusal, now=now, needed=policy.approvals)
     assert member is not None
@@ -205,10 +204,10 @@ def _check(
     change: ChangeRequest,
     who: Who,
     policy: ApprovalPolicy,
-    *,
-    slack_configured: bool,
 ) -> tuple[Member | None, str | None]:
-    """The deciding member, and why they may not decide (None: they may)."""
+    """The deciding member, and why they may not decide (None: they may). Where the
+    decision may come from is the ledger's identity policy (``roles.team_policy``), never
+    the caller's environment."""
     member, refusal = engineer_or_refusal(session, who=who)
     if member is None or refusal is not None:
         return member, refusal
@@ -223,10 +222,9 @@ def _check(
             f"'{member.handle}' authored the candidate version of change {change.id} and "
             "cannot approve or reject it (separation of duties)"
         )
-    slack_only = policy.slack_only if policy.slack_only is not None else slack_configured
-    if slack_only and who.source != "slack":
-        return member, "approvals of this prompt come from Slack only (suite.approval.slack_only)"
-    return member, None
+    return member, cli_refusal(
+        session, who=who, act="approve or reject a deploy", slack_only=policy.slack_only
+    )
 
 
 def _gate_refusal(

@@ -63,6 +63,13 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     from integrations.slack.post import check_channels
 
     check_channels()  # a Slack set up halfway fails here, not in a pipeline run days later
+    if get_settings().slack_bot_token is not None:  # the ledger's default identity: slack
+        from integrations.db import session_scope
+        from roles.clock import utcnow
+        from roles.team_policy import mark_slack_serve
+
+        with session_scope() as session:
+            mark_slack_serve(session, host=socket.gethostname(), now=utcnow())
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(poll_s))
     ours = "PREFECT_API_URL" not in os.environ and not _server_healthy()
     api_url = await asyncio.to_thread(ensure_server)

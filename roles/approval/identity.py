@@ -8,7 +8,6 @@ rejection and a rollback share, and the row a refused attempt leaves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,17 +17,9 @@ from roles.errors import RoleError
 from roles.ledger import Approval, ChangeRequest, Member
 from roles.roster import find_member, roles_of
 from roles.states import Role
+from roles.who import Who, local_who
 
-
-@dataclass(frozen=True)
-class Who:
-    """Who decides: a handle (the CLI's trusted ``--as``) or a verified Slack user."""
-
-    handle: str | None = None
-    slack_user_id: str | None = None
-    source: str = "cli"
-    os_user: str | None = None  # for the CLI: who typed it, and where
-    host: str | None = None
+__all__ = ["Who", "decision_row", "engineer_or_refusal", "identity", "local_who"]
 
 
 def engineer_or_refusal(

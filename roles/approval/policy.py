@@ -25,7 +25,9 @@ class ApprovalPolicy(BaseModel):
     approvals: int = Field(default=1, ge=1, le=6)  # distinct engineers
     # An inconclusive (flagged) gate may be approved over, with a reason, flagged itself.
     allow_override: bool = False
-    # Approvals only from Slack (the verified user); unset: required once Slack is set up.
+    # true: approvals, rejections and rollbacks of this prompt from Slack only (the verified
+    # user). false or unset: as the team's identity policy says (`promptloop team policy`);
+    # false never lets the CLI decide when that policy is slack.
     slack_only: bool | None = None
 
 

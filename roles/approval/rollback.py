@@ -35,6 +35,7 @@ class RollbackResult:
     to_version: int
     deployment_id: int
     change_id: int | None  # the deployed change now rolled back, if a change deployed it
+    refused: str | None = None  # the identity policy refused it (recorded); nothing moved
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,13 @@ def rollback(
     now: datetime,
     to_version: int | None = None,
     reason: str | None = None,
+    who: Who | None = None,
 ) -> RollbackResult:
     """Move ``production`` back to ``to_version`` (default: what the last deploy replaced).
+
+    ``who`` is the door's identity (the CLI's): when the team's identity policy wants
+    production moved from Slack only, the attempt is refused, recorded (on the last
+    deploy's change) and returned with ``refused`` set; nothing moves.
 
     Raises:
         RoleError: ``actor`` is not an active engineer.
@@ -68,6 +74,10 @@ def rollback(
     current = label_target(session, prompt=found, label=PRODUCTION)
     if current is None:
         raise InputError(f"'{prompt}' has no production version to roll back")
+    if who is not None:
+        refused = _identity_refusal(session, who, member, found, current, now=now)
+        if refused is not None:
+            return refused
     latest = _latest(session, found.id or 0)
     if to_version is None and latest is not None and latest.kind == "rollback":
         by = session.get(Member, latest.actor_id)
@@ -80,7 +90,7 @@ def rollback(
         select(Deployment)
         .where(Deployment.prompt_id == found.id)
         .where(Deployment.to_version_id == current.id)
-        .where(Deployment.kind == "deploy")
+        .where(col(Deployment.kind).in_(("deploy", "manual")))  # an admin's hand move too
         .order_by(col(Deployment.id).desc())
     ).first()
     if to_version is not None:
@@ -141,6 +151,45 @@ def rollback(
         to_version=target.number,
         deployment_id=deployment.id or 0,
         change_id=change_id,
+    )
+
+
+def _identity_refusal(
+    session: Session,
+    who: Who,
+    member: Member,
+    prompt: Prompt,
+    current: PromptVersion,
+    *,
+    now: datetime,
+) -> RollbackResult | None:
+    """The team's identity policy (or production's suite) wants rollbacks from Slack only:
+    the attempt is recorded on the change that deployed production, if one did."""
+    from roles.approval.policy import approval_policy_from_suite
+    from roles.team_policy import cli_refusal
+
+    slack_only = approval_policy_from_suite(current.suite).slack_only
+    why = cli_refusal(session, who=who, act="roll production back", slack_only=slack_only)
+    if why is None:
+        return None
+    deployed = session.exec(
+        select(Deployment)
+        .where(Deployment.prompt_id == prompt.id)
+        .where(Deployment.to_version_id == current.id)
+        .where(col(Deployment.kind).in_(("deploy", "manual")))  # an admin's hand move too
+        .order_by(col(Deployment.id).desc())
+    ).first()
+    change = session.get(ChangeRequest, deployed.change_id) if deployed and deployed.change_id else None
+    if change is not None:
+        session.add(decision_row(change, who, member, "refused", f"rollback: {why}", now=now))
+        session.flush()
+    return RollbackResult(
+        prompt=prompt.name,
+        from_version=current.number,
+        to_version=current.number,
+        deployment_id=0,
+        change_id=change.id if change else None,
+        refused=why,
     )
 
 

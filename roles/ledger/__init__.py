@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from roles.ledger.review import Review, ReviewItem, ReviewPublic, Vote, VotePublic
     from roles.ledger.slack import SlackRequest
     from roles.ledger.sweeps import Sweep
+    from roles.ledger.team import RosterChange, RosterWhat, TeamSetting
 
 # Each public name and the module (under roles.ledger) that defines it.
 _MODULE_OF = {
@@ -64,6 +65,9 @@ _MODULE_OF = {
     "VotePublic": "review",
     "SlackRequest": "slack",
     "Sweep": "sweeps",
+    "RosterChange": "team",
+    "RosterWhat": "team",
+    "TeamSetting": "team",
 }
 
 __all__ = [
@@ -92,8 +96,11 @@ __all__ = [
     "Review",
     "ReviewItem",
     "ReviewPublic",
+    "RosterChange",
+    "RosterWhat",
     "SlackRequest",
     "Sweep",
+    "TeamSetting",
     "Vote",
     "VotePublic",
 ]

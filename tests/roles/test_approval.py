@@ -16,6 +16,7 @@ from roles.ledger import Approval, Deployment, LabelMove, Member, PromptVersion
 from roles.registry import find_prompt, label_target
 from roles.roster import Person, sync_team
 from roles.states import State
+from roles.team_policy import mark_slack_serve
 from roles.transitions import get_change
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -31,7 +32,7 @@ def awaiting(session: Session, *, author: str = "maya") -> int:
 
 def engineers(session: Session, *handles: str) -> None:
     people = [Person(handle=h, name=h.title(), roles=["engineer"]) for h in handles]
-    sync_team(session, people=people, deactivate_missing=False)
+    sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
     session.commit()
 
 
@@ -89,6 +90,7 @@ def test_the_author_who_is_an_engineer_cannot_approve_their_own_change(session: 
         session,
         people=[Person(handle="maya", name="Maya Chen", roles=["pm", "engineer"])],
         deactivate_missing=False,
+        who=Who(handle="lee"),
     )
     session.commit()
     change = submit(session)
@@ -108,12 +110,12 @@ def test_a_deactivated_engineer_and_the_cli_under_slack_only_are_refused(session
     session.commit()
     gone = approve(session, change_id=change_id, who=Who(handle="sam"), now=NOW)
     assert gone.decision == "refused" and "deactivated" in gone.message
-    cli = approve(session, change_id=change_id, who=Who(handle="lee"), now=NOW, slack_configured=True)
-    assert cli.decision == "refused" and "Slack only" in cli.message
+    mark_slack_serve(session, host="box", now=NOW)  # a serve with Slack ran on this ledger
+    cli = approve(session, change_id=change_id, who=Who(handle="lee"), now=NOW)
+    assert cli.decision == "refused" and "identity policy is slack" in cli.message
     slack = approve(
-        session, change_id=change_id, who=Who(slack_user_id="U05LEE", source="slack"), now=NOW,
-        slack_configured=True,
-    )  # fmt: skip
+        session, change_id=change_id, who=Who(slack_user_id="U05LEE", source="slack"), now=NOW
+    )
     assert slack.decision == "deployed"
 
 

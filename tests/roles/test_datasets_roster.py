@@ -13,6 +13,9 @@ from roles.ledger import Dataset, Member
 from roles.roster import read_team_file, roles_of, sync_team
 from roles.sample import load_sample
 from roles.states import Role
+from roles.who import Who
+
+ANA = Who(handle="ana")
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -57,7 +60,7 @@ def test_dataset_versions_and_dedupe(session: Session, tmp_path: Path) -> None:
 TEAM = """people:
   - handle: ana
     name: Ana
-    roles: [pm, expert]
+    roles: [pm, expert, admin]
     slack_user_id: U1
   - handle: bo
     name: Bo
@@ -69,14 +72,14 @@ def test_team_sync_adds_updates_and_deactivates(session: Session, tmp_path: Path
     report = sync_team(session, people=read_team_file(write(tmp_path, "t.yaml", TEAM)))
     assert report.added == ["ana", "bo"]
     smaller = TEAM.split("  - handle: bo")[0].replace("name: Ana", "name: Ana B.")
-    report = sync_team(session, people=read_team_file(write(tmp_path, "t2.yaml", smaller)))
+    report = sync_team(session, people=read_team_file(write(tmp_path, "t2.yaml", smaller)), who=ANA)
     session.commit()
     assert (report.updated, report.deactivated) == (["ana"], ["bo"])
     bo = session.exec(select(Member).where(Member.handle == "bo")).one()
     assert bo.active is False  # kept, with its history, but cannot act
     ana = session.exec(select(Member).where(Member.handle == "ana")).one()
-    assert roles_of(session, member_id=ana.id) == [Role.PM, Role.EXPERT]
-    report = sync_team(session, people=read_team_file(write(tmp_path, "t.yaml", TEAM)))
+    assert roles_of(session, member_id=ana.id) == [Role.PM, Role.EXPERT, Role.ADMIN]
+    report = sync_team(session, people=read_team_file(write(tmp_path, "t.yaml", TEAM)), who=ANA)
     assert report.updated == ["ana", "bo"]
 
 

@@ -14,7 +14,10 @@ from roles.prompt_file import parse_prompt_doc
 from roles.roster import read_team_file, sync_team
 from roles.sample import load_sample
 from roles.templates import RenderError, render
+from roles.who import Who
 from roles.yamlfile import load_yaml_text
+
+LEE = Who(handle="lee")  # the sample's admin
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,7 @@ def test_one_slack_user_is_one_person(tmp_path: Path, session: Session) -> None:
     session.commit()
     path.write_text("people:\n  - {handle: zed, name: Z, roles: [pm], slack_user_id: U01MAYA}\n")
     with pytest.raises(InputError, match="already belongs to 'maya'"):
-        sync_team(session, people=read_team_file(path), deactivate_missing=False)
+        sync_team(session, people=read_team_file(path), deactivate_missing=False, who=LEE)
 
 
 def test_the_sample_never_brings_back_someone_the_team_removed(
@@ -94,7 +97,7 @@ def test_the_sample_never_brings_back_someone_the_team_removed(
     load_sample(session)
     path = tmp_path / "t.yaml"
     path.write_text("people:\n  - {handle: ana, name: Ana, roles: [pm, admin]}\n")
-    sync_team(session, people=read_team_file(path))
+    sync_team(session, people=read_team_file(path), who=LEE)
     session.commit()
     report = load_sample(session)
     session.commit()
