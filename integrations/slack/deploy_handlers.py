@@ -2,8 +2,8 @@
 Approve over a flagged gate (a modal for the override's reason), Rollback.
 
 Same shape as the review's (``integrations.slack.handlers``): ack at once, then decide
-through ``roles.engineer`` as the verified Slack user, in one transaction with the
-request's replay stamp and the messages that follow the decision; the person is told
+through the act's one door (``integrations.actions.deploys``) as the verified Slack user,
+in one transaction with the request's replay stamp and the messages that follow it; the person is told
 the outcome ephemerally ("Not allowed: …" for a refusal, which the ledger keeps). A
 decision that ends the wait (deployed, rejected, sent back) calls the hook: serve wakes
 the pipeline run at once.
@@ -23,12 +23,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.models.views import View
 
+from integrations.actions.deploys import approve, reject, roll_back_change
+from integrations.actions.door import Door
 from integrations.db import session_scope
 from integrations.slack import ids
 from integrations.slack.client import slack_errors
 from integrations.slack.handlers import ack_now, attempt, read_click, reading
 from integrations.slack.hooks import ConclusionHook
-from integrations.slack.notices import after_decision, rolled_back
 from integrations.slack.payloads import (
     Click,
     DecisionReason,
@@ -36,10 +37,8 @@ from integrations.slack.payloads import (
     parse_override_reason,
     parse_reject_reason,
 )
-from integrations.slack.replay import remember_request
 from integrations.slack.views import override_reason_modal, reject_reason_modal
-from roles.clock import utcnow
-from roles.engineer import Who, approve, gate_override, reject, rollback_change
+from roles.engineer import gate_override
 from roles.transitions import get_change
 
 Listener = Callable[[BoltContext, WebClient], None]
@@ -113,46 +112,19 @@ def _decide(
     approving: bool = True,
 ) -> str:
     """An approval (with ``reason``: over the gate) or a rejection by the Slack user."""
-    now = utcnow()
-    who = Who(slack_user_id=user_id, source="slack")
-    with session_scope() as session:
-        remember_request(session, stamp=stamp, now=now)
-        if approving:
-            outcome = approve(
-                session,
-                change_id=change_id,
-                who=who,
-                now=now,
-                override_reason=reason,
-                slack_configured=True,
-            )
-        else:
-            outcome = reject(
-                session,
-                change_id=change_id,
-                who=who,
-                reason=reason or "",
-                now=now,
-                slack_configured=True,
-            )
-        after_decision(session, outcome)
+    door = Door.slack(user_id, stamp=stamp, waker=hook)
+    if approving:
+        outcome = approve(door, change_id=change_id, override_reason=reason)
+    else:
+        outcome = reject(door, change_id=change_id, reason=reason or "")
     if outcome.decision == "refused":
         return f"Not allowed: {outcome.message} (the attempt is recorded)"
-    if outcome.decision in ("deployed", "reject", "sent_back"):
-        hook(change_id)
     return outcome.message
 
 
 def _roll_back(stamp: RequestStamp, user_id: str, change_id: int) -> str:
     """Production back to what the change's deploy replaced, by the Slack user who clicked."""
-    now = utcnow()
-    with session_scope() as session:
-        remember_request(session, stamp=stamp, now=now)
-        outcome = rollback_change(
-            session, change_id=change_id, who=Who(slack_user_id=user_id, source="slack"), now=now
-        )
-        if outcome.result is not None:
-            rolled_back(session, outcome.result, actor=outcome.actor or "?", reason=None)
+    outcome = roll_back_change(Door.slack(user_id, stamp=stamp), change_id=change_id)
     if outcome.decision == "refused":
         return f"Not allowed: {outcome.message} (the attempt is recorded)"
     return outcome.message

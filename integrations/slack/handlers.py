@@ -24,11 +24,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
+from integrations.actions.door import Door
+from integrations.actions.reviews import vote
 from integrations.db import session_scope
 from integrations.slack import ids
 from integrations.slack.client import SlackDeliveryError, slack_errors
 from integrations.slack.hooks import ConclusionHook
-from integrations.slack.notices import after_vote
 from integrations.slack.payloads import (
     Click,
     FailReason,
@@ -37,12 +38,11 @@ from integrations.slack.payloads import (
     parse_click,
     parse_fail_reason,
 )
-from integrations.slack.replay import Replayed, remember_request
+from integrations.slack.replay import Replayed
 from integrations.slack.review import full_text, item_channel
 from integrations.slack.views import fail_reason_modal, full_text_modal
-from roles.clock import utcnow
 from roles.errors import NotFoundError, PromptloopError, RoleError
-from roles.expert import item_view, vote_and_conclude
+from roles.expert import item_view
 from roles.roster import member_for_slack_user, require_member
 from roles.states import Role
 
@@ -114,27 +114,20 @@ def _vote(
     hook: ConclusionHook,
     fail: FailReason | None = None,
 ) -> str:
-    """One vote from Slack, with its messages and the request's stamp, in one transaction."""
-    now = utcnow()
-    with session_scope() as session:
-        remember_request(session, stamp=stamp, now=now)
-        member = member_for_slack_user(session, slack_user_id=user_id)
-        outcome = vote_and_conclude(
-            session,
-            review_item_id=sample_id,
-            actor=member.handle,
-            verdict=verdict,
-            category=fail.category if fail else None,
-            reason=fail.reason if fail else None,
-            source="slack",
-            now=now,
-        )
-        after_vote(session, outcome)
+    """One vote from Slack, with its messages and the request's stamp, in one transaction
+    (the vote's door: ``integrations.actions.reviews.vote``, which wakes the run through
+    ``hook`` when the vote concludes the review)."""
+    outcome = vote(
+        Door.slack(user_id, stamp=stamp, waker=hook),
+        review_item_id=sample_id,
+        verdict=verdict,
+        category=fail.category if fail else None,
+        reason=fail.reason if fail else None,
+    )
     progress, conclusion = outcome.receipt.progress, outcome.conclusion
     said = f"Recorded: {verdict} on item {sample_id}. Review {progress.review_id}: {progress.headline()}"
     if conclusion is None:
         return said
-    hook(conclusion.change_id)
     return f"{said}\nThe review is {conclusion.outcome}: change #{conclusion.change_id} is {conclusion.state}."
 
 

@@ -14,6 +14,7 @@ from integrations.slack.blocks import notice
 from integrations.slack.post import channel_for, post_message, review_key
 from integrations.slack.review import refresh_review
 from integrations.webhooks.events import queue_deploy_event
+from roles.approval.manual import HandMove
 from roles.engineer import ApprovalOutcome, RollbackResult, previous_deployment
 from roles.expert import ReviewConclusion, VoteOutcome
 from roles.ledger import Member, OutboxKind, OutboxMessage
@@ -133,6 +134,24 @@ def rolled_back(
             lines=lines,
             key=f"notice:{result.change_id}:rollback:{result.deployment_id}",
         )
+
+
+def moved_by_hand(session: Session, moved: HandMove, *, actor: str) -> None:
+    """An admin moved production by hand: the webhook's event queued, the deploy channel told."""
+    assert moved.deployment_id is not None
+    production_moved(session, deployment_id=moved.deployment_id)
+    before = f"v{moved.from_version}" if moved.from_version is not None else "no version"
+    post_message(
+        session,
+        kind=OutboxKind.NOTICE,
+        message=notice(
+            f"Production moved by hand: {moved.prompt} {before} → v{moved.version} by {actor}",
+            ["not through a change: no evaluation, review or approval (`promptloop prompt log`)"],
+        ),
+        change_id=None,
+        key=f"notice:manual:{moved.deployment_id}",
+        channel=channel_for(OutboxKind.DEPLOY_REQUEST),
+    )
 
 
 def production_moved(session: Session, *, deployment_id: int) -> None:

@@ -5,7 +5,7 @@
   prompt picker first, whose submission turns into the form.
 - ``/promptloop status`` → the member's open changes and what each waits for (ephemeral);
   ``/promptloop help``, or anything else → the usage (with what was wrong).
-- The form, submitted → ``change submit``'s own checks and write (``roles.pm.submit_doc``)
+- The form, submitted → ``change submit``'s own door (``integrations.actions.changes.submit``)
   as the Slack user's member, inside the acknowledgement: an error is shown next to its
   field (``response_action: errors``) and nothing is written. Written once however often
   the same submission comes (its view, hash and text are the replay key). Then, after the
@@ -24,6 +24,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.views import View
 from sqlmodel import Session, col, select
 
+from integrations.actions.changes import submit
+from integrations.actions.door import Door
 from integrations.db import session_scope
 from integrations.settings import get_settings
 from integrations.slack import ids
@@ -31,7 +33,7 @@ from integrations.slack.client import slack_errors
 from integrations.slack.handlers import Job, ack_now, attempt, reading
 from integrations.slack.notices import tell_author
 from integrations.slack.payloads import RequestStamp
-from integrations.slack.replay import Replayed, remember_request
+from integrations.slack.replay import Replayed
 from integrations.slack.submit_payloads import (
     ChangeForm,
     Command,
@@ -52,10 +54,9 @@ from integrations.slack.submit_views import (
 )
 from integrations.slack.text import shorten
 from roles.changes import change_view
-from roles.clock import utcnow
 from roles.errors import FieldError, InputError, PromptloopError, RoleError
 from roles.ledger import Prompt
-from roles.pm import require_author, submit_doc
+from roles.pm import require_author
 from roles.prompt_fields import FIELDS, field_texts, fields_doc, too_long
 from roles.registry import PRODUCTION, find_prompt, label_target, latest_version, resolve, spec_of
 from roles.roster import member_for_slack_user
@@ -171,22 +172,17 @@ def submit_form(ack: Ack, context: BoltContext) -> None:
 
 
 def _submit(form: ChangeForm, stamp: RequestStamp) -> dict[str, Any]:
-    now = utcnow()
+    """The form's fields as a prompt document, through ``change submit``'s door."""
     with session_scope() as session:
-        same = RequestStamp(key=form.request_key(), sent_at=stamp.sent_at)
-        remember_request(session, stamp=same, now=now)
-        handle = _author(session, form.user_id)
         base = spec_of(resolve(session, name=form.prompt, version=form.version), name=form.prompt)
-        change = submit_doc(
-            session,
-            doc=fields_doc(base, form.texts),
-            author=handle,
-            note=form.note,
-            not_evaluated=None
-            if get_settings().auto_evaluate
-            else "PROMPTLOOP_AUTO_EVALUATE=false",
-        )
-        assert change.id is not None
+    change = submit(
+        Door.slack(form.user_id, stamp=RequestStamp(key=form.request_key(), sent_at=stamp.sent_at)),
+        doc=fields_doc(base, form.texts),
+        note=form.note,
+        not_evaluated=None if get_settings().auto_evaluate else "PROMPTLOOP_AUTO_EVALUATE=false",
+    )
+    assert change.id is not None
+    with session_scope() as session:
         return change_view(session, change_id=change.id, with_history=False)
 
 

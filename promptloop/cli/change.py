@@ -20,7 +20,7 @@ from promptloop.cli.common import (
 from promptloop.cli.output import ago, emit_json, out, say, styled, table
 from roles.changes import change_view, current_verdict, list_changes
 from roles.errors import InputError, PolicyError
-from roles.pm import expect_evaluation, revise_change, submit_doc, withdraw_change
+from roles.pm import expect_evaluation
 
 app = typer.Typer(
     help="Change requests: a prompt change travelling through the loop.", no_args_is_help=True
@@ -104,18 +104,16 @@ def submit(
     """Propose FILE as the prompt's next production version (pm or expert); evaluation starts."""
     if wait and no_eval:
         raise InputError("--wait and --no-eval contradict each other; give one of them")
+    from integrations.actions.changes import submit as submit_change
+    from integrations.actions.door import Door
     from roles.calibration.labels import label_warnings
     from roles.prompt_file import parse_prompt_doc
 
     doc = read_prompt_doc(file)
+    change = submit_change(
+        Door.cli(actor), doc=doc, note=note, not_evaluated=_not_evaluated(wait=wait, skip=no_eval)
+    )
     with session_scope() as session:
-        change = submit_doc(
-            session,
-            doc=doc,
-            author=actor,
-            note=note,
-            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
-        )
         view = change_view(session, change_id=change.id or 0, with_history=False)
         warnings = label_warnings(session, spec=parse_prompt_doc(doc))
     for warning in warnings:  # as `prompt push` says them: the change is made all the same
@@ -125,9 +123,7 @@ def submit(
             f"change {view['id']} submitted: {view['prompt']} v{view['base_version'] or '-'} → "
             f"v{view['candidate_version']} ({view['state']})"
         )
-    view = _evaluate_and_report(view, wait=wait, skip=no_eval, as_json=as_json)
-    if not as_json:
-        out.print(view["id"])
+    _evaluate_and_report(view, wait=wait, skip=no_eval, as_json=as_json)
 
 
 @app.command("show")
@@ -295,16 +291,15 @@ def revise(
     """A new candidate for a change sent back (eval_failed or changes_requested); author only."""
     if wait and no_eval:
         raise InputError("--wait and --no-eval contradict each other; give one of them")
+    from integrations.actions.changes import revise as revise_change
+    from integrations.actions.door import Door
+
     spec = read_prompt_spec(file)
+    revise_change(
+        Door.cli(actor), change_id=change_id, spec=spec, note=note,
+        not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
+    )  # fmt: skip
     with session_scope() as session:
-        revise_change(
-            session,
-            change_id=change_id,
-            spec=spec,
-            author=actor,
-            note=note,
-            not_evaluated=_not_evaluated(wait=wait, skip=no_eval),
-        )
         view = change_view(session, change_id=change_id, with_history=False)
     if not as_json:
         say(
@@ -326,8 +321,11 @@ def withdraw(
     as_json: JsonOpt = False,
 ) -> None:
     """Withdraw your own open change; an admin may close anyone's, giving --reason."""
+    from integrations.actions.changes import withdraw as withdraw_change
+    from integrations.actions.door import Door
+
+    withdraw_change(Door.cli(actor), change_id=change_id, reason=reason)
     with session_scope() as session:
-        withdraw_change(session, change_id=change_id, author=actor, note=reason)
         view = change_view(session, change_id=change_id, with_history=False)
     if as_json:
         emit_json(view)

@@ -1,40 +1,22 @@
 """The engineers' CLI twins: ``change approve``, ``change reject``, ``prompt rollback``.
 
-Same rules and ledger as the Slack buttons. The CLI's ``--as`` is trusted, so each
-decision also records the OS user and host that typed it; a prompt whose policy wants
-approvals from Slack only refuses them here (and the refusal is recorded).
+They translate the command line into the one door of each act (``integrations.actions``),
+the same the Slack buttons use. The CLI's ``--as`` proves nothing beyond the OS user, so
+each decision also records the OS user and host that typed it; the team's identity policy
+(``promptloop team policy``) may refuse the CLI, and the refusal is recorded.
 """
 
 from __future__ import annotations
 
-import getpass
-import socket
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from integrations.db import session_scope
 from promptloop.cli.common import ActorOpt, JsonOpt
 from promptloop.cli.output import emit_json, say
 from roles.errors import PolicyError
 
 IdArg = Annotated[int, typer.Argument(metavar="ID")]
-
-
-def who(actor: str) -> object:
-    from roles.engineer import Who
-
-    try:
-        os_user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (a container): still say something
-        os_user = "?"
-    return Who(handle=actor, source="cli", os_user=os_user, host=socket.gethostname())
-
-
-def _slack_configured() -> bool:
-    from integrations.settings import get_settings
-
-    return get_settings().slack_bot_token is not None
 
 
 def approve(
@@ -47,9 +29,13 @@ def approve(
     as_json: JsonOpt = False,
 ) -> None:
     """Approve a change's deploy (engineer; never its author); the last needed approval deploys."""
-    from roles.engineer import approve
+    from integrations.actions.deploys import approve
+    from integrations.actions.door import Door
 
-    _decide(approve, change_id, actor, as_json=as_json, override_reason=override_reason)
+    _report(
+        approve(Door.cli(actor), change_id=change_id, override_reason=override_reason),
+        as_json=as_json,
+    )
 
 
 def reject(
@@ -59,27 +45,10 @@ def reject(
     as_json: JsonOpt = False,
 ) -> None:
     """Reject a change's deploy (engineer; never its author), with the reason."""
-    from roles.engineer import reject
+    from integrations.actions.deploys import reject
+    from integrations.actions.door import Door
 
-    _decide(reject, change_id, actor, as_json=as_json, reason=reason)
-
-
-def _decide(decide: Any, change_id: int, actor: str, *, as_json: bool, **options: Any) -> None:
-    """One decision in one transaction, with Slack's messages following it."""
-    from integrations.slack.notices import after_decision
-    from roles.clock import utcnow
-
-    with session_scope() as session:
-        outcome = decide(
-            session,
-            change_id=change_id,
-            who=who(actor),
-            now=utcnow(),
-            slack_configured=_slack_configured(),
-            **options,
-        )
-        after_decision(session, outcome)
-    _report(outcome, as_json=as_json)
+    _report(reject(Door.cli(actor), change_id=change_id, reason=reason), as_json=as_json)
 
 
 def _report(outcome: object, *, as_json: bool) -> None:
@@ -107,15 +76,12 @@ def rollback(
     """Move production back (engineer): a deployment row, the change rolled back, Slack told."""
     from dataclasses import asdict
 
-    from integrations.slack.notices import rolled_back
-    from roles.clock import utcnow
-    from roles.engineer import rollback
+    from integrations.actions.deploys import roll_back
+    from integrations.actions.door import Door
 
-    with session_scope() as session:
-        result = rollback(
-            session, prompt=name, actor=actor, now=utcnow(), to_version=to, reason=reason
-        )
-        rolled_back(session, result, actor=actor, reason=reason)
+    result = roll_back(Door.cli(actor), prompt=name, to_version=to, reason=reason)
+    if result.refused is not None:  # recorded (committed), and still a refusal: exit 1
+        raise PolicyError(f"refused: {result.refused} (the attempt is recorded)")
     if as_json:
         emit_json(asdict(result))
     else:

@@ -17,8 +17,6 @@ from integrations.db import session_scope
 from promptloop.cli.output import emit_json, out, say
 from roles.changes import change_view, current_verdict
 from roles.ledger import ChangeRequest
-from roles.pm import submit_change, withdraw_change
-from roles.prompt_file import parse_prompt_file
 from roles.registry import find_prompt
 from roles.roster import find_member
 from roles.sample import SAMPLE_AUTHOR, SAMPLE_PROMPT, load_sample, sample_path
@@ -99,42 +97,41 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run the loop on the sample: submit a change, evaluate it, show the verdict."""
+    from integrations.actions.changes import submit, withdraw
+    from integrations.actions.door import Door
+
     with session_scope() as session:
         written = load_sample(session).written
         change = _demo_change(session)
-        if change is not None and change.state == "deployed" and not fresh:
-            say(
-                f"the sample change {change.id} is deployed already; `promptloop demo --fresh` "
-                "rolls production back and runs the loop again"
-            )
-        elif change is not None and change.state == "deployed":
-            from integrations.slack.notices import rolled_back
-            from roles.clock import utcnow
-            from roles.engineer import rollback
+    if change is not None and change.state == "deployed" and not fresh:
+        say(
+            f"the sample change {change.id} is deployed already; `promptloop demo --fresh` "
+            "rolls production back and runs the loop again"
+        )
+    elif change is not None and change.state == "deployed":
+        from integrations.actions.deploys import roll_back
 
-            result = rollback(session, prompt=SAMPLE_PROMPT, actor=DEMO_ENGINEER, now=utcnow(),
-                              reason="demo --fresh")  # fmt: skip
-            rolled_back(session, result, actor=DEMO_ENGINEER, reason="demo --fresh")
-            say(f"{DEMO_ENGINEER} rolled production back: change {change.id} is rolled_back")
-            change = None
-        elif change is not None and change.state in {s.value for s in OPEN_STATES} and fresh:
-            was = change.state
-            withdraw_change(
-                session, change_id=change.id or 0, author=SAMPLE_AUTHOR, note="demo --fresh"
-            )
-            say(f"{SAMPLE_AUTHOR} withdrew change {change.id} ({was} until now)")
-            change = None
-        elif change is not None and change.state not in {s.value for s in OPEN_STATES}:
-            change = None  # closed (withdrawn, rolled back, rejected): the loop again
-        if change is None:
-            spec = parse_prompt_file(sample_path("support-triage-change.yaml"))
-            change = submit_change(session, spec=spec, author=SAMPLE_AUTHOR, note=DEMO_NOTE)
-            say(
-                f"1. {SAMPLE_AUTHOR} (pm) submitted change {change.id}: {SAMPLE_PROMPT} v1 → few-shot examples"
-            )
-        elif change.state != "deployed":
-            say(f"continuing change {change.id} ({change.state})")
-        change_id = change.id or 0
+        roll_back(Door.cli(DEMO_ENGINEER), prompt=SAMPLE_PROMPT, reason="demo --fresh")
+        say(f"{DEMO_ENGINEER} rolled production back: change {change.id} is rolled_back")
+        change = None
+    elif change is not None and change.state in {s.value for s in OPEN_STATES} and fresh:
+        was = change.state
+        withdraw(Door.cli(SAMPLE_AUTHOR), change_id=change.id or 0, reason="demo --fresh")
+        say(f"{SAMPLE_AUTHOR} withdrew change {change.id} ({was} until now)")
+        change = None
+    elif change is not None and change.state not in {s.value for s in OPEN_STATES}:
+        change = None  # closed (withdrawn, rolled back, rejected): the loop again
+    if change is None:
+        from roles.yamlfile import load_yaml
+
+        doc = load_yaml(sample_path("support-triage-change.yaml"))
+        change = submit(Door.cli(SAMPLE_AUTHOR), doc=doc, note=DEMO_NOTE)
+        say(
+            f"1. {SAMPLE_AUTHOR} (pm) submitted change {change.id}: {SAMPLE_PROMPT} v1 → few-shot examples"
+        )
+    elif change.state != "deployed":
+        say(f"continuing change {change.id} ({change.state})")
+    change_id = change.id or 0
     if change.state == "deployed":
         _finish(change_id, played=[], written=written, as_json=as_json)
         return

@@ -13,23 +13,18 @@ from integrations.db import session_scope
 from promptloop.cli.common import ActorOpt, JsonOpt, NoteOpt, read_prompt_spec
 from promptloop.cli.output import emit_json, out, say, styled, table
 from roles.clock import iso
-from roles.errors import InputError, RoleError
 from roles.ledger import Member, PromptVersion
 from roles.prompt_file import export_yaml
 from roles.registry import (
-    PRODUCTION,
     find_prompt,
     label_history,
     labels_of,
-    move_label,
     push,
     resolve,
     spec_of,
     version_diff,
     versions_of,
 )
-from roles.roster import require_member
-from roles.states import Role
 
 app = typer.Typer(help="Prompts and their versions.", no_args_is_help=True)
 
@@ -262,45 +257,27 @@ def label(
     note: NoteOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Point a label at a version. Moving `production` by hand needs the admin role;
-    the loop moves it when an engineer approves a change."""
-    with session_scope() as session:
-        roles = (
-            (Role.ADMIN,)
-            if label_name == PRODUCTION
-            else (Role.PM, Role.EXPERT, Role.DATA_SCIENTIST, Role.ENGINEER, Role.ADMIN)
-        )
-        try:
-            member, _ = require_member(session, handle=actor, roles=roles)
-        except RoleError:
-            if label_name == PRODUCTION:
-                raise RoleError(
-                    f"only an admin moves production by hand; '{actor}' is not one "
-                    "(production moves when an engineer approves a change)"
-                ) from None
-            raise
-        prompt = find_prompt(session, name=name)
-        target = resolve(session, name=name, version=version)
-        if (
-            label_name in labels_of(session, prompt=prompt)
-            and labels_of(session, prompt=prompt)[label_name] == version
-        ):
-            raise InputError(f"label '{label_name}' already points at version {version}")
-        move = move_label(
-            session, prompt=prompt, label=label_name, version=target, actor=member, note=note
-        )
-        moved_from = move.from_version_id
+    """Point a label at a version. Moving `production` by hand needs the admin role and is
+    recorded as a deployment (kind manual, with the deploy webhook's event); the loop moves
+    it when an engineer approves a change."""
+    from integrations.actions.door import Door
+    from integrations.actions.labels import move_label
+
+    moved = move_label(Door.cli(actor), prompt=name, label=label_name, version=version, note=note)
     data = {
         "name": name,
         "label": label_name,
         "version": version,
         "moved": True,
-        "had_previous": moved_from is not None,
+        "had_previous": moved.from_version is not None,
+        "from_version": moved.from_version,
+        "deployment_id": moved.deployment_id,
     }
     if as_json:
         emit_json(data)
     else:
-        say(f"{name}: {label_name} → version {version}")
+        recorded = f" (deployment {moved.deployment_id}, manual)" if moved.deployment_id else ""
+        say(f"{name}: {label_name} → version {version}{recorded}")
 
 
 def _rollback() -> None:

@@ -111,26 +111,13 @@ def vote(
     as_json: JsonOpt = False,
 ) -> None:
     """Vote pass or fail on a sampled item; voting again replaces your vote (history kept)."""
-    from integrations.db import session_scope
-    from roles.clock import utcnow
-    from roles.expert import vote_and_conclude
+    from integrations.actions.door import Door
+    from integrations.actions.reviews import vote as cast
 
     expire_due()
-
-    with session_scope() as session:
-        outcome = vote_and_conclude(
-            session,
-            review_item_id=item,
-            actor=actor,
-            verdict=verdict,
-            category=category,
-            reason=reason,
-            source="cli",
-            now=utcnow(),
-        )
-        from integrations.slack.notices import after_vote
-
-        after_vote(session, outcome)  # Slack follows, in the same transaction
+    outcome = cast(
+        Door.cli(actor), review_item_id=item, verdict=verdict, category=category, reason=reason
+    )
     receipt, conclusion = outcome.receipt, outcome.conclusion
     progress = receipt.progress
     if as_json:

@@ -18,7 +18,8 @@ from roles.clock import iso
 from roles.errors import NotFoundError
 from roles.ledger import Deployment, Member, Prompt, PromptVersion
 
-EVENT_TYPES = {"deploy": "deployed", "rollback": "rolled_back"}
+# A hand move of production (an admin's) is announced as a deploy, with ``manual`` set.
+EVENT_TYPES = {"deploy": "deployed", "rollback": "rolled_back", "manual": "deployed"}
 
 
 def deployment_event(session: Session, *, deployment_id: int) -> dict[str, Any]:
@@ -41,6 +42,7 @@ def deployment_event(session: Session, *, deployment_id: int) -> dict[str, Any]:
         "actor": {"handle": actor.handle, "slack_user_id": actor.slack_user_id},
         "note": deployment.note,
         "override": None,
+        "manual": deployment.kind == "manual",
     }
     if deployment.kind == "deploy" and deployment.change_id is not None:
         found = override_of(session, change_id=deployment.change_id)

@@ -24,7 +24,7 @@ from roles.ledger.types import UTCDateTime
 
 Decision = Literal["approve", "reject", "refused"]
 DECISIONS: tuple[Decision, ...] = ("approve", "reject", "refused")
-DeploymentKind = Literal["deploy", "rollback"]
+DeploymentKind = Literal["deploy", "rollback", "manual"]  # manual: an admin's hand move
 ONE_APPROVAL_INDEX = "uq_approval_one_per_engineer"
 
 
@@ -59,7 +59,9 @@ class Approval(SQLModel, table=True):
 
 class Deployment(SQLModel, table=True):
     __tablename__ = "deployment"
-    __table_args__ = (CheckConstraint("kind IN ('deploy', 'rollback')", name="deployment_kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('deploy', 'rollback', 'manual')", name="deployment_kind"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True, ondelete="RESTRICT")

@@ -80,6 +80,8 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
         approved = invoke("change", "approve", "1", "--as", "sam", "--json")
         assert approved.code == 0, approved.stderr
         assert approved.json()["decision"] == "deployed"
+        # the approval's door woke the run itself: not left for serve's next round
+        assert not flow_run(flow_run_id).state.is_paused()
         run = wait_for(flow_run_id, "Deployed")
         assert run.state.type.value == "COMPLETED"
 
