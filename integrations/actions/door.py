@@ -9,9 +9,7 @@ and how the change's pipeline run is woken after the commit: by default through 
 
 from __future__ import annotations
 
-import getpass
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +18,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from integrations.db import session_scope
-from roles.approval.identity import Who
 from roles.clock import utcnow
 from roles.roster import find_member, member_for_slack_user
+from roles.who import Who, local_who
 
 if TYPE_CHECKING:
     from integrations.slack.payloads import RequestStamp
@@ -41,11 +39,7 @@ class Door:
     @classmethod
     def cli(cls, handle: str) -> Door:
         """The CLI's ``--as HANDLE``: trusted, so the OS user and host are recorded too."""
-        try:
-            os_user = getpass.getuser()
-        except (KeyError, OSError):  # no passwd entry (a container): still say something
-            os_user = "?"
-        return cls(Who(handle=handle, source="cli", os_user=os_user, host=socket.gethostname()))
+        return cls(local_who(handle))
 
     @classmethod
     def slack(

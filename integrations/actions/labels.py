@@ -17,7 +17,8 @@ def move_label(
     with acting(door) as session:
         actor = door.handle(session)
         moved = move_label_by_hand(
-            session, prompt=prompt, label=label, version=version, actor=actor, note=note
+            session, prompt=prompt, label=label, version=version, actor=actor, note=note,
+            who=door.who,
         )
         if moved.deployment_id is not None:
             from integrations.slack.notices import moved_by_hand

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from roles.clock import utcnow
-from roles.errors import InputError, RoleError
+from roles.errors import InputError, PolicyError, RoleError
 from roles.ledger import Deployment
 from roles.registry import PRODUCTION, find_prompt, label_target, move_label, resolve
 from roles.roster import require_member, roles_of
 from roles.states import PERSON_ROLES, Role
+from roles.team_policy import cli_refusal
+from roles.who import Who
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,22 @@ class HandMove:
 
 
 def move_label_by_hand(
-    session: Session, *, prompt: str, label: str, version: int, actor: str, note: str | None
+    session: Session,
+    *,
+    prompt: str,
+    label: str,
+    version: int,
+    actor: str,
+    note: str | None,
+    who: Who | None = None,
 ) -> HandMove:
-    """Point ``label`` at ``version`` as ``actor``; production needs an admin.
+    """Point ``label`` at ``version`` as ``actor``; production needs an admin, and, under
+    the team's identity policy ``slack``, a verified Slack user (``who``: the door's).
 
     Raises:
         RoleError: ``actor`` may not move this label (deactivated, or not an admin for
             production).
+        PolicyError: production, from the CLI, where the identity policy wants Slack.
         InputError: the label points at that version already, or no such version.
     """
     member, _ = require_member(session, handle=actor, roles=PERSON_ROLES)  # active, on the team
@@ -50,6 +61,10 @@ def move_label_by_hand(
             f"only an admin moves production by hand; '{actor}' is not one "
             "(production moves when an engineer approves a change)"
         )
+    if label == PRODUCTION and who is not None:
+        refused = cli_refusal(session, who=who, act="move production by hand")
+        if refused is not None:
+            raise PolicyError(refused)
     found = find_prompt(session, name=prompt)
     target = resolve(session, name=prompt, version=version)
     current = label_target(session, prompt=found, label=label)

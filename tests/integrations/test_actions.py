@@ -153,3 +153,13 @@ def test_a_withdrawal_through_the_cli_closes_the_review_and_its_slack_messages(c
     assert any("cancelled" in r.text for r in replies)
     vote = cli("review", "vote", str(items[0]), "pass", "--as", "omar")
     assert vote.code == 1 and "cancelled" in vote.stderr
+
+
+def test_under_the_slack_identity_policy_the_cli_cannot_move_production_by_hand(cli) -> None:  # type: ignore[no-untyped-def]
+    awaiting_approval()
+    assert cli("team", "policy", "--identity", "slack", "--as", "lee").code == 0
+    refused = cli("prompt", "label", "support-triage", "production", "-v", "2", "--as", "lee")
+    assert refused.code == 1 and "verified Slack user" in refused.stderr
+    with Session(get_engine()) as session:
+        assert session.exec(select(Deployment)).all() == []
+    assert cli("prompt", "show", "support-triage", "--json").json()["version"] == 1
