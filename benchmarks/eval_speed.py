@@ -230,7 +230,7 @@ def write_inputs(workdir: Path, items: int, server_base_url: str) -> dict[str, P
                     {
                         "handle": "bench",
                         "name": "Bench Runner",
-                        "roles": ["pm"],
+                        "roles": ["pm", "admin"],  # a first sync makes the admins
                         "email": "bench@example.com",
                     }
                 ]

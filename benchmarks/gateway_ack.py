@@ -84,6 +84,7 @@ def _ledger(clicks: int, rounds: int) -> list[tuple[str, int]]:
     from roles.ledger import ReviewItem
     from roles.review.policy import ReviewPolicy
     from roles.roster import Person, sync_team
+    from roles.who import Who
 
     policy = ReviewPolicy(items=(clicks + 1) // 2, votes_per_item=rounds + 1, control_share=0)
     item_ids: list[int] = []
@@ -101,7 +102,7 @@ def _ledger(clicks: int, rounds: int) -> list[tuple[str, int]]:
             Person(handle=f"bench{n}", name=f"Bench {n}", roles=["expert"], slack_user_id=user)
             for n, user in enumerate(users)
         ]
-        sync_team(session, people=people, deactivate_missing=False)
+        sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
         session.commit()
     return [(user, item_ids[n % clicks]) for n, user in enumerate(users)]
 

@@ -292,14 +292,15 @@ def _roster_actor(
 def _refuse_slack_collisions(people: list[Person], final: dict[str, _Final]) -> None:
     """One Slack user is one member, deactivated ones included (reactivating them would
     give two members one Slack identity)."""
-    holders: dict[str, str] = {}
+    holders: dict[str, list[str]] = {}
     for handle, state in final.items():
         if state.slack_user_id:
-            holders.setdefault(state.slack_user_id, handle)
+            holders.setdefault(state.slack_user_id, []).append(handle)
     for person in people:
         slack_id = person.slack_user_id
-        holder = holders.get(slack_id) if slack_id else None
-        if slack_id and holder is not None and holder != person.handle:
+        others = [h for h in holders.get(slack_id or "", []) if h != person.handle]
+        if slack_id and others:
+            holder = others[0]
             gone = "" if final[holder].active else " (deactivated: reactivating them would collide)"
             raise InputError(
                 f"slack_user_id {slack_id} of '{person.handle}' already belongs to "

@@ -24,6 +24,7 @@ from roles.roster import Person, sync_team
 from roles.sample import load_sample, sample_path
 from roles.states import State
 from roles.transitions import transition
+from roles.who import Who
 
 # Today, to the hour: the CLI checks deadlines against the real clock, so a fixed date
 # would make these reviews expire in a later week's test run.
@@ -33,7 +34,7 @@ JUDGE = {"judge_model": "smollm2-135m"}
 
 def add_experts(session: Session, *handles: str) -> None:
     people = [Person(handle=h, name=h.title(), roles=["expert"]) for h in handles]
-    sync_team(session, people=people, deactivate_missing=False)
+    sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
     session.commit()
 
 

@@ -188,7 +188,8 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     import os
 
     people = "".join(
-        f"  - {{handle: p{n}, name: Person {n}, roles: [expert], email: p{n}@example.com}}\n"
+        f"  - {{handle: p{n}, name: Person {n}, roles: [{'admin' if n == 0 else 'expert'}], "
+        f"email: p{n}@example.com}}\n"
         for n in range(1500)
     )  # a listing far larger than a pipe's buffer, so the writer meets the closed pipe
     (tmp_path / "team.yaml").write_text("people:\n" + people)

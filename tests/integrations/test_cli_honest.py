@@ -22,7 +22,7 @@ def test_an_admin_closes_a_change_whose_author_left_the_team(cli, tmp_path: Path
     head, rest = sample_team.split("  - handle: maya\n")
     team_file = tmp_path / "team.yaml"
     team_file.write_text(head + rest[rest.index("  - handle: omar") :])
-    assert cli("team", "sync", str(team_file)).code == 0  # maya is deactivated
+    assert cli("team", "sync", str(team_file), "--as", "lee").code == 0  # maya is deactivated
 
     author = cli("change", "withdraw", str(change), "--as", "maya")
     assert (author.code, author.stderr.strip()) == (

@@ -193,7 +193,7 @@ def test_a_real_eval_on_the_embedded_smollm2(tmp_path: Path, local_model: None) 
             for t, c in [("grass", "green"), ("the sky", "blue"), ("snow", "white")]
         )
     )
-    (tmp_path / "team.yaml").write_text("people:\n  - {handle: ana, name: Ana, roles: [pm]}\n")
+    (tmp_path / "team.yaml").write_text("people:\n  - {handle: ana, name: Ana, roles: [pm, admin]}\n")
     assert invoke("team", "sync", str(tmp_path / "team.yaml")).code == 0
     assert invoke("dataset", "push", str(tmp_path / "d.jsonl"), "--name", "local-items").code == 0
     assert invoke("prompt", "push", str(tmp_path / "p.yaml"), "--as", "ana").code == 0

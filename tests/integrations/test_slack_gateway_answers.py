@@ -18,6 +18,7 @@ from integrations.slack import ids
 from integrations.slack.signing import click, fail_submission, signed
 from roles.ledger import OutboxMessage, SlackRequest
 from roles.roster import Person, sync_team
+from roles.who import Who
 
 pytestmark = pytest.mark.parametrize("ledger", ["sqlite"], indirect=True)
 OMAR, INES, SAM, NOBODY = "U02OMAR", "U03INES", "U04SAM", "U09NOBODY"
@@ -189,7 +190,7 @@ def test_an_inactive_expert_is_refused(
     with Session(get_engine(), expire_on_commit=False) as session:
         _, (first, _) = review_in_slack(session)
         people = [Person(handle="omar", name="Omar", roles=["expert"], slack_user_id=OMAR)]
-        sync_team(session, people=people, deactivate_missing=False)
+        sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
         from roles.roster import find_member
 
         find_member(session, handle="omar").active = False

@@ -21,6 +21,7 @@ from roles.ledger import Approval, Deployment
 from roles.roster import Person, sync_team
 from roles.states import State
 from roles.transitions import get_change, transition
+from roles.who import Who
 
 
 def awaiting_approval() -> int:
@@ -49,7 +50,7 @@ def test_the_author_is_refused_and_told_another_engineer_deploys(
     change_id = awaiting_approval()
     with Session(get_engine()) as session:
         people = [Person(handle="maya", name="Maya", roles=["pm", "engineer"], slack_user_id="U01MAYA")]
-        sync_team(session, people=people, deactivate_missing=False)
+        sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
         session.commit()
     approve = lambda user: signed(  # noqa: E731
         click(user=user, action_id=ids.DEPLOY_APPROVE, value=change_id, channel="C0DEPLOY"),
@@ -101,7 +102,7 @@ def test_twenty_engineers_click_approve_at_once_one_deployment(
             Person(handle=f"eng{n}", name=f"Engineer {n}", roles=["engineer"], slack_user_id=u)
             for n, u in enumerate(users)
         ]
-        sync_team(session, people=people, deactivate_missing=False)
+        sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
         session.commit()
     requests = [
         signed(click(user=u, action_id=ids.DEPLOY_APPROVE, value=change_id, channel="C0DEPLOY"),

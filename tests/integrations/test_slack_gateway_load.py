@@ -17,6 +17,7 @@ from integrations.db import get_engine
 from integrations.slack import ids
 from integrations.slack.signing import click, signed
 from roles.roster import Person, sync_team
+from roles.who import Who
 
 CLICKS = 50
 
@@ -34,7 +35,7 @@ def test_fifty_concurrent_clicks_are_all_acked_and_counted_once(
             Person(handle=f"expert{n}", name=f"Expert {n}", roles=["expert"], slack_user_id=user)
             for n, user in enumerate(experts)
         ]
-        sync_team(session, people=people, deactivate_missing=False)
+        sync_team(session, people=people, deactivate_missing=False, who=Who(handle="lee"))
         session.commit()
         requests = [
             signed(click(user=user, action_id=ids.REVIEW_PASS, value=item), secret=SECRET)
