@@ -10,7 +10,7 @@ import typer
 
 from integrations.db import session_scope
 from promptloop.cli.common import JsonOpt
-from promptloop.cli.output import emit_json, say, table
+from promptloop.cli.output import emit_json, out, say, table
 from roles.errors import InputError
 from roles.roster import list_members, read_team_file, sync_team
 
@@ -133,9 +133,8 @@ def policy(
             if changed is not None
             else f"identity policy was {current.identity.value} already; nothing changed"
         )
-        say("")
-    for line in describe(current):
-        say(line)
+    for line in describe(current):  # the policy itself is the command's output: stdout
+        out.print(line)
 
 
 @app.command("list")
