@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from integrations.db import session_scope
 from roles.clock import utcnow
+from roles.errors import RoleError
 from roles.roster import find_member, member_for_slack_user
 from roles.who import Who, local_who
 
@@ -37,8 +38,9 @@ class Door:
     waker: Waker | None = None  # None: resume the run through Prefect
 
     @classmethod
-    def cli(cls, handle: str) -> Door:
-        """The CLI's ``--as HANDLE``: trusted, so the OS user and host are recorded too."""
+    def cli(cls, handle: str | None) -> Door:
+        """The CLI's ``--as HANDLE`` (None: not given): trusted, so the OS user and host are
+        recorded too."""
         return cls(local_who(handle))
 
     @classmethod
@@ -57,7 +59,8 @@ class Door:
         """The acting member's handle (a Slack user is looked up in the roster)."""
         if self.who.slack_user_id is not None:
             return member_for_slack_user(session, slack_user_id=self.who.slack_user_id).handle
-        assert self.who.handle is not None, "a door names its actor"
+        if self.who.handle is None:
+            raise RoleError("who acts? give --as HANDLE")
         return find_member(session, handle=self.who.handle).handle
 
     def wake(self, change_id: int, *, reason: str) -> None:

@@ -12,7 +12,7 @@ from integrations.db import session_scope
 from promptloop.cli.common import JsonOpt
 from promptloop.cli.output import emit_json, out, say, table
 from roles.errors import InputError
-from roles.roster import list_members, read_team_file, sync_team
+from roles.roster import list_members, read_team_file
 
 app = typer.Typer(help="The team roster: who holds which role.", no_args_is_help=True)
 
@@ -34,14 +34,14 @@ def sync(
 ) -> None:
     """Add and update people from FILE (an admin; every change recorded, see `team log`);
     anyone no longer listed is deactivated, not deleted."""
-    from roles.who import local_who
+    from integrations.actions.door import Door
+    from integrations.actions.roster import sync as sync_roster
 
     people = read_team_file(file)
-    with session_scope() as session:
-        try:
-            report = sync_team(session, people=people, who=local_who(actor))
-        except InputError as exc:  # the file's fault: say which file
-            raise InputError(f"{file}: {exc.message}") from None
+    try:
+        report = sync_roster(Door.cli(actor), people=people)
+    except InputError as exc:  # the file's fault: say which file
+        raise InputError(f"{file}: {exc.message}") from None
     lists = {
         "added": report.added,
         "updated": report.updated,
@@ -112,17 +112,18 @@ def policy(
     as_json: JsonOpt = False,
 ) -> None:
     """What the CLI's --as proves and what the team's identity policy enforces; set it."""
-    from roles.roster import set_identity
     from roles.team_policy import describe, parse_identity, policy_json, team_policy
-    from roles.who import local_who
 
     changed = None
+    if identity is not None:
+        wanted = parse_identity(identity)
+        if actor is None:
+            raise InputError("setting the identity policy needs --as ADMIN")
+        from integrations.actions.door import Door
+        from integrations.actions.roster import set_identity
+
+        changed = set_identity(Door.cli(actor), identity=wanted)
     with session_scope() as session:
-        if identity is not None:
-            wanted = parse_identity(identity)
-            if actor is None:
-                raise InputError("setting the identity policy needs --as ADMIN")
-            changed = set_identity(session, identity=wanted, who=local_who(actor))
         current = team_policy(session)
     if as_json:
         emit_json({**policy_json(current), "changed": changed is not None})

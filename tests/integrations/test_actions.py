@@ -163,3 +163,26 @@ def test_under_the_slack_identity_policy_the_cli_cannot_move_production_by_hand(
     with Session(get_engine()) as session:
         assert session.exec(select(Deployment)).all() == []
     assert cli("prompt", "show", "support-triage", "--json").json()["version"] == 1
+
+
+def test_a_roster_change_from_the_cli_is_announced_in_the_engineers_channel(
+    cli, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    from support import SAMPLES
+
+    assert cli("init", "--sample").code == 0
+    team = (SAMPLES / "team.yaml").read_text().replace("roles: [expert]\n    slack_user_id: U02OMAR",
+                                                      "roles: [expert, engineer]\n    slack_user_id: U02OMAR")
+    path = tmp_path / "team.yaml"
+    path.write_text(team)
+    synced = cli("team", "sync", str(path), "--as", "lee")
+    assert synced.code == 0, synced.stderr
+    notices = [m for m in cli("outbox", "list", "--json").json() if "Roster changed" in m["text"]]
+    assert len(notices) == 1
+    assert "by lee from cli" in notices[0]["text"]
+    with Session(get_engine()) as session:
+        message = session.get(OutboxMessage, notices[0]["id"])
+        assert message is not None and "omar: role_added" in json.dumps(message.blocks)
+    again = cli("team", "sync", str(path), "--as", "lee")  # nothing changes: nothing announced
+    assert again.code == 0
+    assert len([m for m in cli("outbox", "list", "--json").json() if "Roster" in m["text"]]) == 1
