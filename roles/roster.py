@@ -30,11 +30,13 @@ from sqlmodel import Session, col, select
 
 from roles.clock import iso, utcnow
 from roles.errors import InputError, PolicyError, RoleError
-from roles.ledger import Member, MemberRole, RosterChange, RosterWhat
+from roles.ledger import Member, MemberRole
+from roles.roster_what import RosterWhat
 from roles.states import PERSON_ROLES, Role
 from roles.who import Who
 
 if TYPE_CHECKING:
+    from roles.ledger.team import RosterChange
     from roles.team_policy import Identity
 
 SYSTEM_HANDLE = "promptloop"
@@ -152,6 +154,8 @@ def sync_team(
         PolicyError: the team's identity policy is slack and ``who`` is not a Slack user;
             the sync would leave no active admin.
     """
+    from roles.ledger.team import RosterChange
+
     now = now or utcnow()
     members = {
         m.handle: m for m in session.exec(select(Member)).all() if m.handle != SYSTEM_HANDLE
@@ -379,6 +383,7 @@ def set_identity(
     From the CLI this is allowed under ``identity: slack`` too: it is how an admin opens
     the roster to the CLI, and the row (with the OS user and host) says who did.
     """
+    from roles.ledger.team import RosterChange
     from roles.team_policy import set_identity_setting, team_policy
 
     now = now or utcnow()
@@ -407,6 +412,8 @@ def set_identity(
 
 def roster_log(session: Session, *, limit: int | None = None) -> list[dict[str, Any]]:
     """Every roster and policy change, oldest first (the last ``limit`` of them)."""
+    from roles.ledger.team import RosterChange
+
     query = select(RosterChange).order_by(col(RosterChange.id).desc())
     if limit is not None:
         query = query.limit(limit)

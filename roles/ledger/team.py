@@ -12,30 +12,15 @@ caller's environment.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
+from roles.roster_what import ROSTER_WHATS, RosterWhat
 
-
-class RosterWhat(StrEnum):
-    """What a roster change did."""
-
-    MEMBER_ADDED = "member_added"
-    DEACTIVATED = "deactivated"
-    REACTIVATED = "reactivated"
-    ROLE_ADDED = "role_added"
-    ROLE_REMOVED = "role_removed"
-    SLACK_USER_ID = "slack_user_id"  # set, changed or cleared: old and new say which
-    NAME = "name"
-    EMAIL = "email"
-    IDENTITY_POLICY = "identity_policy"  # the team's setting; no member
-
-
-ROSTER_WHATS = tuple(w.value for w in RosterWhat)
+__all__ = ["RosterChange", "RosterWhat", "TeamSetting"]
 
 
 class RosterChange(SQLModel, table=True):
