@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from roles.errors import RoleError
 from roles.ledger import Approval, ChangeRequest, Member
@@ -32,7 +32,9 @@ def engineer_or_refusal(
     """
     if who.slack_user_id is not None:
         member = session.exec(
-            select(Member).where(Member.slack_user_id == who.slack_user_id)
+            select(Member)
+            .where(Member.slack_user_id == who.slack_user_id)
+            .order_by(col(Member.active).desc())  # a ledger from before ids were unique
         ).first()
         if member is None:
             return None, f"Slack user {who.slack_user_id} is not on the team"

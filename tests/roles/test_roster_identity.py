@@ -270,3 +270,13 @@ def test_under_slack_the_roster_does_not_change_from_the_cli_until_an_admin_open
     session.commit()
     assert team_policy(session).set_by == "lee"
     assert ("lee", None, "identity_policy", "slack (default)", "cli") in changes(session)
+
+
+def test_a_slack_id_shared_on_an_old_ledger_acts_as_its_active_member(session: Session) -> None:
+    change_id = awaiting_change(session)
+    maya = session.exec(select(Member).where(Member.handle == "maya")).one()
+    maya.slack_user_id, maya.active = "U04SAM", False  # as a sync before ids were unique left it
+    session.add(maya)
+    session.commit()
+    outcome = approve(session, change_id=change_id, who=Who(slack_user_id="U04SAM", source="slack"), now=NOW)
+    assert outcome.decision == "deployed" and outcome.message.startswith("sam approved")
