@@ -14,7 +14,10 @@ from promptloop.cli.output import emit_json, out, say, table
 from roles.errors import InputError
 from roles.roster import list_members, read_team_file
 
-app = typer.Typer(help="The team roster: who holds which role.", no_args_is_help=True)
+app = typer.Typer(
+    help="The team roster (changed by admins, every change in team log) and its identity policy.",
+    no_args_is_help=True,
+)
 
 
 AdminOpt = Annotated[
