@@ -160,9 +160,11 @@ def sync_team(
     members = {
         m.handle: m for m in session.exec(select(Member)).all() if m.handle != SYSTEM_HANDLE
     }
+    held: dict[int, set[Role]] = {}
+    for row in session.exec(select(MemberRole)).all():  # one query, not one per member
+        held.setdefault(row.member_id, set()).add(Role(row.role))
     final = {
-        h: _Final(m.active, set(roles_of(session, member_id=_id(m))), m.slack_user_id)
-        for h, m in members.items()
+        h: _Final(m.active, held.get(_id(m), set()), m.slack_user_id) for h, m in members.items()
     }
     # No active admin: an empty ledger, or one from before admins were required. Its sync
     # makes the admins (and from then on the team never has none).
