@@ -6,6 +6,7 @@
     if receipt.progress.complete:
         conclude_review(session, review_id=review.id, now=now)  # → awaiting_approval, or back
     expire_due_reviews(session, now=now)  # the deadline check, on a schedule
+    close_review_for_end(session, change_id=7, now=now)  # the change was withdrawn
 
 These are the only functions that write reviews and votes; the CLI, the Slack gateway and
 the pipeline all call them, in their own transaction (nothing here commits). Every write
@@ -24,7 +25,12 @@ from roles.errors import InputError, NotFoundError, PolicyError, RoleError
 from roles.ledger import Review, ReviewItem, Vote, VotePublic
 from roles.ledger.review import SOURCES, VERDICTS
 from roles.review.claim import take_open
-from roles.review.conclusion import ReviewConclusion, conclude_review, expire_due_reviews
+from roles.review.conclusion import (
+    ReviewConclusion,
+    close_review_for_end,
+    conclude_review,
+    expire_due_reviews,
+)
 from roles.review.opening import current_review, open_review, start_review
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import (
@@ -161,6 +167,7 @@ __all__ = [
     "VoteOutcome",
     "VoteReceipt",
     "cast_vote",
+    "close_review_for_end",
     "conclude_review",
     "current_review",
     "expire_due_reviews",

@@ -26,13 +26,14 @@ from integrations.settings import Settings, get_settings
 from integrations.slack import handlers
 from integrations.slack.client import SLACK_API_URL, make_client
 from integrations.slack.hooks import ConclusionHook, OnReviewConcluded
+from integrations.slack.lanes import VoteLanes
 from integrations.slack.local import LOCAL_TOKEN, local_secret
 from integrations.slack.payloads import MalformedPayload, request_stamp, team_of
 from roles.clock import utcnow
 from roles.errors import InputError, OutageError
 
 log = logging.getLogger("promptloop.gateway")
-WORKERS = 8  # votes written at once; acks never wait for them
+WORKERS = 8  # lazy listeners at once (votes hand over to their lanes); acks never wait
 
 
 @dataclass
@@ -40,10 +41,14 @@ class Gateway:
     bolt: App
     hook: ConclusionHook
     executor: ThreadPoolExecutor
+    lanes: VoteLanes | None = None
 
     def close(self) -> None:
-        """Let the work already acknowledged finish, then the hook calls it made."""
+        """Let the work already acknowledged finish (listeners, then the votes they handed
+        over and their answers), then the hook calls it made."""
         self.executor.shutdown(wait=True)
+        if self.lanes is not None:
+            self.lanes.close()
         self.hook.shutdown()
 
 
@@ -102,8 +107,9 @@ def build_app(
     from integrations.slack.submit_handlers import register_submit
 
     register_submit(bolt)  # before handlers': their catch-all takes any other modal
-    handlers.register(bolt, hook)
-    return Gateway(bolt=bolt, hook=hook, executor=executor)
+    lanes = VoteLanes.for_ledger(settings.resolved_database_url)
+    handlers.register(bolt, hook, lanes)
+    return Gateway(bolt=bolt, hook=hook, executor=executor, lanes=lanes)
 
 
 def _required(settings: Settings, *, socket_mode: bool) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from integrations.db import session_scope
 from integrations.slack import ids
 from integrations.slack.client import SlackDeliveryError, slack_errors
 from integrations.slack.hooks import ConclusionHook
+from integrations.slack.lanes import VoteLanes
 from integrations.slack.payloads import (
     Click,
     FailReason,
@@ -50,19 +51,26 @@ log = logging.getLogger("promptloop.gateway")
 Job = Callable[[], str | None]
 
 
-def register(app: App, hook: ConclusionHook) -> None:
-    """Attach every listener to ``app``; ``hook`` hears of each concluded review."""
+def register(app: App, hook: ConclusionHook, lanes: VoteLanes | None = None) -> None:
+    """Attach every listener to ``app``; ``hook`` hears of each concluded review. Votes are
+    written in ``lanes`` (and their voters answered there), else in the listener's thread."""
+
+    def voting(client: WebClient, *, user_id: str, channel_id: str | None, job: Job) -> None:
+        if lanes is None:
+            attempt(client, user_id=user_id, channel_id=channel_id, job=job)
+            return
+        lanes.vote(attempt, client, user_id=user_id, channel_id=channel_id, job=job, answers=lanes)
 
     def pass_vote(context: BoltContext, client: WebClient) -> None:
         click: Click = context["click"]
         job = lambda: _vote(context["stamp"], click.user_id, click.target_id, "pass", hook)  # noqa: E731
-        attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
+        voting(client, user_id=click.user_id, channel_id=click.channel_id, job=job)
 
     def fail_vote(context: BoltContext, client: WebClient) -> None:
         fail: FailReason = context["fail"]
         channel = _channel_of(fail.sample_id)
         job = lambda: _vote(context["stamp"], fail.user_id, fail.sample_id, "fail", hook, fail)  # noqa: E731
-        attempt(client, user_id=fail.user_id, channel_id=channel, job=job)
+        voting(client, user_id=fail.user_id, channel_id=channel, job=job)
 
     app.action(ids.REVIEW_PASS, middleware=[read_click])(ack=ack_now, lazy=[pass_vote])
     app.action(ids.REVIEW_FAIL, middleware=[read_click])(ack=ack_now, lazy=[open_fail_modal])
@@ -175,8 +183,16 @@ def not_ours(context: BoltContext, client: WebClient) -> None:
     attempt(client, user_id=click.user_id, channel_id=click.channel_id, job=lambda: text)
 
 
-def attempt(client: WebClient, *, user_id: str, channel_id: str | None, job: Job) -> None:
-    """Run ``job`` and tell the person what came of it: its words, a refusal, or a failure."""
+def attempt(
+    client: WebClient,
+    *,
+    user_id: str,
+    channel_id: str | None,
+    job: Job,
+    answers: VoteLanes | None = None,
+) -> None:
+    """Run ``job`` and tell the person what came of it: its words, a refusal, or a failure
+    (from ``answers``' lane when given: the next job does not wait for Slack's answer)."""
     try:
         text = job()
     except Replayed as exc:
@@ -191,7 +207,9 @@ def attempt(client: WebClient, *, user_id: str, channel_id: str | None, job: Job
     except Exception:
         log.exception("a Slack interaction from %s failed", user_id)
         text = "Something went wrong in promptloop; nothing was recorded (its log has why)"
-    if text:
+    if text and answers is not None:
+        answers.answer(answer, client, user_id=user_id, channel_id=channel_id, text=text)
+    elif text:
         answer(client, user_id=user_id, channel_id=channel_id, text=text)
 
 

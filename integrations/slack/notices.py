@@ -26,7 +26,10 @@ MAX_LINES = 12
 
 def after_vote(session: Session, outcome: VoteOutcome) -> None:
     """The review's messages follow the vote; the vote that concluded it announces that."""
-    refresh_review(session, review_id=outcome.receipt.progress.review_id)
+    # Only the voted item's reply changed (and the parent's count), until the review closes:
+    # re-rendering every item made each vote cost O(items) inside the ledger's write lock.
+    voted = [outcome.receipt.vote.review_item_id]
+    refresh_review(session, review_id=outcome.receipt.progress.review_id, items=voted)
     if outcome.conclusion is not None:
         review_closed(session, outcome.conclusion)
 

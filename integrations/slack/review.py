@@ -8,14 +8,20 @@ per sampled item. Written in the transaction that opened the review.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
 from integrations.slack.post import link_in, post_review, review_key, revise_message
 from roles.clock import readable
 from roles.errors import NotFoundError
-from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem
+from roles.expert import ReviewConclusion, close_review_for_end
+from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem, Vote
 from roles.outbox import find_message
+from roles.review.ended import review_ended
 from roles.review.tally import counted_votes
 from roles.review.views import item_view
 from roles.transitions import get_change
@@ -40,24 +46,58 @@ def post_opened_review(
     )
 
 
-def refresh_review(session: Session, *, review_id: int, run_url: str | None = None) -> int:
+def close_ended_review(
+    session: Session, *, change_id: int, now: datetime, why: str | None = None
+) -> list[ReviewConclusion]:
+    """After a change ended (withdrawn, or any move out of review): its open review closed
+    (``roles.expert.close_review_for_end``) and, in the same transaction, its messages
+    updated: each item's outcome and why in place of its Pass/Fail buttons, and a reply
+    in its thread saying the review was cancelled and why."""
+    from integrations.slack.notices import after_expiry  # notices builds on this module
+
+    closed = close_review_for_end(session, change_id=change_id, now=now, why=why)
+    after_expiry(session, closed)
+    return closed
+
+
+def refresh_review(
+    session: Session,
+    *,
+    review_id: int,
+    run_url: str | None = None,
+    items: Collection[int] | None = None,
+) -> int:
     """Bring the review's messages up to the ledger after a vote or its conclusion: the
     parent's count of voted items, each item's count of voters, and, once the review is
     closed, each item's outcome in place of its buttons. Returns how many changed (a
-    delivered message is then updated in Slack, never posted again)."""
+    delivered message is then updated in Slack, never posted again).
+
+    Args:
+        items: while the review is open, only these items' replies (the ones a vote
+            changed: the others show what they showed); every item's once it is closed.
+    """
     review = session.get(Review, review_id)
     assert review is not None and review.id is not None
-    reasons = _verdict_reasons(session, review.change_id)
-    parent = find_message(session, key=review_key(review.change_id, review_id=review.id))
-    run_url = run_url or (link_in(parent) if parent is not None else None)
-    summary = _summary(session, review, reasons=reasons, run_url=run_url)
-    items = _items(session, review)
+    if review.status == "open" and items is not None:
+        views = _items(session, review, only=items)
+        # The parent counts items with a vote: it changes only with an item's first one.
+        parent_voted = _voted_items(session, review) if any(v.voters <= 1 for v in views) else None
+    else:
+        views = _items(session, review)
+        parent_voted = sum(1 for item in views if item.voters > 0)
     changed = 0
-    if parent is not None and parent.id is not None:
-        voted = sum(1 for item in items if item.voters > 0)
-        message = review_parent(summary, voted_items=voted)
+    parent = (
+        find_message(session, key=review_key(review.change_id, review_id=review.id))
+        if parent_voted is not None
+        else None
+    )
+    if parent is not None and parent.id is not None and parent_voted is not None:
+        reasons = _verdict_reasons(session, review.change_id)
+        run_url = run_url or link_in(parent)
+        summary = _summary(session, review, reasons=reasons, run_url=run_url)
+        message = review_parent(summary, voted_items=parent_voted)
         changed += revise_message(session, message_id=parent.id, message=message)
-    for item in items:
+    for item in views:
         reply = find_message(
             session, key=review_key(review.change_id, item.sample_id, review_id=review.id)
         )
@@ -88,13 +128,27 @@ def _summary(
     )
 
 
-def _items(session: Session, review: Review) -> list[ReviewItemView]:
-    rows = session.exec(
-        select(ReviewItem)
+def _voted_items(session: Session, review: Review) -> int:
+    """How many of the review's items have at least one vote (the parent's count)."""
+    count = session.exec(
+        select(func.count(func.distinct(Vote.review_item_id)))
+        .join(ReviewItem, col(ReviewItem.id) == col(Vote.review_item_id))
         .where(ReviewItem.review_id == review.id)
-        .order_by(col(ReviewItem.position))
-    ).all()
+    ).one()
+    return int(count)
+
+
+def _items(
+    session: Session, review: Review, *, only: Collection[int] | None = None
+) -> list[ReviewItemView]:
+    query = select(ReviewItem).where(ReviewItem.review_id == review.id)
+    if only is not None:
+        query = query.where(col(ReviewItem.id).in_(list(only)))
+    rows = session.exec(query.order_by(col(ReviewItem.position))).all()
     counted = counted_votes(session, review_id=review.id or 0) if review.status != "open" else {}
+    outcome = f"review {review.outcome or review.status}"
+    if review.outcome == "cancelled":
+        outcome += f": {review_ended(session, review=review)}"
     views = []
     for row in rows:
         v = item_view(session, review_item_id=row.id or 0)
@@ -103,7 +157,7 @@ def _items(session: Session, review: Review) -> list[ReviewItemView]:
             verdicts = [vote.verdict for vote in counted.get(row.id or 0, {}).values()]
             passes, fails = verdicts.count("pass"), verdicts.count("fail")
             said = "failed" if fails > passes else "passed" if verdicts else "no votes"
-            closed = f"{said} ({passes} pass, {fails} fail); review {review.outcome or review.status}"
+            closed = f"{said} ({passes} pass, {fails} fail); {outcome}"
         views.append(
             ReviewItemView(
                 sample_id=v.review_item_id,

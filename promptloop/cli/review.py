@@ -29,24 +29,26 @@ ItemArg = Annotated[int, typer.Argument(help="The review item's number (see `rev
 
 def expire_due() -> None:
     """The deadline check: reviews past their deadline conclude as expired (the change goes
-    back to its author). Every review command runs it first, until `serve` runs it on a
-    schedule; it is a conditional update, so two commands at once expire a review once."""
+    back to its author), and reviews of changes that ended (withdrawn) are cancelled. Every
+    review command runs it first, until `serve` runs it on a schedule; it is a conditional
+    update, so two commands at once close a review once."""
     from integrations.deadlines import expire_due as check
 
-    for conclusion in check():
-        say(
-            f"review {conclusion.review_id} expired: change {conclusion.change_id} is {conclusion.state}"
-        )
+    for c in check():
+        why = f"change {c.change_id} is {c.state}"
+        if c.outcome == "cancelled":
+            why = c.note.removeprefix("review cancelled: ")
+        say(f"review {c.review_id} {c.outcome}: {why}")
 
 
 @app.command("list")
 def list_(
     actor: Annotated[
-        str | None, typer.Option("--as", help="Only the items waiting for this expert's vote.")
+        str | None, typer.Option("--as", help="Only the items that want this expert's vote.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Items of open reviews; with --as, those waiting for your vote."""
+    """Items that still want a vote, on open reviews; with --as, those that want yours."""
     from integrations.db import session_scope
     from roles.clock import utcnow
     from roles.review.views import waiting_items

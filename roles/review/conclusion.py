@@ -1,8 +1,9 @@
 """Closing a review: quorum → the change moves on (or back, with the experts' reasons);
-a deadline passed first → back to the author, "review expired".
+a deadline passed first → back to the author, "review expired"; its change ended or was
+evaluated again first → cancelled, saying why (``close_review_for_end``).
 
-Both are the automation's moves (``promptloop``), made once: the review's row is taken
-before it is read, and the change's transition is conditional on its state.
+Each is made once: the review's row is taken before it is read, and the change's
+transition (the automation's, ``promptloop``) is conditional on its state.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from roles.clock import readable
 from roles.errors import ConflictError, PolicyError
-from roles.ledger import Handoff, Review
+from roles.ledger import ChangeRequest, Handoff, Review
 from roles.ledger.review import ReviewOutcome
 from roles.review.claim import take_open
+from roles.review.ended import review_ended
 from roles.review.tally import (
     ReviewProgress,
     failed_item_reasons,
@@ -49,13 +53,17 @@ class ReviewConclusion(BaseModel):
     concluded_now: bool  # False: it had been concluded before (by this or another process)
 
 
-def conclude_review(session: Session, *, review_id: int, now: datetime) -> ReviewConclusion | None:
+def conclude_review(
+    session: Session, *, review_id: int, now: datetime, why: str | None = None
+) -> ReviewConclusion | None:
     """Conclude the review if it is complete or past its deadline; None while it waits.
 
     Complete with a fail share within the policy → the change goes to awaiting_approval;
     too many fails → changes_requested, the failed items and their reasons in the handoff.
     Incomplete at the deadline → changes_requested, "review expired". A change that left
-    in_review meanwhile (withdrawn) cancels its review. Concluded before → what was decided.
+    in_review meanwhile (withdrawn) or was evaluated again cancels its review (``why``:
+    what its note says, by default the move that ended it). Concluded before → what was
+    decided.
     """
     review = get_review(session, review_id)
     session.refresh(review)
@@ -66,9 +74,9 @@ def conclude_review(session: Session, *, review_id: int, now: datetime) -> Revie
     except PolicyError:  # concluded by someone else since we looked
         return _recorded(session, review)
     progress = review_progress(session, review_id=review_id)
-    change = get_change(session, review.change_id)
     outcome: ReviewOutcome
-    if change.state != State.IN_REVIEW.value:
+    ended = review_ended(session, review=review)
+    if ended is not None:
         outcome = "cancelled"
     elif progress.complete:
         outcome = "passed" if progress.within_policy else "failed"
@@ -77,7 +85,7 @@ def conclude_review(session: Session, *, review_id: int, now: datetime) -> Revie
     else:
         return None
     failed = failed_item_reasons(session, review_id=review_id) if outcome == "failed" else []
-    note = _note(outcome, progress, failed, change_state=change.state)
+    note = _note(outcome, progress, failed, ended=why or ended or "")
     review.status, review.outcome = _STATUS[outcome], outcome
     review.concluded_at = review.updated_at = now
     session.add(review)
@@ -114,7 +122,7 @@ def _note(
     progress: ReviewProgress,
     failed: list[dict[str, Any]],
     *,
-    change_state: str,
+    ended: str,
 ) -> str:
     share = (
         f"{progress.failed_items}/{progress.items_total} items failed "
@@ -136,7 +144,7 @@ def _note(
         return f"review failed: {share}: {reasons}"
     if outcome == "expired":
         return f"review expired: {progress.headline()} by the deadline {readable(progress.deadline_at)}"
-    return f"review cancelled: the change is {change_state}"
+    return f"review cancelled: {ended}"
 
 
 def _recorded(session: Session, review: Review) -> ReviewConclusion:
@@ -149,28 +157,81 @@ def _recorded(session: Session, review: Review) -> ReviewConclusion:
         .order_by(col(Handoff.id).desc())
     )
     handoff = next((h for h in handoffs if h.payload.get("review_id") == review.id), None)
+    note = (handoff.note or "") if handoff else f"review {review.outcome}"
+    if review.outcome == "cancelled":
+        note = f"review cancelled: {review_ended(session, review=review)}"
     return ReviewConclusion(
         review_id=review.id,
         change_id=review.change_id,
         outcome=review.outcome,
         state=get_change(session, review.change_id).state,
-        note=(handoff.note or "") if handoff else f"review {review.outcome}",
+        note=note,
         failed_items=list(handoff.payload.get("failed_items", [])) if handoff else [],
         progress=review_progress(session, review_id=review.id),
         concluded_now=False,
     )
 
 
+def close_review_for_end(
+    session: Session, *, change_id: int, now: datetime, why: str | None = None
+) -> list[ReviewConclusion]:
+    """Close every open review of change ``change_id``, which has ended or left review
+    (withdrawn, moved on by an admin): cancelled, nobody's queue offers its items again.
+
+    Call it in the transaction that ended the change, after the move; the caller writes
+    the messages (``integrations.slack.review.close_ended_review`` does both). A review
+    closed already (by this or another process) is left as it is and not returned.
+
+    Args:
+        why: what its note says (default: the move, e.g. ``change 2 was withdrawn by
+            maya: wrong dataset``).
+
+    Raises:
+        PolicyError: the change still waits for this review: its votes or its deadline
+            close it.
+    """
+    reviews = session.exec(
+        select(Review)
+        .where(Review.change_id == change_id)
+        .where(Review.status == "open")
+        .order_by(col(Review.id))
+    ).all()
+    closed = []
+    for review in reviews:
+        assert review.id is not None
+        if review_ended(session, review=review) is None:
+            raise PolicyError(
+                f"change {change_id} is in review: review {review.id} closes with its votes "
+                "or its deadline"
+            )
+        conclusion = conclude_review(session, review_id=review.id, now=now, why=why)
+        if conclusion is not None and conclusion.concluded_now:
+            closed.append(conclusion)
+    return closed
+
+
 def expire_due_reviews(session: Session, *, now: datetime) -> list[ReviewConclusion]:
-    """Conclude every open review whose deadline has come (the scheduler's deadline check).
+    """Conclude every open review whose deadline has come, and cancel every open review
+    whose change has ended or was evaluated again (the scheduler's deadline check; every
+    ``review`` command runs it first).
 
     A review that another process concludes or whose change someone moves at the same
     moment is left to them (its savepoint rolls back); the next check sees it closed.
     """
+    newer = aliased(Review)
     due = session.exec(
         select(Review.id)
+        .join(ChangeRequest, col(ChangeRequest.id) == col(Review.change_id))
         .where(Review.status == "open")
-        .where(col(Review.deadline_at) <= now)
+        .where(
+            or_(
+                col(Review.deadline_at) <= now,
+                col(ChangeRequest.state) != State.IN_REVIEW.value,
+                exists().where(
+                    col(newer.change_id) == col(Review.change_id), col(newer.id) > col(Review.id)
+                ),
+            )
+        )
         .order_by(col(Review.id))
     ).all()
     concluded = []

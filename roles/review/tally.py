@@ -7,6 +7,7 @@ took part.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -79,35 +80,59 @@ def review_items(session: Session, *, review_id: int) -> list[ReviewItem]:
     )
 
 
-def counted_votes(session: Session, *, review_id: int) -> dict[int, dict[int, Vote]]:
-    """Per review item, per expert: their latest vote (earlier ones stay as history)."""
-    rows = session.exec(
+def counted_votes(
+    session: Session, *, review_id: int, item_ids: Collection[int] | None = None
+) -> dict[int, dict[int, Vote]]:
+    """Per review item (of ``item_ids``, default all), per expert: their latest vote
+    (earlier ones stay as history)."""
+    query = (
         select(Vote)
         .join(ReviewItem, col(ReviewItem.id) == col(Vote.review_item_id))
         .where(ReviewItem.review_id == review_id)
-        .order_by(col(Vote.id))
     )
+    if item_ids is not None:
+        query = query.where(col(Vote.review_item_id).in_(list(item_ids)))
     counted: dict[int, dict[int, Vote]] = {}
-    for vote in rows:
+    for vote in session.exec(query.order_by(col(Vote.id))):
         counted.setdefault(vote.review_item_id, {})[vote.member_id] = vote
     return counted
 
 
+def counted_verdicts(session: Session, *, review_id: int) -> dict[int, dict[int, str]]:
+    """``counted_votes``' verdicts only: what a count needs, read as plain rows (every vote
+    counts a review's progress: as ORM objects, reading them was most of a vote's cost)."""
+    rows = session.exec(
+        select(Vote.review_item_id, Vote.member_id, Vote.verdict)
+        .join(ReviewItem, col(ReviewItem.id) == col(Vote.review_item_id))
+        .where(ReviewItem.review_id == review_id)
+        .order_by(col(Vote.id))
+    )
+    counted: dict[int, dict[int, str]] = {}
+    for item_id, member_id, verdict in rows:
+        counted.setdefault(item_id, {})[member_id] = verdict
+    return counted
+
+
+def verdicts_failed(verdicts: Collection[str]) -> bool:
+    """At least half of the counted verdicts are ``fail`` (a tie is not a pass)."""
+    fails = sum(v == "fail" for v in verdicts)
+    return bool(verdicts) and 2 * fails >= len(verdicts)
+
+
 def item_failed(votes: dict[int, Vote]) -> bool:
-    fails = sum(v.verdict == "fail" for v in votes.values())
-    return bool(votes) and 2 * fails >= len(votes)
+    return verdicts_failed([v.verdict for v in votes.values()])
 
 
 def review_progress(session: Session, *, review_id: int) -> ReviewProgress:
     """How far the review is: items with enough votes / total, distinct experts, complete?"""
     review = get_review(session, review_id)
     session.refresh(review)
-    items = review_items(session, review_id=review_id)
-    counted = counted_votes(session, review_id=review_id)
-    per_item = [counted.get(i.id or 0, {}) for i in items]
+    items = session.exec(select(ReviewItem.id).where(ReviewItem.review_id == review_id)).all()
+    counted = counted_verdicts(session, review_id=review_id)
+    per_item = [counted.get(i or 0, {}) for i in items]
     experts = {member for votes in per_item for member in votes}
     voted = sum(len(votes) >= review.votes_per_item for votes in per_item)
-    failed = sum(item_failed(votes) for votes in per_item)
+    failed = sum(verdicts_failed(list(votes.values())) for votes in per_item)
     total = len(items)
     return ReviewProgress(
         review_id=review_id,

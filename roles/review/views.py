@@ -28,9 +28,10 @@ from roles.ledger import (
     ReviewItem,
     VotePublic,
 )
-from roles.review.tally import counted_votes, get_review, review_items
+from roles.review.ended import review_ended
+from roles.review.tally import counted_verdicts, counted_votes, get_review, review_items
 from roles.roster import require_member
-from roles.states import Role
+from roles.states import Role, State
 
 
 class Revealed(BaseModel):
@@ -76,8 +77,16 @@ def item_view(session: Session, *, review_item_id: int, viewer: str | None = Non
 
 
 def waiting_items(session: Session, *, actor: str | None, now: datetime) -> list[ItemView]:
-    """Items of open reviews (before their deadline); for an expert, those they have not
-    voted on, in reviews of changes they did not write."""
+    """Items that still want a vote, on open reviews before their deadline whose change
+    waits for them (not withdrawn, not evaluated again); for an expert, those that want
+    *their* vote, in reviews of changes they did not write.
+
+    An item wants a vote while it has fewer counted votes than the policy asks. A review
+    whose items all have theirs but which lacks distinct experts wants one vote from an
+    expert who has not voted on it yet: it offers its first item with the fewest votes,
+    the vote that completes it (offering them all, a second vote would be refused: the
+    first concluded the review).
+    """
     viewer_id = None
     if actor is not None:
         member, _ = require_member(session, handle=actor, roles=(Role.EXPERT,))
@@ -87,18 +96,38 @@ def waiting_items(session: Session, *, actor: str | None, now: datetime) -> list
         .join(ChangeRequest, col(ChangeRequest.id) == col(Review.change_id))
         .where(Review.status == "open")
         .where(col(Review.deadline_at) > now)
+        .where(ChangeRequest.state == State.IN_REVIEW.value)
         .where(col(ChangeRequest.author_id) != (viewer_id or -1))
         .order_by(col(Review.id))
     ).all()
     views: list[ItemView] = []
     for review in reviews:
-        items = review_items(session, review_id=review.id or 0)
-        views += [
-            v
-            for v in _views(session, review=review, items=items, viewer_id=viewer_id)
-            if v.your_vote is None
-        ]
+        if review_ended(session, review=review) is not None:  # a newer review replaced it
+            continue
+        wanted = _wanted(session, review=review, viewer_id=viewer_id)
+        views += _views(session, review=review, items=wanted, viewer_id=viewer_id)
     return views
+
+
+def _wanted(session: Session, *, review: Review, viewer_id: int | None) -> list[ReviewItem]:
+    counted = counted_verdicts(session, review_id=review.id or 0)
+    experts = {member for votes in counted.values() for member in votes}
+    open_to_viewer = [
+        item
+        for item in review_items(session, review_id=review.id or 0)
+        if viewer_id is None or viewer_id not in counted.get(item.id or 0, {})
+    ]
+    lacking = [
+        item
+        for item in open_to_viewer
+        if len(counted.get(item.id or 0, {})) < review.votes_per_item
+    ]
+    if lacking:
+        return lacking
+    new_expert = viewer_id is None or viewer_id not in experts
+    if len(experts) < review.min_experts and new_expert and open_to_viewer:
+        return [min(open_to_viewer, key=lambda i: (len(counted.get(i.id or 0, {})), i.position))]
+    return []
 
 
 def _member_id(session: Session, handle: str | None) -> int | None:
@@ -121,8 +150,11 @@ def _views(
         else {}
     )
     texts = _dataset_items(session, review=review, item_ids=ids)
-    counted = counted_votes(session, review_id=review.id)
-    handles = dict(session.exec(select(Member.id, Member.handle)).all())
+    counted = counted_votes(session, review_id=review.id, item_ids=[i.id or 0 for i in items])
+    revealing = review.status != "open" or any(
+        viewer_id in counted.get(i.id or 0, {}) for i in items
+    )
+    handles = dict(session.exec(select(Member.id, Member.handle)).all()) if revealing else {}
     views = []
     for item in items:
         votes = counted.get(item.id or 0, {})
