@@ -13,6 +13,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# An LLM judge's sampling defaults (temperature 0, seed 0: a cached answer stays stable):
+# part of who the judge is (``roles.calibration.identity``), sent by the llm_judge scorer.
+JUDGE_PARAMS: dict[str, Any] = {"temperature": 0, "seed": 0}
+
 
 class ChatRequest(BaseModel):
     """A chat-completion request. Its ``cache_key`` hashes everything that shapes the answer."""

@@ -1,8 +1,12 @@
-"""roles/ imports no Prefect, Slack, OpenAI or HTTP code, and nothing from flows/integrations."""
+"""Imports point down (promptloop -> flows -> integrations -> roles), roles/ imports no
+Prefect, Slack, OpenAI or HTTP code, nothing but the CLI imports the CLI: the static rules
+are import-linter's contracts in pyproject.toml; these tests run them, look for modules
+named by string, and check what importing a module loads at run time."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,55 +31,87 @@ FORBIDDEN = (
 )
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def test_the_import_contracts_hold() -> None:
+    """pyproject.toml's [tool.importlinter] contracts: the layers (promptloop -> flows ->
+    integrations -> roles), roles/ free of SDKs, promptloop.runtime and every layer below
+    the CLI never importing promptloop.cli, the evals below the roles that use them.
+    Function-level imports count: grimp reads every import statement."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
 
 
-def test_roles_source_imports_nothing_forbidden() -> None:
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_modules(path) & set(FORBIDDEN))
-        for path in (ROOT / "roles").rglob("*.py")
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
-# Imports point down only: promptloop (the CLI, the API) → flows → integrations → roles.
-LAYERS_BELOW_MAY_NOT_IMPORT = {
-    "flows": {"promptloop"},
-    "integrations": {"flows", "promptloop"},
+# The layers a module may not name, even by string (importlib.import_module("..."), a
+# uvicorn "module:app" target), which the import contracts cannot see.
+ABOVE = {
+    "roles": ("integrations", "flows", "promptloop"),
+    "integrations": ("flows", "promptloop"),
+    "flows": ("promptloop",),
+    "promptloop/runtime": ("promptloop.cli",),
 }
+MODULE_PATH = re.compile(r"^[a-z_]+(\.[a-z_0-9]+)*(:[A-Za-z_0-9]+)?$")
 
 
-@pytest.mark.parametrize("layer", sorted(LAYERS_BELOW_MAY_NOT_IMPORT))
-def test_imports_point_down_only(layer: str) -> None:
-    above = LAYERS_BELOW_MAY_NOT_IMPORT[layer]
+def is_our_module(name: str) -> bool:
+    where = ROOT.joinpath(*name.split("."))
+    return where.with_suffix(".py").is_file() or (where / "__init__.py").is_file()
+
+
+def modules_named_by_string(path: Path) -> set[str]:
+    """String constants in ``path`` that are whole dotted paths of our modules (a logger's
+    name such as "promptloop.gateway" or a file name such as "promptloop.db" is not one)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and "." in node.value
+        and MODULE_PATH.match(node.value)
+        and is_our_module(name := node.value.split(":")[0])
+    }
+
+
+@pytest.mark.parametrize("layer", sorted(ABOVE))
+def test_no_layer_names_a_module_above_it_by_string(layer: str) -> None:
+    above = ABOVE[layer]
     offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_modules(path) & above)  # late ones too
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in modules_named_by_string(path)
+            if any(name == a or name.startswith(a + ".") for a in above)
+        )
         for path in (ROOT / layer).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_nothing_imports_the_cli_but_the_cli() -> None:
-    offenders = [
-        str(path.relative_to(ROOT))
-        for layer in ("roles", "integrations", "flows")
-        for path in (ROOT / layer).rglob("*.py")
-        if "promptloop.cli" in path.read_text()
+def test_the_string_check_sees_an_import_by_string(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        'import importlib\nimportlib.import_module("promptloop.cli.app")\n'
+        'TARGET = "promptloop.cli.launcher:main"\n"""A docstring, not a path."""\n'
+    )
+    assert modules_named_by_string(module) == {"promptloop.cli.app", "promptloop.cli.launcher"}
+
+
+def test_the_runtime_loads_no_cli_module_when_imported() -> None:
+    """What the contracts cannot see either: an import made at run time by name."""
+    modules = [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "promptloop" / "runtime").rglob("*.py")
     ]
-    offenders += [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "promptloop").glob("*.py")
-        if path.name != "__main__.py" and "promptloop.cli" in path.read_text()
-    ]
-    assert offenders == []
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(n for n in sys.modules if n.startswith('promptloop.cli')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_importing_every_role_module_loads_no_forbidden_package() -> None:

@@ -1,5 +1,6 @@
-"""Who may approve a deploy, and how many must: the defaults live here; production's suite
-(a new prompt: its own) may set them, so an author cannot lower the bar for their change.
+"""Who may approve a deploy, and how many must: the defaults live in ``roles.policies``;
+production's suite (a new prompt: its own) may set them, so an author cannot lower the bar
+for their change.
 
 ::
 
@@ -12,23 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from roles.ledger import PromptVersion
+from roles.policies import ApprovalPolicy as ApprovalPolicy  # its home before roles.policies
 from roles.transitions import get_change
-
-
-class ApprovalPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    approvals: int = Field(default=1, ge=1, le=6)  # distinct engineers
-    # An inconclusive (flagged) gate may be approved over, with a reason, flagged itself.
-    allow_override: bool = False
-    # true: approvals, rejections and rollbacks of this prompt from Slack only (the verified
-    # user). false or unset: as the team's identity policy says (`promptloop team policy`);
-    # false never lets the CLI decide when that policy is slack.
-    slack_only: bool | None = None
 
 
 def approval_policy_from_suite(suite: Mapping[str, Any] | None) -> ApprovalPolicy:

@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# The judge's sampling defaults (temperature 0, seed 0: a cached answer stays stable) are
-# part of who it is; the llm_judge scorer reads them from here. Nothing here imports the
-# scorers, so commands that only list judges stay fast.
-DEFAULT_PARAMS: dict[str, Any] = {"temperature": 0, "seed": 0}
+from roles.calls import JUDGE_PARAMS
+
+# The judge's sampling defaults are part of who it is. Nothing here imports the scorers,
+# so commands that only list judges stay fast.
+DEFAULT_PARAMS: dict[str, Any] = JUDGE_PARAMS
 JUDGE_SCORER = "llm_judge"
 ID_LENGTH = 12
 

@@ -27,8 +27,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from roles.calibration.identity import DEFAULT_PARAMS
-from roles.calls import ChatRequest, ChatResult
+from roles.calls import JUDGE_PARAMS, ChatRequest, ChatResult
 from roles.data_scientist.registry import ScoreContext, ScoreFn, scorer
 from roles.data_scientist.scores import MetricKind, Sample, Score
 from roles.data_scientist.structured import strip_fence
@@ -71,7 +70,7 @@ def judge_request(
             {"role": "system", "content": system},
             {"role": "user", "content": json.dumps(document, ensure_ascii=False, default=str)},
         ],
-        params={**DEFAULT_PARAMS, **(params or {})},
+        params={**JUDGE_PARAMS, **(params or {})},
         response_format={"type": "json_object"} if use_json else None,
     )
 

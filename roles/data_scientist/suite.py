@@ -38,7 +38,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from roles.approval.policy import ApprovalPolicy
 from roles.calls import ModelCaller
 from roles.data_scientist.gate import GatePolicy, Guardrail
 from roles.data_scientist.metrics import BUILTIN_METRICS
@@ -47,8 +46,7 @@ from roles.data_scientist.scores import ItemResult, MetricInfo, Sample
 from roles.data_scientist.statistics import StatsSettings
 from roles.data_scientist.trust import CalibrationPolicy
 from roles.errors import InputError
-from roles.review.policy import ReviewPolicy
-from roles.sweep.policy import SweepPolicy
+from roles.policies import ApprovalPolicy, ReviewPolicy, SweepPolicy
 
 M = TypeVar("M", bound=BaseModel)
 SUITE_KEYS = (
