@@ -2,8 +2,9 @@
 
 There is one way a flow runs: ``run_deployment`` creates the change's ``change-pipeline``
 run and ``serve`` (started on demand) runs it. ``--wait`` follows that run, printing each
-stage, until it waits for people or ends; an evaluation that could not conclude is one
-sentence with its own exit code (4 an outage, 2 bad input, 3 a bug).
+stage, until it waits for people or ends, then who acts next and how (``next: …``); an
+evaluation that could not conclude is one sentence with its own exit code (4 an outage,
+2 bad input, 3 a bug).
 """
 
 from __future__ import annotations
@@ -113,7 +114,19 @@ def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
         raise evaluation_failure(change_id, str(state.message or state.name))
     if state.is_paused() and state.message:
         say(f"  {state.message}")
+    say_next(change_id)
     return _state(change_id)
+
+
+def say_next(change_id: int) -> None:
+    """``next: …``: who acts on the change now and how (who votes and with which command,
+    how to revise), for a change that waits for people or came back to its author."""
+    from roles.next_hint import next_hints
+
+    with session_scope() as session:
+        hints = next_hints(session, change_id=change_id)
+    for hint in hints:
+        say(f"next: {hint}")
 
 
 def still_scheduled(state: Any, *, started: float, warned: bool) -> bool:

@@ -47,6 +47,11 @@ def submit_in_review(server: FakeOpenAIServer, monkeypatch: Any, prefect_api: st
     )  # fmt: skip
     assert submitted.code == 0, submitted.stderr + serve_log()
     assert submitted.json()["state_after_evaluation"] == "in_review"
+    # who votes and how, in the terminal
+    assert "next: the experts vote on review 1 (ines, omar; not maya, the author)" in (
+        submitted.stderr
+    )
+    assert "`promptloop review list --as ines`" in submitted.stderr
     return str(submitted.json()["flow_run_id"])
 
 

@@ -252,6 +252,10 @@ def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatc
         assert result.code == 0, result.stderr
         assert "evaluation: eval_failed" in result.stdout
         assert "FAIL: target correct" in result.stdout
+        # how to revise, in the terminal (not only in the author's Slack message)
+        assert "next: maya revises it: `promptloop change revise 1 --file FILE --as maya`" in (
+            result.stderr
+        )
         as_json = invoke("change", "show", "1", "--json").json()
         assert as_json["state"] == "eval_failed"
 
