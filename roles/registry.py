@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from roles.clock import utcnow
 from roles.datasets import find_dataset
 from roles.errors import ConflictError, InputError, NotFoundError
-from roles.ledger import Label, LabelMove, Member, Prompt, PromptVersion
+from roles.ledger import Deployment, Label, LabelMove, Member, Prompt, PromptVersion
 from roles.prompt_file import PromptSpec
 from roles.render_check import check_renders
 from roles.roster import require_member
@@ -244,6 +244,7 @@ def label_history(session: Session, *, prompt: Prompt) -> list[LabelMoveView]:
     moves = session.exec(
         select(LabelMove).where(LabelMove.prompt_id == prompt.id).order_by(col(LabelMove.id))
     ).all()
+    deployments = _deployments(session, prompt=prompt)
     return [
         LabelMoveView(
             label=m.label,
@@ -251,11 +252,39 @@ def label_history(session: Session, *, prompt: Prompt) -> list[LabelMoveView]:
             to_version=numbers[m.to_version_id],
             actor=handles.get(m.actor_id, "?") if m.actor_id else "?",
             at=m.at,
-            change_id=m.change_id,
+            change_id=m.change_id if m.change_id is not None else _deployed_by(m, deployments),
             note=m.note,
         )
         for m in moves
     ]
+
+
+def _deployments(session: Session, *, prompt: Prompt) -> list[Deployment]:
+    return list(
+        session.exec(
+            select(Deployment)
+            .where(Deployment.prompt_id == prompt.id)
+            .where(Deployment.kind == "rollback")
+            .where(col(Deployment.change_id).is_not(None))
+        ).all()
+    )
+
+
+def _deployed_by(move: LabelMove, deployments: list[Deployment]) -> int | None:
+    """The change a production move without one rolled back: a rollback's label move names
+    no change, its deployment row (same versions, the same transaction) does."""
+    if move.label != PRODUCTION:
+        return None
+    same = [
+        d
+        for d in deployments
+        if d.from_version_id == move.from_version_id
+        and d.to_version_id == move.to_version_id
+        and abs((d.created_at - move.at).total_seconds()) < 60
+    ]
+    if not same:
+        return None
+    return min(same, key=lambda d: abs((d.created_at - move.at).total_seconds())).change_id
 
 
 def versions_of(session: Session, *, prompt: Prompt) -> list[PromptVersion]:
