@@ -44,7 +44,7 @@ def list_(as_json: JsonOpt = False) -> None:
     from roles.calibration.report import judge_rows
 
     with session_scope() as session:
-        rows = judge_rows(session)
+        rows = [_with_id(r) for r in judge_rows(session)]
     if as_json:
         emit_json(rows)
         return
@@ -53,7 +53,7 @@ def list_(as_json: JsonOpt = False) -> None:
         ["id", "scorer label", "prompts", "n", "κ [low, high]", "trusted"],
         [
             [
-                r["judge_id"],
+                r["id"],
                 r["label"],
                 ", ".join(r["prompts"]),
                 r["n"],
@@ -63,6 +63,12 @@ def list_(as_json: JsonOpt = False) -> None:
             for r in rows
         ],
     )
+
+
+def _with_id(row: dict[str, Any]) -> dict[str, Any]:
+    """A judge's row as `judge list` shows it: its id under ``id``, as in the table."""
+    rest = {k: v for k, v in row.items() if k != "judge_id"}
+    return {"id": row["judge_id"], **rest}
 
 
 @app.command("calibrate")

@@ -28,7 +28,9 @@ def _calibrated_review() -> None:
 def test_list_report_and_export(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _calibrated_review()
     (row,) = cli("judge", "list", "--json").json()
-    assert row["judge_id"] == sample_judge_id() and row["label"] == "judge_correct"
+    # `id`, as the README's table and `judge list` say (it was `judge_id` in JSON only)
+    assert row["id"] == sample_judge_id() and "judge_id" not in row
+    assert row["label"] == "judge_correct"
     assert row["prompts"] == ["support-triage"] and row["n"] == 3 and row["trusted"] is False
     text = cli("judge", "list")
     assert text.code == 0 and sample_judge_id() in text.stdout and "no" in text.stdout
