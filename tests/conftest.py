@@ -1,12 +1,17 @@
 """Shared fixtures: an isolated PROMPTLOOP_HOME per test, and the ledger on SQLite and PostgreSQL.
 
+Each test's home starts with a SQLite ledger copied from one migrated once per test
+process (``@pytest.mark.fresh_home``: no ledger, for tests of what a first use creates).
 PostgreSQL tests use a database of their own, copied from a migrated template made once
 per run, and dropped afterwards. Without a server they skip locally and fail under CI=true.
+At the end, processes the tests started and left running are killed and reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +38,118 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every live (not zombie) process: pid -> (parent pid, state)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state not in ("Z", "X"):
+            found[int(entry.name)] = (int(ppid), state)
+    return found
+
+
+def _descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _homed_under(base: str, pid: int) -> bool:
+    """Whether the process's environment has a PROMPTLOOP_HOME of this test run's."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    prefix = b"PROMPTLOOP_HOME=" + base.encode()
+    return any(item.startswith(prefix) for item in environ)
+
+
+def _left_behind(base: str, before: set[int]) -> dict[int, str]:
+    """Processes this test process started (its descendants, or, reparented to init, any
+    with a home of this run) still alive, with their command lines."""
+    table = _processes()
+    ours = _descendants(os.getpid(), table) | {p for p in table if _homed_under(base, p)}
+    left = {}
+    for pid in sorted(ours - before - {os.getpid()}):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        left[pid] = command.decode(errors="replace").strip()[:200]
+    return left
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the last test (and the session fixtures' teardown, which runs first): no
+    process the tests started may still run. Those left get a few seconds to finish, then
+    are killed and named, and the run fails."""
+    import signal
+    import time
+
+    if not Path("/proc/self/stat").exists():  # not Linux: nothing to look at
+        yield
+        return
+    base = str(tmp_path_factory.getbasetemp())
+    before = set(_descendants(os.getpid(), _processes()))
+    yield
+    deadline = time.monotonic() + 15  # a serve or worker may still be on its way out
+    while (left := _left_behind(base, before)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    listed = "\n".join(f"  {pid}: {command}" for pid, command in left.items())
+    pytest.fail(f"{len(left)} process(es) the tests started were still running (killed):\n{listed}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite ledger migrated to head, once per test process, to copy into each home."""
+    from integrations.db import make_engine
+    from integrations.migrations.runner import upgrade
+
+    path = tmp_path_factory.mktemp("ledger-template") / "promptloop.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection's close folds the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def _copy_ledger(template: Path, home: Path) -> None:
+    """The template as this home's ledger, owner-only as promptloop makes its own."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = home / "promptloop.db"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, template.open("rb") as source:
+        shutil.copyfileobj(source, out)
+
+
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own PROMPTLOOP_HOME and a SQLite ledger inside it."""
+def home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """Every test gets its own PROMPTLOOP_HOME and a SQLite ledger inside it, at head."""
     home = tmp_path / "home"
+    if request.node.get_closest_marker("fresh_home") is None:
+        _copy_ledger(request.getfixturevalue("sqlite_template"), home)
     monkeypatch.setenv("PROMPTLOOP_HOME", str(home))
     monkeypatch.setenv("PROMPTLOOP_AUTO_EVALUATE", "false")  # tests start flows themselves
     monkeypatch.setenv("PROMPTLOOP_GATEWAY_PORT", "0")  # serves started by tests never race

@@ -99,3 +99,41 @@ def right_answers(body: dict[str, Any]) -> str:
     system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
     ticket = last_user_text(body).split("Ticket: ", 1)[-1].split("\n", 1)[0]
     return answers.get(ticket, "billing") if CANDIDATE_MARK in system else "billing"
+
+
+class Held:
+    """A fake-server responder that answers the first ``free`` requests with ``answer``
+    and holds every later one until :meth:`release`: a command calling the model is then
+    surely mid-run when the test interrupts it (``holding`` is set once one is held)::
+
+        held = Held(judge_aware(lambda body: "billing"), free=8)
+        with FakeOpenAIServer(responder=held) as server:
+            try:
+                ...  # start the command
+                assert held.holding.wait(60)
+                process.send_signal(signal.SIGINT)
+            finally:
+                held.release()
+    """
+
+    def __init__(self, answer: Any, *, free: int) -> None:
+        import threading
+
+        self._answer = answer
+        self._free = free
+        self._lock = threading.Lock()
+        self._count = 0
+        self.holding = threading.Event()
+        self._released = threading.Event()
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        with self._lock:
+            self._count += 1
+            held = self._count > self._free
+        if held:
+            self.holding.set()
+            self._released.wait(120)
+        return str(self._answer(body))
+
+    def release(self) -> None:
+        self._released.set()

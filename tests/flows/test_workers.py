@@ -4,8 +4,10 @@ deployment (prefect.yaml's `weekly-digest`), and no run runs twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ import pytest
 import test_deployments
 from support import invoke
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 RUNS = 4
 
 
@@ -26,39 +28,53 @@ def workers(prefect_api: str, tmp_path: Path) -> Iterator[list[Path]]:
     """Two process workers on the `promptloop` pool, polling every second; their logs."""
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "PREFECT_WORKER_QUERY_SECONDS": "1"}
     logs = [tmp_path / f"worker-{name}.log" for name in ("a", "b")]
-    started = []
-    for log in logs:
-        with log.open("wb") as out:
-            started.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "worker",
-                        "start",
-                        "--pool",
-                        "promptloop",
-                        "--type",
-                        "process",
-                        "--name",
-                        log.stem,
-                    ],
-                    cwd=test_deployments.ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for log in logs:
+            with log.open("wb") as out:
+                started.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "prefect",
+                            "worker",
+                            "start",
+                            "--pool",
+                            "promptloop",
+                            "--type",
+                            "process",
+                            "--name",
+                            log.stem,
+                        ],
+                        cwd=test_deployments.ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        # its own process group: the worker and the flow runs it started
+                        # stop together, even when the worker does not stop when asked
+                        start_new_session=True,
+                    )
                 )
-            )
-    yield logs
+        yield logs
+    finally:
+        _stop_groups(started)
+
+
+def _stop_groups(started: list[subprocess.Popen[bytes]], wait_s: float = 60) -> None:
+    """SIGTERM each worker's process group, wait (a loaded machine takes a while), then
+    SIGKILL whatever of the group is left."""
     for worker in started:
-        worker.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
     for worker in started:
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=max(0.1, deadline - time.monotonic()))
+    for worker in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)  # the group: the flow runs it started too
+        worker.wait()
 
 
 def _create_runs(count: int) -> list[str]:

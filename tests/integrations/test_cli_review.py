@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -100,22 +99,26 @@ def test_server_commands_without_a_server() -> None:
 def test_ctrl_c_during_an_eval_exits_130_and_keeps_what_was_recorded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with FakeOpenAIServer(latency_s=0.3, responder=lambda body: "billing") as server:
-        point_at(server, monkeypatch)
-        invoke("init", "--sample")
-        exe = Path(sys.executable).parent / "promptloop"
-        process = subprocess.Popen(
-            [exe, "eval", "run", "support-triage", "--concurrency", "2"],
-            env=dict(os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while server.requests_received < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+    from support import Held
+
+    held = Held(lambda body: "billing", free=6)  # then the run waits until we release it
+    with FakeOpenAIServer(responder=held) as server:
+        try:
+            point_at(server, monkeypatch)
+            invoke("init", "--sample")
+            exe = Path(sys.executable).parent / "promptloop"
+            process = subprocess.Popen(
+                [exe, "eval", "run", "support-triage", "--concurrency", "2"],
+                env=dict(os.environ),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert held.holding.wait(60), process.communicate(timeout=60)
+            process.send_signal(signal.SIGINT)  # surely mid-run: a call is held
+            _, err = process.communicate(timeout=60)
+        finally:
+            held.release()
     assert process.returncode == 130, err
     assert "interrupted" in err
     shown = invoke("eval", "show", "1", "--json").json()

@@ -154,13 +154,18 @@ def test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest(
 
 
 def test_an_interrupted_run_says_what_it_spent(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from support import invoke
+    from support import Held, invoke
 
-    with FakeOpenAIServer(latency_s=0.3, responder=judge_aware(lambda body: "billing")) as server:
-        point_at(server, monkeypatch, PROMPTLOOP_PRICES='{"smollm2-135m": [1000, 1000]}')
-        process = _run_until(server, 8)
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-        assert process.wait(timeout=30) == 130
+    held = Held(judge_aware(lambda body: "billing"), free=8)  # then the run waits on us
+    with FakeOpenAIServer(responder=held) as server:
+        try:
+            point_at(server, monkeypatch, PROMPTLOOP_PRICES='{"smollm2-135m": [1000, 1000]}')
+            process = _run_until(server, 0)
+            assert held.holding.wait(60), process.communicate(timeout=60)
+            process.send_signal(signal.SIGINT)  # Ctrl-C, surely mid-run
+            assert process.wait(timeout=30) == 130
+        finally:
+            held.release()
     shown = invoke("eval", "show", "1", "--json").json()
     assert shown["status"] == "failed" and shown["failure"] == "interrupted"
     assert shown["model_calls"] >= 8 and shown["items"] > 0
