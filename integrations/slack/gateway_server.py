@@ -17,14 +17,15 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+from slack_bolt import BoltRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -37,31 +38,41 @@ from integrations.db import get_engine, session_scope
 from integrations.settings import Settings, get_settings
 from integrations.slack.gateway import Gateway, build_app
 from integrations.slack.hooks import OnReviewConcluded
+from integrations.slack.inbound import Refused, payload_problem, read_capped
 from integrations.slack.local import LOCAL_API_PATH, signing_secret, terminal_slack
-from roles.errors import InputError, PromptloopError
+from integrations.slack.signing import verified
+from roles.errors import InputError, OutageError, PromptloopError
 
 Announce = Callable[[str], None]
+MAX_VERSION = 2**63 - 1  # a ledger integer (BIGINT on PostgreSQL, INTEGER on SQLite)
+log = logging.getLogger("promptloop.gateway")
 
 
 def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> Starlette:
     """``/slack/events`` dispatched to Bolt on a worker thread, and ``/healthz``; with no
-    workspace (``local``), a stand-in for Slack's Web API that logs what it is asked."""
-    verifier = SignatureVerifier(signing_secret)
+    workspace (``local``), a stand-in for Slack's Web API that logs what it is asked.
+
+    A Slack request is read up to ``MAX_BODY_BYTES`` (413 past it), its signature checked
+    on the raw bytes (401), and its shape (400, one sentence) before Bolt parses it."""
 
     async def events(request: Request) -> Response:
-        body = await request.body()
         try:
-            bolt_request = to_bolt_request(request, body)
-        except ValueError:  # not UTF-8, or a payload that is not JSON
+            body = await read_capped(request)
             headers = request.headers
-            signed = verifier.is_valid(
+            if not verified(
                 body,
-                headers.get("x-slack-request-timestamp", "0"),
-                headers.get("x-slack-signature", ""),
-            )
-            if not signed:
+                timestamp=headers.get("x-slack-request-timestamp"),
+                given=headers.get("x-slack-signature"),
+                secret=signing_secret,
+            ):
                 return JSONResponse({"error": "invalid request"}, status_code=401)
-            return PlainTextResponse("malformed payload: not JSON", status_code=400)
+            problem = payload_problem(body, headers.get("content-type"))
+            if problem is not None:
+                raise Refused(400, f"malformed Slack payload: {problem}")
+            bolt_request = _bolt_request(request, body)
+        except Refused as refused:
+            log.warning("refused a Slack request (%d): %s", refused.status, refused.message)
+            return PlainTextResponse(refused.message, status_code=refused.status)
         return to_starlette_response(await run_in_threadpool(gateway.bolt.dispatch, bolt_request))
 
     async def healthz(request: Request) -> JSONResponse:
@@ -69,12 +80,16 @@ def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> S
         ok = ledger == "reachable"
         return JSONResponse({"ok": ok, "ledger": ledger}, status_code=200 if ok else 503)
 
-    async def local_slack(request: Request) -> JSONResponse:
+    async def local_slack(request: Request) -> Response:
         from urllib.parse import parse_qsl
 
-        body = (await request.body()).decode("utf-8", "replace")
+        try:
+            raw = await read_capped(request)
+        except Refused as refused:
+            return PlainTextResponse(refused.message, status_code=refused.status)
+        body = raw.decode("utf-8", "replace")
         form = dict(parse_qsl(body)) if "form" in request.headers.get("content-type", "") else {}
-        params = {**form, **(await _json(request))}
+        params = {**form, **_json(request, raw)}
         return JSONResponse(terminal_slack(request.path_params["method"], params))
 
     routes = [
@@ -93,17 +108,30 @@ async def prompt_version(request: Request) -> Response:
     when ``PROMPTLOOP_API_TOKEN`` is set."""
     token = get_settings().api_token
     if token is not None:
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given, f"Bearer {token.get_secret_value()}"):
+        # As bytes: a header of other characters than ASCII is a wrong token, not a 500.
+        given = request.headers.get("authorization", "").encode()
+        expected = f"Bearer {token.get_secret_value()}".encode()
+        if not hmac.compare_digest(given, expected):
             return JSONResponse({"error": "a bearer token is required"}, status_code=401)
     label = request.query_params.get("label", "production")
     raw_version = request.query_params.get("version")
-    if raw_version is not None and not raw_version.isdigit():
-        return JSONResponse({"error": "version must be a number"}, status_code=400)
+    version = None
+    if raw_version:  # `?version=` alone: the label, as before
+        # ASCII digits only: int() would also read '٣' (an Arabic-Indic three) as 3.
+        if not (raw_version.isascii() and raw_version.isdigit()):
+            return JSONResponse(
+                {"error": "version must be a number (ASCII digits)"}, status_code=400
+            )
+        digits = raw_version.lstrip("0") or "0"  # int() refuses over 4,300 digits
+        if len(digits) > len(str(MAX_VERSION)) or int(digits) > MAX_VERSION:
+            return JSONResponse(
+                {"error": f"version {raw_version[:30]} is out of range"}, status_code=400
+            )
+        version = int(digits)
     try:
-        view = await run_in_threadpool(
-            _prompt_json, request.path_params["name"], label, int(raw_version) if raw_version else None
-        )
+        view = await run_in_threadpool(_prompt_json, request.path_params["name"], label, version)
+    except OutageError as exc:  # the ledger did not answer: try again, not "no such prompt"
+        return JSONResponse({"error": exc.message}, status_code=503)
     except PromptloopError as exc:
         return JSONResponse({"error": exc.message}, status_code=404)
     etag = '"' + hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:32] + '"'
@@ -121,12 +149,25 @@ def _prompt_json(name: str, label: str, version: int | None) -> dict[str, Any]:
         return asdict(read_version(session, name=name, label=label, version=version))
 
 
-async def _json(request: Request) -> dict[str, Any]:
+def _bolt_request(request: Request, body: bytes) -> BoltRequest:
+    """Bolt's request for a signed body of the right shape; ``Refused(400)`` when Bolt
+    still cannot read it (its context is built from the payload's fields at once)."""
+    try:
+        return to_bolt_request(request, body)
+    except Exception as exc:  # Bolt reading a payload no Slack sends, e.g. "user": 3
+        raise Refused(
+            400,
+            f"malformed Slack payload: its fields are not of the types Slack sends "
+            f"({type(exc).__name__})",
+        ) from None
+
+
+def _json(request: Request, raw: bytes) -> dict[str, Any]:
     if "json" not in request.headers.get("content-type", ""):
         return {}
     try:
-        data = await request.json()
-    except ValueError:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
