@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Set up promptloop and run it, with nothing but Python installed.
 
-    python3 dev.py demo    # create .venv, install promptloop (with the local model), run the loop
-    python3 dev.py test    # the same install plus dev tools, then ruff, mypy and the whole test suite
+    python3 dev.py demo         # create .venv, install promptloop (with the local model), run the loop
+    python3 dev.py test         # the same install plus dev tools, then ruff, mypy, lint-imports
+                                # and the whole test suite (what CI runs)
+    python3 dev.py test --fast  # the same checks, then the tests not marked slow (no serve,
+                                # Prefect flow or local model): the inner loop
+    python3 dev.py test tests/integrations/test_cli.py -q   # pytest's own arguments
 
 The virtual environment lives in ``.venv`` beside this file. Installs are skipped when
 ``pyproject.toml`` and the model server's build have not changed since the last one.
@@ -20,10 +24,12 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -81,23 +87,105 @@ def portable_wheel() -> Path:
     )
     started = time.monotonic()
     env = dict(os.environ, CMAKE_ARGS=PORTABLE_CMAKE_ARGS, FORCE_CMAKE="1")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    log = folder.parent / f"build-llama-cpp-python-{LLAMA_VERSION}.log"
+    print(f"  (the compiler's output goes to {log})", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and could hand back a native build.
-        run(
-            PY, "-m", "pip", "wheel", "--quiet", "--no-cache-dir", "--no-deps",
+        # -v: the build's own output (cmake's progress), read for the heartbeat below.
+        cmd = [
+            str(PY), "-m", "pip", "wheel", "-v", "--no-cache-dir", "--no-deps",
             "--no-binary", "llama-cpp-python", "--wheel-dir", scratch,
             f"llama-cpp-python=={LLAMA_VERSION}",
-            env=env,
-        )  # fmt: skip
+        ]  # fmt: skip
+        code = run_with_heartbeat(cmd, log, env=env, what="compiling llama-cpp-python")
+        if code != 0:
+            print(tail(log), file=sys.stderr)
+            sys.exit(f"dev.py: compiling llama-cpp-python failed (exit {code}); its log: {log}")
         built = sorted(Path(scratch).glob("llama_cpp_python-*.whl"))
         if not built:
-            sys.exit("dev.py: pip built no llama-cpp-python wheel")
+            sys.exit(f"dev.py: pip built no llama-cpp-python wheel; its log: {log}")
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / (built[0].name + ".partial")
         shutil.copy2(built[0], partial)
         partial.rename(folder / built[0].name)  # atomic: a killed copy leaves no wheel behind
-    print(f"Compiled in {time.monotonic() - started:.0f} s.", flush=True)
+    print(f"Compiled in {elapsed(time.monotonic() - started)}.", flush=True)
     return folder / built[0].name
+
+
+HEARTBEAT_S = 30.0
+# cmake's "[ 45%] Building C object .../CMakeFiles/ggml-cpu.dir/..." or ninja's "[12/80] ...".
+_CMAKE_STEP = re.compile(r"\[\s*(\d+)(?:%|/(\d+))\]\s+(Building|Linking)\b(.*)")
+_TARGET = re.compile(r"CMakeFiles/([\w.+-]+?)\.dir|library (\S+)|executable (\S+)")
+# What a line of pip's or the build's output says the build is doing, newest line first.
+_PHASES = (
+    ("Installing build dependencies", "installing its build tools"),
+    ("Getting requirements to build", "preparing the build"),
+    ("Preparing metadata", "preparing the build"),
+    ("-- Configuring", "cmake configuring"),
+    ("-- The C compiler", "cmake configuring"),
+    ("Building wheel", "building the wheel"),
+    ("*** Installing project into wheel", "packing the wheel"),
+    ("Created wheel", "done"),
+)
+
+
+def elapsed(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def build_phase(lines: list[str]) -> str:
+    """What the build is doing, from its latest output: e.g. 'cmake building ggml-cpu, 45%'."""
+    for line in reversed(lines):
+        step = _CMAKE_STEP.search(line)
+        if step:
+            done, total, verb, rest = step.groups()
+            percent = int(done) if total is None else round(100 * int(done) / max(int(total), 1))
+            named = _TARGET.search(rest)
+            target = next((g for g in named.groups() if g), "") if named else ""
+            doing = "linking" if verb == "Linking" else "building"
+            return f"cmake {doing} {Path(target).name or 'llama.cpp'}, {percent}%"
+        for marker, phase in _PHASES:
+            if marker in line:
+                return phase
+    return "starting"
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return "\n".join(text[-lines:])
+
+
+def run_with_heartbeat(
+    cmd: list[str], log: Path, *, env: dict[str, str], what: str, every: float = HEARTBEAT_S
+) -> int:
+    """Run ``cmd`` with its output in ``log``; every ``every`` seconds print a line saying
+    how long it has run and what it is doing, so a long compile is never silent."""
+    print("+", " ".join(cmd), flush=True)
+    started = time.monotonic()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(every):
+                recent = log.read_text(errors="replace").splitlines()[-200:]
+                print(
+                    f"  still {what} ({elapsed(time.monotonic() - started)}; "
+                    f"{build_phase(recent)})",
+                    flush=True,
+                )
+
+        heart = threading.Thread(target=beat, daemon=True)
+        heart.start()
+        try:
+            return process.wait()
+        finally:
+            done.set()
+            heart.join()
 
 
 def local_model_works() -> tuple[bool, str]:
@@ -144,14 +232,35 @@ def demo() -> None:
     run(BIN / "promptloop", "demo", *sys.argv[2:])
 
 
+def pytest_args(given: list[str]) -> list[str]:
+    """pytest's arguments for ``dev.py test [--fast] [ARGS...]``.
+
+    >>> pytest_args([])
+    ['-n', '2', '--dist', 'worksteal']
+    >>> pytest_args(["--fast"])
+    ['-m', 'not slow', '-n', '2', '--dist', 'worksteal']
+    >>> pytest_args(["tests/test_layering.py", "-q"])
+    ['tests/test_layering.py', '-q']
+    >>> pytest_args(["--fast", "-x"])
+    ['-m', 'not slow', '-n', '2', '--dist', 'worksteal', '-x']
+    """
+    fast = "--fast" in given
+    rest = [a for a in given if a != "--fast"]
+    # Two workers: the machines here have two cores; each worker starts its own Prefect
+    # test server. worksteal: a worker left with slow tests hands the rest to the other.
+    spread = ["-n", "2", "--dist", "worksteal"]
+    if fast:
+        return ["-m", "not slow", *spread, *rest]
+    return rest or spread
+
+
 def test() -> None:
     ensure_venv("local,dev")
     env = dict(os.environ)
     run(BIN / "ruff", "check", ".", env=env)
     run(BIN / "mypy", env=env)
-    # Two workers: the machines here have two cores; each worker starts its own Prefect test server.
-    args = sys.argv[2:] or ["-n", "2"]
-    run(PY, "-m", "pytest", *args, env=env)
+    run(BIN / "lint-imports", env=env)
+    run(PY, "-m", "pytest", *pytest_args(sys.argv[2:]), env=env)
 
 
 def main() -> None:
