@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fakes.slack_server import FakeSlackServer
+from process_support import descendants, left_behind, processes
 from support import invoke
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -38,59 +39,22 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every live (not zombie) process: pid -> (parent pid, state)."""
-    found: dict[int, tuple[int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if state not in ("Z", "X"):
-            found[int(entry.name)] = (int(ppid), state)
-    return found
+_SLOW_MARKS = ("prefect", "local_model")
+_SLOW_FIXTURES = ("prefect_api", "local_model")
+_FLOWS = Path(__file__).resolve().parent / "flows"
 
 
-def _descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _homed_under(base: str, pid: int) -> bool:
-    """Whether the process's environment has a PROMPTLOOP_HOME of this test run's."""
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    prefix = b"PROMPTLOOP_HOME=" + base.encode()
-    return any(item.startswith(prefix) for item in environ)
-
-
-def _left_behind(base: str, before: set[int]) -> dict[int, str]:
-    """Processes this test process started (its descendants, or, reparented to init, any
-    with a home of this run) still alive, with their command lines."""
-    table = _processes()
-    ours = _descendants(os.getpid(), table) | {p for p in table if _homed_under(base, p)}
-    left = {}
-    for pid in sorted(ours - before - {os.getpid()}):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        left[pid] = command.decode(errors="replace").strip()[:200]
-    return left
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``slow`` (left out of ``dev.py test --fast``): the tests that start a Prefect server,
+    flow or worker, serve, or the local model; every test under tests/flows/ does."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if (
+            any(item.get_closest_marker(m) for m in _SLOW_MARKS)
+            or any(f in fixtures for f in _SLOW_FIXTURES)
+            or _FLOWS in Path(str(item.path)).parents
+        ):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -105,10 +69,10 @@ def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield
         return
     base = str(tmp_path_factory.getbasetemp())
-    before = set(_descendants(os.getpid(), _processes()))
+    before = descendants(os.getpid(), processes())
     yield
     deadline = time.monotonic() + 15  # a serve or worker may still be on its way out
-    while (left := _left_behind(base, before)) and time.monotonic() < deadline:
+    while (left := left_behind(base, before)) and time.monotonic() < deadline:
         time.sleep(0.5)
     if not left:
         return

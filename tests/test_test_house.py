@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import _left_behind
+from process_support import left_behind
 
 
 def test_each_home_starts_with_a_ledger_at_head_owner_only(home: Path) -> None:
@@ -46,11 +46,11 @@ def test_a_process_left_running_is_found_also_once_reparented(
     )  # fmt: skip
     orphan_pid = int(orphan.stdout)
     try:
-        left = _left_behind(base, set())
+        left = left_behind(base, set())
         assert child.pid in left and "sleep 60" in left[child.pid]
         assert orphan_pid in left
     finally:
         child.kill()
         child.wait()
         os.kill(orphan_pid, signal.SIGKILL)
-    assert child.pid not in _left_behind(base, set())
+    assert child.pid not in left_behind(base, set())
