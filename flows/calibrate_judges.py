@@ -50,7 +50,20 @@ def calibrate(judge: str | None, trigger: str) -> list[dict[str, Any]]:
         return [record_row(o.record) | {"changed": o.changed} for o in outcomes]
 
 
-@flow(name=FLOW_NAME, log_prints=True)
+def _run_name() -> str:
+    """``calibrate-judges-review-3``, ``calibrate-judges-daily-2026-12-07``,
+    ``calibrate-judges-manual-<judge>``: what started it, readable on the board."""
+    from roles.clock import utcnow
+
+    params = flow_run.parameters
+    trigger = str(params.get("trigger") or "manual").replace(":", "-")
+    if trigger in ("daily", "manual"):
+        trigger = f"{trigger}-{params['judge']}" if params.get("judge") else trigger
+        trigger = f"{trigger}-{utcnow():%Y-%m-%d}" if trigger == "daily" else trigger
+    return f"{FLOW_NAME}-{trigger}"
+
+
+@flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=True)
 def calibrate_judges(judge: str | None = None, trigger: str = "manual") -> list[dict[str, Any]]:
     """Calibrate every judge (or ``judge``: an id, id prefix or metric label).
 

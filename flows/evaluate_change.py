@@ -6,7 +6,8 @@
 An outage (the endpoint failed more items than ``PROMPTLOOP_MAX_OUTAGE_SHARE`` allows) or
 a crash is no verdict: the change stays ``evaluating`` with the error recorded, and the
 flow run ends Failed with a message that says which. The final state names the outcome
-for the Prefect UI ("In review", "Gate failed: 2 reasons", "Outage: 30/30 items …").
+for the Prefect UI ("Gate passed", "Gate failed: 2 reasons", "Outage: 30/30 items …"); a
+ledger that stops answering ends it Failed, named "Ledger unreachable".
 
 Items run under the model client's semaphore inside a few batch tasks, not one task per
 item; the ledger records every item, Prefect sees batches. The scorecard is published
@@ -360,12 +361,14 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
         },
     )
     failures = [r for r in outcome["reasons"] if r.startswith("FAIL")]
+    # Named for what the gate said, which stays true: the change moves on (deployed, rolled
+    # back) and the pipeline run tells that; this run's badge said "In review" forever.
     if state == "in_review" and outcome["outcome"] == "inconclusive":
         flags = len(outcome["inconclusive"])
-        message = f"gate inconclusive ({flags} flag{'s' if flags != 1 else ''}): in review"
-        return Completed(name="In review (flagged)", message=message, data=state)
+        message = f"gate inconclusive ({flags} flag{'s' if flags != 1 else ''}): sent to review"
+        return Completed(name="Gate inconclusive", message=message, data=state)
     if state == "in_review":
-        return Completed(name="In review", message="gate passed: in review", data=state)
+        return Completed(name="Gate passed", message="gate passed: sent to review", data=state)
     if state == "eval_failed":
         message = f"gate failed: {len(failures)} reason{'s' if len(failures) != 1 else ''}"
         return Completed(name="Gate failed", message=message, data=state)
@@ -419,8 +422,39 @@ async def evaluate_change(
         logger.error("%s", exc.message)
         return Failed(message=exc.message)
     except Exception as exc:
+        if _ledger_down(exc):
+            return _ledger_unreachable(change_id, exc)
         log = _crash_log(change_id)
         message = f"internal error: {type(exc).__name__}: {exc}"
-        record_error(change_id, "bug", message, log)
+        try:
+            record_error(change_id, "bug", message, log)
+        except Exception as unrecorded:
+            if not _ledger_down(unrecorded):
+                raise
+            return _ledger_unreachable(change_id, unrecorded)
         logger.error("%s (traceback in %s)", message, log)
         return Failed(message=message)
+
+
+def _ledger_down(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the ledger database not answering."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | InterfaceError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _ledger_unreachable(change_id: int, exc: BaseException) -> State:
+    """No verdict and no way to say so on the change: the run's state says it, and serve's
+    reconciler writes it on the change once the ledger answers again."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = (
+        f"the ledger did not answer ({first[:300]}); change {change_id} stays evaluating: "
+        f"`promptloop change evaluate {change_id}` once it answers"
+    )
+    get_run_logger().error("%s", message)
+    return Failed(name="Ledger unreachable", message=message)

@@ -2,7 +2,9 @@
 
     run = start_pipeline(7, prompt="support-triage", attempt="h3")  # returns at once
     wake(7, reason="review 3 concluded")  # the gateway, the CLI, the deadline check
-    await reconcile(client)  # serve, every few seconds: wake what is due, say what waits
+    await reconcile(client)  # serve, every few seconds: wake what is due, say what waits,
+                             # re-run what died (integrations.pipeline_recovery)
+    retell(7)  # after a rollback or a withdrawal: the run's name, state and artifact follow
 
 Each ledger serves its own deployment (``change-pipeline/ledger-<tag>``), so two ledgers
 sharing one Prefect server never run each other's changes. The ledger is the truth: a
@@ -12,6 +14,8 @@ woken run reads what happened from it, and a run woken for nothing suspends agai
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 from uuid import UUID
 
@@ -58,18 +62,23 @@ def run_tags(change_id: int, prompt: str | None) -> list[str]:
     return [f"prompt:{prompt}", *tags] if prompt else tags
 
 
-def start_pipeline(change_id: int, *, prompt: str, attempt: str) -> Any:
+def start_pipeline(change_id: int, *, prompt: str, attempt: str, recovery: int = 0) -> Any:
     """Create the change's pipeline run (``run_deployment(..., timeout=0)``) and record it
     on the change. ``attempt`` makes the idempotency key: the same attempt twice (a double
-    click, a retried command) is one run."""
+    click, a retried command) is one run. ``recovery``: the how-manieth re-run of a run
+    whose process died this is (a tag, so that a run that always dies is not re-run forever)."""
     from prefect.deployments import run_deployment
 
+    from integrations.pipeline_recovery import RECOVERY_TAG
+    from integrations.pipeline_story import base_name
+
+    tags = run_tags(change_id, prompt) + ([f"{RECOVERY_TAG}{recovery}"] if recovery else [])
     run: Any = run_deployment(
         full_deployment_name(),
         parameters={"change_id": change_id, "prompt": prompt},
-        flow_run_name=f"{prompt}-change-{change_id}",
+        flow_run_name=base_name(prompt, change_id),
         timeout=0,
-        tags=run_tags(change_id, prompt),
+        tags=tags,
         idempotency_key=f"{ledger_tag()}-change-{change_id}-{attempt}",
         as_subflow=False,
     )
@@ -78,6 +87,7 @@ def start_pipeline(change_id: int, *, prompt: str, attempt: str) -> Any:
 
 
 def record_run(change_id: int, flow_run_id: str) -> None:
+    """The one writer of ``ChangeRequest.flow_run_id``: the change's pipeline run."""
     from roles.transitions import get_change
 
     with session_scope() as session:
@@ -108,9 +118,13 @@ def current_run(change_id: int) -> Any | None:
 def live_run(change_id: int) -> str | None:
     """A description of the change's pipeline run if it is still working (not final and
     not waiting for people), else ``None``."""
+    from integrations.pipeline_recovery import PROCESS_LABEL, process_gone
+
     run = current_run(change_id)
     if run is None or run.state is None or run.state.is_final() or run.state.is_paused():
         return None
+    if run.state.is_running() and process_gone((run.labels or {}).get(PROCESS_LABEL)):
+        return None  # says Running, but its process died: serve's reconciler re-runs it
     return f"flow run {run.name} ({run.id}) is {run.state.name}"
 
 
@@ -151,28 +165,37 @@ def waits_for(pause_key: str | None) -> str | None:
 
 
 async def reconcile(client: Any) -> dict[str, int]:
-    """Wake every suspended run of this ledger whose wait is over, and set each waiting
-    run's state message to what it waits for now ("awaiting expert review: 4/10 …")."""
+    """Wake every suspended run of this ledger whose wait is over; set each waiting run's
+    state message to what the gate said and what it waits for now ("gate passed; awaiting
+    expert review: 4/10 …"), its pinned artifact with it; and recover the runs whose
+    process died (``integrations.pipeline_recovery.recover``)."""
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterName,
+        FlowFilter,
+        FlowFilterName,
         FlowRunFilter,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
 
+    from integrations.pipeline_recovery import recover
+    from integrations.pipeline_story import story_of
     from roles.pipeline import next_step
 
+    deployments = DeploymentFilter(
+        name=DeploymentFilterName(
+            any_=list({deployment_name(), full_deployment_name().split("/", 1)[1]})
+        )
+    )
+    flows = FlowFilter(name=FlowFilterName(any_=[FLOW_NAME]))
     runs = await client.read_flow_runs(
         flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
         ),
-        deployment_filter=DeploymentFilter(
-            name=DeploymentFilterName(
-                any_=list({deployment_name(), full_deployment_name().split("/", 1)[1]})
-            )
-        ),
+        flow_filter=flows,
+        deployment_filter=deployments,
         limit=200,
     )
     counts = {"woken": 0, "described": 0}
@@ -184,16 +207,128 @@ async def reconcile(client: Any) -> dict[str, int]:
         try:
             with session_scope() as session:
                 step = next_step(session, change_id=change_id)
+                story = story_of(session, change_id=change_id) if step.message else None
         except Exception as exc:  # a change deleted, a ledger down: the next round retries
             log.warning("change %s: %s", change_id, exc)
             continue
         if step.waits_for != waiting:
             await _resume(client, run.id, f"the change is {step.state}")
             counts["woken"] += 1
-        elif step.message and run.state.message != step.message:
-            await _describe(client, run, step.message)
+        elif story is not None and run.state.message != story.headline:
+            await _describe(client, run, story.headline)
+            await _apublish(client, story, run.id)
             counts["described"] += 1
+    counts.update(await recover(client, flows=flows, deployments=deployments))
     return counts
+
+
+def artifact_key(change_id: int) -> str:
+    """The change's pinned artifact (``<ledger>-change-<id>-pipeline``): one key per change,
+    a new version each time it is told again; the latest is what the UI shows."""
+    return f"{ledger_tag()}-change-{change_id}-pipeline"
+
+
+def _artifact(story: Any, flow_run_id: object) -> Any:
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    return ArtifactCreate(
+        key=artifact_key(story.change_id),
+        type="markdown",
+        data=story.markdown,
+        description=f"change {story.change_id}: {story.headline}"[:500],
+        flow_run_id=UUID(str(flow_run_id)),
+    )
+
+
+async def _apublish(client: Any, story: Any, flow_run_id: object) -> None:
+    try:
+        await client.create_artifact(_artifact(story, flow_run_id))
+    except Exception as exc:
+        log.info("change %s: artifact not updated: %s", story.change_id, exc)
+
+
+def _api_url() -> str | None:
+    """The Prefect server this process would use, without starting one: PREFECT_API_URL
+    (the environment or Prefect's profile), else this home's recorded server."""
+    from integrations.prefect_server import recorded_url
+
+    explicit = os.environ.get("PREFECT_API_URL")
+    if explicit:
+        return explicit
+    if "prefect" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return str(PREFECT_API_URL.value())
+    return recorded_url()
+
+
+def retell(change_id: int, *, flow_run_id: str | None = None) -> bool:
+    """Make the change's pipeline run tell the change's outcome as the ledger has it now:
+    its name ("support-triage-change-7: rolled back"), its pinned artifact and, once the
+    run has ended, its final state's name and message ("Rolled back"). True if told.
+
+    Cheap and safe after any action (a rollback, a withdrawal): no run recorded, or a
+    Prefect server that does not answer within a second, is a logged warning, never an
+    error; the ledger is the truth either way.
+    """
+    try:
+        return _retell(change_id, flow_run_id)
+    except Exception as exc:
+        log.warning("could not retell change %s's pipeline run: %s", change_id, exc)
+        return False
+
+
+def _retell(change_id: int, flow_run_id: str | None) -> bool:
+    from integrations.pipeline_story import story_of
+    from integrations.prefect_server import healthy
+
+    with session_scope() as session:
+        story = story_of(session, change_id=change_id)
+    run_id = flow_run_id or story.flow_run_id
+    if not run_id:
+        return False
+    url = _api_url()
+    if not url or not healthy(url, timeout=1.0):
+        log.warning(
+            "change %s: the Prefect server (%s) does not answer; its pipeline run still "
+            "tells its earlier outcome", change_id, url or "none recorded",
+        )  # fmt: skip
+        return False
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with (
+        temporary_settings({PREFECT_API_URL: url, PREFECT_CLIENT_MAX_RETRIES: 0}),
+        get_client(sync_client=True) as client,
+    ):
+        run = client.read_flow_run(UUID(run_id))
+        if run.name != story.run_name:
+            client.update_flow_run(run.id, name=story.run_name)
+        client.create_artifact(_artifact(story, run.id))
+        _restate(client, run, story)
+    return True
+
+
+def _restate(client: Any, run: Any, story: Any) -> None:
+    """A run that ended with an outcome the change has since left (Deployed, then rolled
+    back) gets a final state named for the new one; a run still going ends itself."""
+    from prefect.client.schemas.objects import State, StateType
+
+    from roles.pipeline import OUTCOMES
+
+    told = {*OUTCOMES.values(), "Rolled back"}
+    if run.state is None or not run.state.is_final() or story.outcome is None:
+        return
+    if run.state.name not in told or run.state.name == story.outcome:
+        return
+    failed = story.state == "eval_failed"
+    state = State(
+        type=StateType.FAILED if failed else StateType.COMPLETED,
+        name=story.outcome,
+        message=story.headline,
+    )
+    client.set_flow_run_state(run.id, state=state, force=True)
 
 
 async def _resume(client: Any, flow_run_id: UUID, reason: str) -> None:

@@ -110,7 +110,8 @@ def _follow(change_id: int, flow_run_id: str, *, past: str | None) -> str:
                 break
             warned = still_scheduled(state, started=started, warned=warned)
             time.sleep(1.0)
-    if state.is_failed() or state.is_crashed() or state.is_cancelled():
+    verdict = _state(change_id) == "eval_failed"  # a run named Eval failed is a verdict
+    if (state.is_failed() and not verdict) or state.is_crashed() or state.is_cancelled():
         raise evaluation_failure(change_id, str(state.message or state.name))
     if state.is_paused() and state.message:
         say(f"  {state.message}")

@@ -51,9 +51,8 @@ def open_evaluation(
     change.evaluation_error = change.evaluation_error_kind = change.evaluation_log = None
     change.evaluation_error_at = None
     if flow_run_id:
-        # The change's run is its pipeline's (recorded when it started); an evaluation
-        # run on its own (a test, a script) is the change's run only if it has no other.
-        change.flow_run_id = change.flow_run_id or flow_run_id
+        # Only the evaluation's own run: the change's pipeline run has one writer
+        # (integrations.pipeline_runs.record_run).
         change.evaluate_flow_run_id = flow_run_id
     session.add(change)
     candidate = session.get(PromptVersion, change.candidate_version_id)

@@ -93,15 +93,18 @@ def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None
         baseline = invoke("eval", "show", str(runs["baseline_run"]), "--json").json()
         assert candidate["scores"]["correct"]["mean"] == 1.0
         assert round(baseline["scores"]["correct"]["mean"], 3) == round(10 / 30, 3)
-        keys = _artifact_keys(shown["flow_run_id"])
+        # run on its own, the evaluation is not the change's pipeline run: one writer of that
+        assert shown["flow_run_id"] is None and shown["evaluate_flow_run_id"]
+        keys = _artifact_keys(shown["evaluate_flow_run_id"])
         tag = ledger_tag()
         assert {
             f"{tag}-change-{change_id}-scorecard",
             f"{tag}-change-{change_id}-comparison",
         } <= keys
-        run = _flow_run(shown["flow_run_id"])
+        run = _flow_run(shown["evaluate_flow_run_id"])
         assert run.name == f"support-triage-change-{change_id}-eval-{tag}"
-        assert (run.state.name, run.state.message) == ("In review", "gate passed: in review")
+        # named for the gate's verdict, which stays true after the change moves on
+        assert (run.state.name, run.state.message) == ("Gate passed", "gate passed: sent to review")
 
         # The same change evaluated again (a restarted flow) does nothing twice.
         assert _evaluate(change_id) == "in_review"
@@ -220,7 +223,7 @@ def test_submit_starts_the_evaluation_in_the_background(
         run = _wait_for_state(change["flow_run_id"], "Suspended")
         assert run.name == f"support-triage-change-{change['id']}"
         assert {f"change:{change['id']}", "prompt:support-triage"} <= set(run.tags)
-        assert run.state.message.startswith("awaiting expert review: 0/10 items")
+        assert run.state.message.startswith("gate passed; awaiting expert review: 0/10 items")
 
 
 def _wait_for_state(flow_run_id: str, name: str, timeout: float = 60) -> Any:
@@ -258,6 +261,32 @@ def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatc
         )
         as_json = invoke("change", "show", "1", "--json").json()
         assert as_json["state"] == "eval_failed"
+        # the board: a failed gate is red, and the run and its artifact say which and why
+        run = _flow_run(as_json["flow_run_id"])
+        assert (run.state.type.value, run.state.name) == ("FAILED", "Eval failed")
+        assert "gate failed: FAIL: target correct" in run.state.message
+        assert run.name == "support-triage-change-1: eval failed"
+        pinned = pinned_artifact(1)
+        assert pinned.flow_run_id == run.id
+        assert "**The gate:** gate failed: FAIL: target correct" in pinned.data
+        assert "| evaluating | eval_failed | promptloop (system) |" in pinned.data
+        sub = _flow_run(as_json["evaluate_flow_run_id"])
+        assert sub.state.name == "Gate failed" and sub.parent_task_run_id is not None
+
+
+def pinned_artifact(change_id: int) -> Any:
+    """The latest version of the change's pinned artifact."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from integrations.pipeline_runs import artifact_key
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(change_id)]))
+        )
+    assert found, f"no artifact {artifact_key(change_id)}"
+    return max(found, key=lambda a: a.created)
 
 
 def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) -> None:
