@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +29,12 @@ class RunningGateway:
         self.url = url
         self.concluded: list[int] = []
         self.http = httpx.Client(base_url=url, timeout=10)
+        self._stop: Callable[[], None] = lambda: None
+
+    def stop(self) -> None:
+        """Stop the gateway as serve does, once the work of every request it acknowledged is
+        done: what a test then finds is all those requests did (no sleep-and-hope)."""
+        self._stop()
 
     def post(
         self, payload: dict[str, Any], *, timestamp: int | None = None, secret: str = SECRET
@@ -84,14 +90,16 @@ def running_gateway(**kwargs: Any) -> Iterator[RunningGateway]:
     main = serve_gateway(
         "127.0.0.1", 0, on_review_concluded=concluded.append, announce=announce, **kwargs
     )
-    with in_own_loop(main) as future:
+    with contextlib.ExitStack() as running:
+        future = running.enter_context(in_own_loop(main))
         while not listening.wait(0.05):
             if future.done():
                 future.result()  # raises what stopped it
         gateway = RunningGateway(urls[0])
         gateway.concluded = concluded
-        with gateway.http:
-            yield gateway
+        running.enter_context(gateway.http)
+        gateway._stop = running.close  # at most once: a closed stack is empty
+        yield gateway
 
 
 def review_in_slack(
