@@ -2,16 +2,27 @@
 
 The schema is created or upgraded on first use (Alembic, under a lock on PostgreSQL);
 a process that finds the schema current pays one small query, not an Alembic import.
+
+Every write is one transaction, on SQLite as on PostgreSQL. pysqlite's own transaction
+handling is off (it began one only before INSERT/UPDATE/DELETE, so a first SAVEPOINT was the
+outermost transaction and its RELEASE committed); this module emits ``BEGIN IMMEDIATE``
+itself before a session's first write (SQLAlchemy's pysqlite recipe, with the BEGIN moved
+from the "begin" event to the first write). Taking the write lock at the start of the write
+transaction, waiting up to the busy timeout for it, means a transaction that read and then
+writes never meets SQLITE_BUSY at once (a deferred one does, in WAL mode, without waiting);
+reads before the first write run as PostgreSQL's READ COMMITTED runs them, each seeing what
+is committed, and a session that only reads never takes the lock nor blocks a writer.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlmodel import Session
@@ -21,13 +32,34 @@ from integrations.settings import get_settings
 from roles.errors import InputError, OutageError
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+# How long a writer waits for another's transaction to end before it gives up.
+BUSY_TIMEOUT_S = 20
+# Statements that leave the database as it was (anything else begins the write transaction).
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "VALUES")
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # No BEGIN from pysqlite: the statements below run outside any transaction (journal_mode
+    # cannot change inside one), and _begin_before_first_write emits the only BEGIN.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_before_first_write(
+    conn: Connection, cursor: Any, statement: str, *_args: Any
+) -> None:
+    """BEGIN IMMEDIATE before the first statement of a SQLAlchemy transaction that writes
+    (a SAVEPOINT included); the commit or rollback SQLAlchemy sends then ends it."""
+    if cursor.connection.in_transaction or not conn.in_transaction():
+        return
+    if statement.lstrip()[:7].upper().startswith(_READS):
+        return
+    cursor.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -38,9 +70,12 @@ def make_engine(url: str) -> Engine:
         raise InputError(f"PROMPTLOOP_DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+            _create_private(Path(parsed.database).expanduser())
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "before_cursor_execute", _begin_before_first_write)
         return engine
     try:
         if parsed.get_backend_name() == "postgresql":
@@ -48,6 +83,20 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # an unknown dialect or a missing driver
         raise InputError(f"PROMPTLOOP_DATABASE_URL cannot be used: {exc}") from None
+
+
+def _create_private(path: Path) -> None:
+    """A new SQLite file is created owner-only (0600) whatever the umask; SQLite gives its
+    -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 _ENGINES: dict[str, Engine] = {}

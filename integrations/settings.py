@@ -11,6 +11,7 @@ Variables use the ``PROMPTLOOP_`` prefix, except those the outside world already
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -253,6 +254,19 @@ def env_name(field: str) -> str:
     return _ENV_NAMES.get(field, f"PROMPTLOOP_{field.upper()}")
 
 
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing; the folder itself owner-only (0700)
+    whatever the umask. An existing folder is left as its owner made it."""
+    if path.is_dir():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # made meanwhile by another process: as it made it
+    os.chmod(path, 0o700)  # the umask may have taken bits off; none is added to the group
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings, read once. Tests call ``get_settings.cache_clear()`` after changing env."""
@@ -278,7 +292,7 @@ def get_settings() -> Settings:
         name = env_name(match.group(1)) if match else "a PROMPTLOOP_ setting"
         raise InputError(f"invalid setting {name}: not valid JSON for this setting") from None
     try:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.home)
     except OSError as exc:
         raise InputError(
             f"PROMPTLOOP_HOME={settings.home} is not a usable directory: {exc.strerror or exc}"

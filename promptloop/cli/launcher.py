@@ -4,8 +4,11 @@ Importing SQLModel, SQLAlchemy, Typer and Rich costs a ledger command about 0.4 
 2-core machine, before it reads a row. So the first command starts, in the background, a
 *warm* process (``promptloop.cli.warm``) that has imported them once; every later command
 connects to it over a Unix socket, hands over its arguments, environment, working
-directory and its own stdin/stdout/stderr, and the warm process forks a child that runs
-the command exactly as this process would have, printing to this process's terminal.
+directory, umask, resource limits (every ``RLIMIT_*``) and its own stdin/stdout/stderr,
+and the warm process forks a child that takes all of them on, then runs the command
+exactly as this process would have, printing to this process's terminal. A child that
+cannot take them on (a hard limit above the warm process's own) runs nothing: the
+command runs here.
 This module imports only the standard library, so the hand-over costs milliseconds.
 
 Any doubt means running here, as if there were no warm process: it is off
@@ -32,7 +35,8 @@ from pathlib import Path
 OWN_PROCESS = frozenset({"serve", "server", "gateway", "demo"})
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 HEADER = struct.Struct("!I")  # the length of the JSON request that follows
-REPLY = struct.Struct("!ci")  # b"P" + child pid, b"X" + exit code, b"S" + 0 (stale)
+REPLY = struct.Struct("!ci")  # b"P" + child pid, b"X" + exit code, b"S" + 0 (stale),
+# b"H" + 0: the child could not become this process (its limits): run the command here
 
 
 def enabled(environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
@@ -54,9 +58,10 @@ def main() -> None:
     argv = sys.argv[1:]
     if enabled() and _noun(argv) not in OWN_PROCESS:
         code = _run_warm(argv)
-        if code is not None:
+        if isinstance(code, int):
             os._exit(code)
-        _start_warm()
+        if code is None:
+            _start_warm()  # none runs, or it was stale and exits: a fresh one for next time
     from promptloop.cli.app import main as run_here
 
     run_here()
@@ -71,8 +76,34 @@ def _noun(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def _run_warm(argv: list[str]) -> int | None:
-    """The command's exit code from the warm process, or None to run it here instead."""
+def umask() -> int:
+    """This process's umask, read without changing it (Linux ≥ 4.7), else set back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
+
+
+def limits() -> dict[str, list[int]]:
+    """Every resource limit of this process: ``{"RLIMIT_NOFILE": [soft, hard], …}``."""
+    import resource
+
+    found = {}
+    for name in dir(resource):
+        if name.startswith("RLIMIT_"):
+            with contextlib.suppress(OSError, ValueError):
+                found[name] = list(resource.getrlimit(getattr(resource, name)))
+    return found
+
+
+def _run_warm(argv: list[str]) -> int | str | None:
+    """The command's exit code from the warm process; None to run it here (and start a
+    warm process), ``"here"`` to run it here only (the warm one cannot run it)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(address())
@@ -87,6 +118,8 @@ def _run_warm(argv: list[str]) -> int | None:
             "argv0": sys.argv[0],
             "env": dict(os.environ),
             "cwd": os.getcwd(),
+            "umask": umask(),
+            "limits": limits(),
             "encoding": [getattr(s, "encoding", None) or "utf-8" for s in _streams()],
         }
     ).encode()
@@ -97,6 +130,8 @@ def _run_warm(argv: list[str]) -> int | None:
             kind, value = _reply(conn)
         except OSError:
             return None  # it went away between connect and hand-over: nothing ran
+        if kind == b"H":
+            return "here"  # the warm process lives on, for commands it can run
         if kind != b"P":
             return None  # stale: it exits, and the next command starts a fresh one
         child = value

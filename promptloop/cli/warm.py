@@ -3,7 +3,9 @@
 It imports what ledger commands need (SQLModel, SQLAlchemy, Typer, Rich, the tables and
 the command modules), then waits on an abstract Unix socket. Each connection is one
 command: it forks a child that takes over the caller's stdin/stdout/stderr, environment,
-working directory and arguments and runs the command as the console script would. Before
+working directory, umask, resource limits and arguments and runs the command as the
+console script would (a child that cannot take a limit on, a hard limit above the warm
+process's own, runs nothing and sends the command back to its caller). Before
 forking it checks that no file it imported has changed since it started; if one has, it
 tells the caller to run the command itself, and exits (the caller starts a fresh one).
 
@@ -123,6 +125,8 @@ class Request(NamedTuple):
     env: dict[str, str]
     cwd: str
     encoding: list[str]
+    umask: int
+    limits: dict[str, tuple[int, int]]
 
     @classmethod
     def parse(cls, body: bytes) -> Request:
@@ -133,6 +137,10 @@ class Request(NamedTuple):
             env={str(k): str(v) for k, v in data["env"].items()},
             cwd=str(data["cwd"]),
             encoding=[str(e) for e in data["encoding"]],
+            umask=int(data["umask"]) & 0o777,
+            limits={
+                str(name): (int(soft), int(hard)) for name, (soft, hard) in data["limits"].items()
+            },
         )
         if len(request.encoding) != 3:
             raise ValueError("three streams expected")
@@ -160,6 +168,10 @@ def _receive(conn: socket.socket) -> tuple[list[int], Request]:
 def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
     """Become the command's process, run it, report its exit code; never return."""
     code = 3
+    if not _become_caller(request):
+        with contextlib.suppress(OSError):
+            conn.sendall(launcher.REPLY.pack(b"H", 0))
+        os._exit(0)
     try:
         conn.settimeout(None)
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
@@ -195,6 +207,24 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
             conn.sendall(launcher.REPLY.pack(b"X", code))
         finally:
             os._exit(code)
+
+
+def _become_caller(request: Request) -> bool:
+    """Take on the caller's umask and resource limits; False if a limit cannot be had
+    (nothing else of the command's has happened in this process then)."""
+    import resource
+
+    os.umask(request.umask)
+    for name, wanted in request.limits.items():
+        which = getattr(resource, name, None)
+        if not isinstance(which, int):
+            return False
+        try:
+            if resource.getrlimit(which) != wanted:
+                resource.setrlimit(which, wanted)
+        except (ValueError, OSError):
+            return False  # a hard limit above this process's: only the caller has it
+    return True
 
 
 def _streams(encodings: list[str]) -> None:
