@@ -54,10 +54,26 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
+MAX_NESTING = 100  # levels of objects and arrays in one item; deeper is refused, not parsed
+
+
+def _nesting(value: Any) -> int:
+    """How deep ``value`` nests (an object or an array is one level), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)) and level <= MAX_NESTING + 1:
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
     items: list[ItemSpec] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
+    too_deep = f"nested deeper than {MAX_NESTING} levels"
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -66,8 +82,14 @@ def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: not valid JSON ({exc.msg})")
             continue
+        except RecursionError:  # the parser's own stack: thousands of levels
+            problems.append(f"line {number}: {too_deep}")
+            continue
         except ValueError as exc:
             problems.append(f"line {number}: {exc}")
+            continue
+        if _nesting(data) > MAX_NESTING:
+            problems.append(f"line {number}: {too_deep}")
             continue
         try:
             item = ItemSpec.model_validate(data)

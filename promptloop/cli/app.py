@@ -1,7 +1,9 @@
 """The ``promptloop`` command: one Typer app with a sub-app per noun.
 
 Exit codes: 0 success, 1 refused by policy (role, illegal transition, conflict),
-2 invalid input or usage, 3 an internal error (a bug: run with --debug and report it).
+2 invalid input or usage, 3 an internal error (a bug: run with --debug and report it),
+4 an outage (a model endpoint, the Prefect server or the ledger did not answer, or its
+disk is full or read-only: ``promptloop.cli.faults``), 130 interrupted.
 Prefect, OpenAI and Slack are imported only by the commands that need them.
 """
 
@@ -199,6 +201,12 @@ def run_cli(argv: list[str] | None = None) -> int:
             return 2
         if debug:
             raise
+        from promptloop.cli.faults import translate
+
+        translated = translate(exc, argv)  # an outage (4) or a number out of range (2)
+        if translated is not None:
+            error(translated.message)
+            return translated.exit_code
         error(
             f"{type(exc).__name__}: {exc} (run with --debug for the traceback)",
             kind="internal error",
