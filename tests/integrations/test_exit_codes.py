@@ -267,3 +267,29 @@ def test_a_full_disk_under_the_ledger_is_an_outage_of_one_sentence(
     error = one_sentence(result.stderr)
     assert "the ledger at sqlite:///" in error and "could not be written" in error
     assert "free some space" in error
+
+
+@pytest.mark.parametrize(
+    "ledger", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_read_only_postgresql_ledger_is_an_outage_of_one_sentence(
+    cli: Cli, ledger: str, tmp_path: Path
+) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from integrations.db import reset_engines
+
+    assert cli("init", "--sample").code == 0
+    database = make_url(ledger).database
+    admin = create_engine(ledger, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # as a hot standby is, or a database an admin froze
+        conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'))
+    admin.dispose()
+    reset_engines()  # new connections, which take the setting
+    path = jsonl(tmp_path / "one.jsonl", '{"id": "a", "input": {"q": "hello"}}')
+    result = cli("dataset", "push", str(path), "--name", "new", "--as", "maya")
+    assert result.code == 4, result.stderr
+    error = one_sentence(result.stderr)
+    assert "read-only transaction" in error and "it is read-only" in error
+    assert "new" not in {d["name"] for d in cli("dataset", "list", "--json").json()}
