@@ -1,8 +1,9 @@
-"""promptloop's Python API for agents and scripts.
+"""promptloop's Python API for agents and scripts (against a ledger with the sample,
+``promptloop init --sample``)::
 
-    >>> import promptloop
-    >>> prompt = promptloop.get_prompt("support-triage")          # the production version
-    >>> messages = prompt.render(ticket="I was charged twice")   # OpenAI-style chat messages
+    import promptloop
+    prompt = promptloop.get_prompt("support-triage")          # the production version
+    messages = prompt.render(ticket="I was charged twice")   # OpenAI-style chat messages
 """
 
 from __future__ import annotations

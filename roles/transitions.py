@@ -1,6 +1,6 @@
-"""The one function that moves a change request and writes its handoff.
+"""The one function that moves a change request and writes its handoff::
 
-    >>> transition(session, change_id=7, target=State.APPROVED, actor="sam", note="ship it")
+    transition(session, change_id=7, target=State.APPROVED, actor="sam", note="ship it")
 
 The state change and the handoff row are written in the caller's transaction. The
 UPDATE is conditional on the revision that was read, so when two actors move the

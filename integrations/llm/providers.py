@@ -6,8 +6,8 @@ the embedded local model when that is unset). A prefix we do not know stays part
 name (``Qwen/Qwen2.5-7B-Instruct`` on a vLLM server is one model, not a provider).
 
     >>> from integrations.settings import Settings
-    >>> route("mistral/mistral-small-latest", Settings(), local_base_url=None).model
-    'mistral-small-latest'
+    >>> route("openai/gpt-4o-mini", Settings(openai_api_key="sk-…"), local_base_url=None).model
+    'gpt-4o-mini'
 """
 
 from __future__ import annotations

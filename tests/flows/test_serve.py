@@ -100,6 +100,22 @@ def test_ctrl_c_stops_serve_and_everything_it_started(prefect_api: str, monkeypa
     assert invoke("serve", "status", "--json").json()["running"] is False
 
 
+def all_delivered(deadline: float) -> None:
+    """Until every outbox message is delivered (by the deadline): a round of any serve then
+    finds none to post, so a message posted twice would have been posted by now."""
+    from sqlmodel import Session, select
+
+    from integrations.db import get_engine
+    from roles.ledger import OutboxMessage
+
+    while True:
+        with Session(get_engine()) as session:
+            statuses = {m.status for m in session.exec(select(OutboxMessage)).all()}
+        if statuses == {"delivered"} or time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
 def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_once(
     prefect_api: str, monkeypatch: Any, tmp_path: Path
 ) -> None:
@@ -131,12 +147,13 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
             deadline = time.monotonic() + 60  # the deploy request and the review's close
             while len(slack.calls_to("chat.postMessage")) < 13 and time.monotonic() < deadline:
                 time.sleep(0.5)
-            time.sleep(3)  # both reconcilers and both delivery loops take another round
+            all_delivered(deadline)  # no round of either serve has anything left to post
         finally:
             subprocess.run(
                 [PROMPTLOOP, "serve", "stop"], timeout=60,
                 env={**os.environ, "PROMPTLOOP_HOME": str(other_home)},
             )  # fmt: skip
+            invoke("serve", "stop")  # ours too: each finishes its round before it exits
     get_settings.cache_clear()
     posts = slack.calls_to("chat.postMessage")
     ids = [p.params["metadata"]["event_payload"]["outbox_id"] for p in posts]

@@ -70,7 +70,13 @@ def test_two_serves_on_a_postgresql_ledger_post_each_message_once(
             deadline = time.monotonic() + 60
             while len(slack.calls_to("chat.postMessage")) < total and time.monotonic() < deadline:
                 time.sleep(0.5)
-            time.sleep(3)  # both delivery loops take more rounds: nothing is posted again
+            while time.monotonic() < deadline:  # until no round of either has one to post
+                with Session(get_engine()) as session:
+                    pending = list(session.exec(select(OutboxMessage)).all())
+                if {m.status for m in pending} == {"delivered"}:
+                    break
+                time.sleep(0.2)
+            # then both stop (below), each finishing its round: a double post is made by then
         finally:
             for home in homes:
                 _serve(home, "stop")
