@@ -22,6 +22,7 @@ BIGGEST_ID = 2**63 - 1  # an INTEGER on SQLite
 BIGGEST_PG_INTEGER = 2**31 - 1  # an INTEGER on PostgreSQL (the ledger's ids)
 _DISK = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up"}
 _DISK[errno.EROFS] = "the file system is read-only"
+_DISK[errno.EFBIG] = "the file is larger than this process may write (ulimit -f)"
 
 
 def translate(exc: BaseException, argv: list[str]) -> PromptloopError | None:
@@ -111,7 +112,7 @@ def _ledger(exc: BaseException, _argv: list[str]) -> PromptloopError | None:
 def _disk(exc: BaseException, _argv: list[str]) -> PromptloopError | None:
     if not isinstance(exc, OSError) or exc.errno not in _DISK:
         return None
-    where = f"{exc.filename} " if exc.filename else "a file "
+    where = f"{exc.filename} " if exc.filename else "what the command printed or saved "
     return OutageError(
         f"{where}could not be written: {_DISK[exc.errno]}; free some space (or make it "
         "writable) and run the command again"

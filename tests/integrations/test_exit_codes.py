@@ -293,3 +293,20 @@ def test_a_read_only_postgresql_ledger_is_an_outage_of_one_sentence(
     error = one_sentence(result.stderr)
     assert "read-only transaction" in error and "it is read-only" in error
     assert "new" not in {d["name"] for d in cli("dataset", "list", "--json").json()}
+
+
+@SQLITE
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_output_to_a_full_disk_is_an_outage_of_one_sentence(cli: Cli) -> None:
+    assert cli("init", "--sample").code == 0
+    with open("/dev/full", "w") as full:  # every write: ENOSPC, as on a full disk
+        result = subprocess.run(
+            [sys.executable, "-m", "promptloop", "change", "list", "--json"],
+            env={k: v for k, v in os.environ.items() if k != "PROMPTLOOP_DEBUG"},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 4, result.stderr
+    assert "could not be written: the disk is full" in one_sentence(result.stderr)
