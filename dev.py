@@ -5,7 +5,7 @@
     python3 dev.py test         # the same install plus dev tools, then ruff, mypy, lint-imports
                                 # and the whole test suite (what CI runs)
     python3 dev.py test --fast  # the same checks, then the tests not marked slow (no serve,
-                                # Prefect flow or local model): the inner loop
+                                # Prefect flow or local model), on SQLite: the inner loop
     python3 dev.py test tests/integrations/test_cli.py -q   # pytest's own arguments
 
 The virtual environment lives in ``.venv`` beside this file. Installs are skipped when
@@ -238,19 +238,19 @@ def pytest_args(given: list[str]) -> list[str]:
     >>> pytest_args([])
     ['-n', '2', '--dist', 'worksteal']
     >>> pytest_args(["--fast"])
-    ['-m', 'not slow', '-n', '2', '--dist', 'worksteal']
+    ['-m', 'not slow and not postgres', '-n', '2', '--dist', 'worksteal']
     >>> pytest_args(["tests/test_layering.py", "-q"])
     ['tests/test_layering.py', '-q']
     >>> pytest_args(["--fast", "-x"])
-    ['-m', 'not slow', '-n', '2', '--dist', 'worksteal', '-x']
+    ['-m', 'not slow and not postgres', '-n', '2', '--dist', 'worksteal', '-x']
     """
     fast = "--fast" in given
     rest = [a for a in given if a != "--fast"]
     # Two workers: the machines here have two cores; each worker starts its own Prefect
     # test server. worksteal: a worker left with slow tests hands the rest to the other.
     spread = ["-n", "2", "--dist", "worksteal"]
-    if fast:
-        return ["-m", "not slow", *spread, *rest]
+    if fast:  # on SQLite only: the full suite runs each ledger test on PostgreSQL too
+        return ["-m", "not slow and not postgres", *spread, *rest]
     return rest or spread
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from fakes.slack_server import FakeSlackServer
-from process_support import descendants, left_behind, processes
+from process_support import descendants, homed_at, left_behind, processes
 from support import invoke
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -42,17 +42,48 @@ def _clear_caches() -> None:
 _SLOW_MARKS = ("prefect", "local_model")
 _SLOW_FIXTURES = ("prefect_api", "local_model")
 _FLOWS = Path(__file__).resolve().parent / "flows"
+# Also slow: what took over 3 s at load 10 (statistical simulations, several processes,
+# timing and load checks, a Prefect server), by file or file::test (every parameter).
+_SLOW = (
+    "roles/data_scientist/test_ds_operating_characteristics.py",
+    "integrations/test_owner_only.py",
+    "integrations/test_warm_cli.py",
+    "integrations/test_cli.py::test_a_reader_that_goes_away_ends_the_command_quietly",
+    "integrations/test_cli.py::test_the_installed_command_runs_in_a_fresh_process",
+    "integrations/test_exit_codes.py::test_serves_prefect_server_down_is_an_outage_naming_it_and_what_to_do",
+    "integrations/test_exit_codes.py::test_prefect_api_url_down_is_an_outage_naming_it",
+    "integrations/test_exit_codes.py::test_a_full_disk_under_the_ledger_is_an_outage_of_one_sentence",
+    "integrations/test_cli_honest.py::test_an_unreachable_prefect_api_is_an_outage_in_one_line",
+    "integrations/test_cli_honest.py::test_a_system_text_too_large_is_refused_as_the_system_not_the_template",
+    "integrations/test_cli_honest.py::test_a_model_output_is_printed_verbatim",
+    "integrations/test_ledger_transactions.py::test_a_push_killed_mid_write_leaves_nothing_and_a_re_push_stores_every_item",
+    "integrations/test_slack_outbox.py::test_two_delivery_processes_on_one_ledger_deliver_each_message_once",
+    "integrations/test_actions.py::test_the_same_approval_from_the_cli_and_from_slack_leaves_the_same_rows",
+    "integrations/test_eval_cli.py::test_a_killed_run_looks_incomplete_and_the_rerun_pays_only_for_the_rest",
+    "integrations/test_slack_vote_lanes.py::test_a_slow_answer_to_one_voter_does_not_hold_up_the_next_votes",
+    "integrations/test_slack_socket_mode.py::test_an_envelope_is_acked_and_its_vote_recorded",
+    "integrations/test_slack_gateway_load.py::test_fifty_concurrent_clicks_are_all_acked_and_counted_once",
+    "integrations/test_llm_cache.py::test_a_cache_hit_costs_well_under_a_millisecond",
+    "integrations/test_llm_cache.py::test_several_processes_share_one_cache_file",
+    "integrations/test_gateway_cli.py::test_it_prints_its_url_serves_healthz_and_stops_on_ctrl_c",
+    "integrations/test_slack_post.py::test_a_review_reaches_slack_as_a_thread_and_its_tally_is_updated",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``slow`` (left out of ``dev.py test --fast``): the tests that start a Prefect server,
     flow or worker, serve, or the local model; every test under tests/flows/ does."""
+    here = Path(__file__).resolve().parent
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
+        path = Path(str(item.path))
+        name = f"{path.relative_to(here).as_posix()}::{item.name.split('[')[0]}"
         if (
             any(item.get_closest_marker(m) for m in _SLOW_MARKS)
             or any(f in fixtures for f in _SLOW_FIXTURES)
-            or _FLOWS in Path(str(item.path)).parents
+            or _FLOWS in path.parents
+            or name in _SLOW
+            or name.split("::")[0] in _SLOW
         ):
             item.add_marker(pytest.mark.slow)
 
@@ -126,6 +157,27 @@ def home(
     yield home
     _stop_serve(home)
     _clear_caches()
+    _none_left_running(home)
+
+
+def _none_left_running(home: Path) -> None:
+    """A process with this test's home still running after it (a serve, a Prefect server,
+    a warm CLI process) gets a few seconds to go, then is killed, and the test fails."""
+    import signal
+    import time
+
+    if not Path("/proc/self/environ").exists():
+        return
+    deadline = time.monotonic() + 10
+    while (left := homed_at(str(home))) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if not left:
+        return
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    listed = "\n".join(f"  {pid}: {command}" for pid, command in left.items())
+    pytest.fail(f"the test left {len(left)} process(es) of its home running (killed):\n{listed}")
 
 
 def _stop_serve(home: Path) -> None:

@@ -52,11 +52,35 @@ def left_behind(base: str, before: set[int]) -> dict[int, str]:
     with a home of this run) still alive, with their command lines."""
     table = processes()
     ours = descendants(os.getpid(), table) | {p for p in table if homed_under(base, p)}
+    return _named(ours - before - {os.getpid()})
+
+
+# Helpers of the test process itself, which end with it (multiprocessing's, e.g. joblib's).
+_OWN_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _named(pids: set[int]) -> dict[int, str]:
     left = {}
-    for pid in sorted(ours - before - {os.getpid()}):
+    for pid in sorted(pids):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        left[pid] = command.decode(errors="replace").strip()[:200]
+        text = command.decode(errors="replace").strip()
+        if not any(helper in text for helper in _OWN_HELPERS):
+            left[pid] = text[:200]
     return left
+
+
+def homed_at(home: str) -> dict[int, str]:
+    """Live processes whose PROMPTLOOP_HOME is ``home`` (one test's), with command lines."""
+    wanted = b"PROMPTLOOP_HOME=" + home.encode()
+    found = set()
+    for pid in processes():
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environ:
+            found.add(pid)
+    return _named(found - {os.getpid()})

@@ -54,3 +54,19 @@ def test_a_process_left_running_is_found_also_once_reparented(
         child.wait()
         os.kill(orphan_pid, signal.SIGKILL)
     assert child.pid not in left_behind(base, set())
+
+
+def test_a_process_of_a_tests_home_is_found_by_its_home(home: Path) -> None:
+    from process_support import homed_at
+
+    other = home.parent / "other-home"
+    mine = subprocess.Popen(["sleep", "60"], env={**os.environ, "PROMPTLOOP_HOME": str(home)})
+    theirs = subprocess.Popen(["sleep", "60"], env={**os.environ, "PROMPTLOOP_HOME": str(other)})
+    try:
+        found = homed_at(str(home))
+        assert mine.pid in found and theirs.pid not in found
+    finally:
+        for process in (mine, theirs):
+            process.kill()
+            process.wait()
+    assert mine.pid not in homed_at(str(home))
