@@ -81,7 +81,7 @@ _SQLITE = {
     "database or disk is full": "its disk is full; free some space",
     "disk i/o error": "its disk failed a write (full, or failing); free some space",
     "unable to open database file": "its file cannot be opened; check the path and permissions",
-    "database is locked": "another process held it locked for 10 s",
+    "database is locked": "another process held it locked for 10 s; wait for it",
 }
 
 
@@ -96,15 +96,18 @@ def _ledger(exc: BaseException, _argv: list[str]) -> PromptloopError | None:
     if type(orig).__module__.startswith("sqlite3"):
         what = next((w for key, w in _SQLITE.items() if key in said.lower()), None)
     elif sqlstate == "25006":  # read_only_sql_transaction: a standby, or read-only by setting
-        what = "it is read-only (a standby, or default_transaction_read_only)"
+        what = (
+            "it is read-only (a standby, or default_transaction_read_only); point "
+            "PROMPTLOOP_DATABASE_URL at a writable primary"
+        )
     elif sqlstate.startswith(("08", "53", "57P")):  # connection, resources (disk full), shutdown
-        what = "it did not answer or ran out of resources"
+        what = "it did not answer, or ran out of disk, memory or connections; check its server"
     if what is None:
         return None
     from integrations.db import shown_url
 
     return OutageError(
-        f"the ledger at {shown_url()} could not be written ({said}): {what}, then run the "
+        f"the ledger at {shown_url()} could not be used ({said}): {what}, then run the "
         "command again (what this command was writing was rolled back)"
     )
 

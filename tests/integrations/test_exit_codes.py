@@ -239,7 +239,7 @@ def test_a_read_only_ledger_is_an_outage_of_one_sentence(
     )
     assert result.returncode == 4, result.stderr
     error = one_sentence(result.stderr)
-    assert "could not be written (attempt to write a readonly database)" in error
+    assert "could not be used (attempt to write a readonly database)" in error
     assert "it is read-only" in error
     assert "new" not in {d["name"] for d in cli("dataset", "list", "--json").json()}
 
@@ -265,7 +265,7 @@ def test_a_full_disk_under_the_ledger_is_an_outage_of_one_sentence(
     )
     assert result.returncode == 4, result.stderr
     error = one_sentence(result.stderr)
-    assert "the ledger at sqlite:///" in error and "could not be written" in error
+    assert "the ledger at sqlite:///" in error and "could not be used" in error
     assert "free some space" in error
 
 
