@@ -67,6 +67,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def bound_socket() -> socket.socket:
+    """A socket bound to a free port and not listening: connections to it are refused until
+    ``webhook_receiver(sock=...)`` listens on it, and no one else can take the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -90,7 +98,10 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(statuses: list[int] | None = None, port: int = 0) -> Iterator[Receiver]:
+def webhook_receiver(
+    statuses: list[int] | None = None, port: int = 0, sock: socket.socket | None = None
+) -> Iterator[Receiver]:
+    """A receiver on ``port`` (0: any free one), or listening on ``sock``, already bound."""
     receiver = Receiver(port=port, statuses=list(statuses or []))
     lock = threading.Lock()
 
@@ -110,7 +121,12 @@ def webhook_receiver(statuses: list[int] | None = None, port: int = 0) -> Iterat
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler, bind_and_activate=sock is None)
+    if sock is not None:  # the port stays ours from the test's start: no race to bind it
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        server.server_activate()
     receiver.port = int(server.server_address[1])
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

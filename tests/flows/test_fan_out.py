@@ -197,10 +197,10 @@ def test_a_scheduler_that_does_not_answer_is_an_outage(
     outage that names the address, the change stays evaluating, nothing is judged."""
     import socket
 
-    with socket.socket() as probe:  # a free port, closed again: connections are refused
-        probe.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-    with FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
+    probe = socket.socket()  # bound, never listening: refused, and no one else can take it
+    probe.bind(("127.0.0.1", 0))
+    address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with probe, FakeOpenAIServer(responder=judge_aware(sharper_candidate)) as server:
         point_at(server, monkeypatch, PROMPTLOOP_DASK_ADDRESS=address, **TWO_WORKERS)
         change_id = int(submit_sample()["id"])
         final = _evaluate(change_id)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deploy_support import Receiver, awaiting_approval, deploy, free_port, webhook_receiver
+from deploy_support import Receiver, awaiting_approval, bound_socket, deploy, webhook_receiver
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
@@ -110,14 +110,15 @@ def test_receiver_down_then_up_gets_the_event_after_retries_with_one_delivery_id
     cli,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    port = free_port()
+    sock = bound_socket()  # refused until the receiver listens on it; no one else takes it
+    port = sock.getsockname()[1]
     configure(monkeypatch, f"http://127.0.0.1:{port}/hooks/promptloop")
     deploy(awaiting_approval())
     down = deliver_pending(policy=FAST, wait_s=0.3)  # nothing listens on the port
     assert down.retried >= 2 and down.left == 1
     (row,) = webhook_rows()
     assert row.status == "pending" and "ConnectError" in (row.error or "")
-    with webhook_receiver(port=port) as receiver:
+    with webhook_receiver(sock=sock) as receiver:
         up = deliver_pending(policy=FAST, wait_s=5)
     assert up.posted == 1 and up.left == 0
     assert len(receiver.received) == 1

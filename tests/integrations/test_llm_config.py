@@ -37,11 +37,15 @@ def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
     return get_settings()
 
 
+_HELD: list[socket.socket] = []  # bound for the whole run: no one else can take the ports
+
+
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    """A URL at a port bound and never listening: connections are refused, always."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD.append(sock)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
 
 def test_check_names_the_missing_key_and_its_result_says_the_same(
