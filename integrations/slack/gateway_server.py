@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -39,6 +40,7 @@ from integrations.settings import Settings, get_settings
 from integrations.slack.gateway import Gateway, build_app
 from integrations.slack.hooks import OnReviewConcluded
 from integrations.slack.inbound import Refused, payload_problem, read_capped
+from integrations.slack.ledger_header import LedgerHeader, ledger_fields
 from integrations.slack.local import LOCAL_API_PATH, signing_secret, terminal_slack
 from integrations.slack.signing import verified
 from roles.errors import InputError, OutageError, PromptloopError
@@ -78,7 +80,8 @@ def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> S
     async def healthz(request: Request) -> JSONResponse:
         ledger = await run_in_threadpool(ledger_status)
         ok = ledger == "reachable"
-        return JSONResponse({"ok": ok, "ledger": ledger}, status_code=200 if ok else 503)
+        named = ledger_fields()  # which ledger answers (two homes, two gateways)
+        return JSONResponse({"ok": ok, "ledger": ledger, **named}, status_code=200 if ok else 503)
 
     async def local_slack(request: Request) -> Response:
         from urllib.parse import parse_qsl
@@ -99,7 +102,7 @@ def asgi_app(gateway: Gateway, signing_secret: str, *, local: bool = False) -> S
     ]
     if local:
         routes.append(Route(LOCAL_API_PATH + "{method}", local_slack, methods=["POST"]))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(LedgerHeader)])
 
 
 async def prompt_version(request: Request) -> Response:
