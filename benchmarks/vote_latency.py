@@ -129,7 +129,10 @@ def _one_burst(
                         slack_ms / 1000, times=clicks, process=True, method="chat.postEphemeral"
                     )
                 plan = _ledger(clicks, items)
-                return _measure(plan)
+                result = _measure(plan)
+                answers = [c.params.get("text", "") for c in slack.calls_to("chat.postEphemeral")]
+                refusals = [a for a in answers if not a.startswith("Recorded")]
+                return {**result, "refused": refusals[:3], "refusals": len(refusals)}
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -334,6 +337,7 @@ def _report(
             "counted": _row(r["counted_s"]),
             "counted_by_s": r["by_s"],
             "lost": r["lost"],
+            "refused": r.get("refused", []),
         }
         for r in results
     ]
@@ -366,6 +370,9 @@ def _report(
             )
             print(f"{row['run']:14}{kind:10}{cells}{tail}")
     print("'counted': from a click's send to its vote committed (a reader polling every 10 ms).")
+    for row in rows:
+        for text in row["refused"]:
+            print(f"{row['run']}: a voter was told: {text}")
 
 
 if __name__ == "__main__":
