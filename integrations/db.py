@@ -31,7 +31,6 @@ from integrations.migrations import HEAD
 from integrations.settings import get_settings
 from roles.errors import InputError, OutageError
 
-
 # How long a writer waits for another's transaction to end before it gives up.
 BUSY_TIMEOUT_S = 20
 # Statements that leave the database as it was (anything else begins the write transaction).
@@ -50,9 +49,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_before_first_write(
-    conn: Connection, cursor: Any, statement: str, *_args: Any
-) -> None:
+def _begin_before_first_write(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
     """BEGIN IMMEDIATE before the first statement of a SQLAlchemy transaction that writes
     (a SAVEPOINT included); the commit or rollback SQLAlchemy sends then ends it."""
     if cursor.connection.in_transaction or not conn.in_transaction():
