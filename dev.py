@@ -115,7 +115,9 @@ def portable_wheel() -> Path:
 
 HEARTBEAT_S = 30.0
 # cmake's "[ 45%] Building C object .../CMakeFiles/ggml-cpu.dir/..." or ninja's "[12/80] ...".
-_CMAKE_STEP = re.compile(r"\[\s*(\d+)(?:%|/(\d+))\]\s+(Building|Linking)\b(.*)")
+_CMAKE_STEP = re.compile(
+    r"\[\s*(\d+)(?:%|/(\d+))\]\s+(Building\b|Linking\b|/\S*(?:gcc|g\+\+|cc|c\+\+)(?=\s))(.*)"
+)
 _TARGET = re.compile(r"CMakeFiles/([\w.+-]+?)\.dir|library (\S+)|executable (\S+)")
 # What a line of pip's or the build's output says the build is doing, newest line first.
 _PHASES = (
@@ -136,7 +138,15 @@ def elapsed(seconds: float) -> str:
 
 
 def build_phase(lines: list[str]) -> str:
-    """What the build is doing, from its latest output: e.g. 'cmake building ggml-cpu, 45%'."""
+    """What the build is doing, from its latest output: e.g. 'cmake building ggml-cpu, 45%'.
+
+    >>> build_phase(["[ 45%] Building C object ggml/src/CMakeFiles/ggml-cpu.dir/a.c.o"])
+    'cmake building ggml-cpu, 45%'
+    >>> build_phase(["  [3/193] /usr/bin/g++ -O3 -o vendor/src/CMakeFiles/llama.dir/x.o -c x"])
+    'cmake building llama, 2%'
+    >>> build_phase(["-- Configuring done"])
+    'cmake configuring'
+    """
     for line in reversed(lines):
         step = _CMAKE_STEP.search(line)
         if step:
@@ -144,7 +154,8 @@ def build_phase(lines: list[str]) -> str:
             percent = int(done) if total is None else round(100 * int(done) / max(int(total), 1))
             named = _TARGET.search(rest)
             target = next((g for g in named.groups() if g), "") if named else ""
-            doing = "linking" if verb == "Linking" else "building"
+            linking = verb == "Linking" or " -shared " in rest
+            doing = "linking" if linking else "building"
             return f"cmake {doing} {Path(target).name or 'llama.cpp'}, {percent}%"
         for marker, phase in _PHASES:
             if marker in line:

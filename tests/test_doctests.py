@@ -10,12 +10,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("roles", "integrations", "flows", "promptloop")
-WITH_EXAMPLES = sorted(
-    ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    for package in PACKAGES
-    for path in (ROOT / package).rglob("*.py")
-    if ">>> " in path.read_text(errors="replace")
-)
+WITH_EXAMPLES = [
+    *sorted(
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if ">>> " in path.read_text(errors="replace")
+    ),
+    "dev",  # the install and test script's own examples
+]
 
 
 def test_the_modules_with_examples_are_found() -> None:
