@@ -22,6 +22,8 @@ from sqlmodel import Session, col, select
 from roles.errors import ConflictError, InputError, NotFoundError
 from roles.ledger import Dataset, DatasetItem
 from roles.prompt_file import NAME_PATTERN
+from roles.roster import require_member
+from roles.states import PERSON_ROLES
 
 MAX_ERRORS_SHOWN = 5
 
@@ -137,10 +139,15 @@ def push_dataset(
     items: list[ItemSpec],
     source: str | None = None,
     author_id: int | None = None,
+    author: str | None = None,
 ) -> tuple[Dataset, bool]:
-    """Store a new version of dataset ``name`` (or return the identical one, created=False)."""
+    """Store a new version of dataset ``name`` (or return the identical one, created=False).
+
+    ``author``, a handle, must be an active member with a person's role (recorded)."""
     if not NAME_PATTERN.match(name):
         raise InputError(f"'{name}' is not a dataset name (letters, digits, '.', '_', '-')")
+    if author is not None:
+        author_id = require_member(session, handle=author, roles=PERSON_ROLES)[0].id
     digest = content_hash(items)
     existing = session.exec(
         select(Dataset).where(Dataset.name == name).where(Dataset.content_hash == digest)

@@ -14,8 +14,6 @@ from promptloop.cli.output import emit_json, say, table
 from roles.clock import iso
 from roles.datasets import find_dataset, items_of, parse_jsonl, push_dataset
 from roles.ledger import Dataset
-from roles.roster import require_member
-from roles.states import PERSON_ROLES
 
 app = typer.Typer(
     help="Eval datasets (JSONL: id, input, expected, tags, human labels).", no_args_is_help=True
@@ -32,11 +30,8 @@ def push(
     """Store FILE as the next version of dataset NAME; any invalid line refuses the whole file."""
     items = parse_jsonl(file)
     with session_scope() as session:
-        author_id = (
-            require_member(session, handle=actor, roles=PERSON_ROLES)[0].id if actor else None
-        )
         dataset, created = push_dataset(
-            session, name=name, items=items, source=str(file), author_id=author_id
+            session, name=name, items=items, source=str(file), author=actor
         )
         version = dataset.version
     if as_json:
