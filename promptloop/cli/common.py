@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,10 +21,10 @@ PromptFilterOpt = Annotated[
 
 def read_prompt_doc(path: Path) -> YamlDoc:
     """A prompt file's document, or standard input's when the path is ``-``."""
-    from roles.yamlfile import load_yaml, load_yaml_text  # only commands that read one
+    from roles.yamlfile import load_yaml, load_yaml_text, read_stdin  # only commands that read one
 
     if str(path) == "-":
-        return load_yaml_text(sys.stdin.read(), "<stdin>")
+        return load_yaml_text(read_stdin(), "<stdin>")
     return load_yaml(path)
 
 

@@ -27,6 +27,11 @@ from roles.registry import PRODUCTION, find_prompt, label_target
 from roles.sample import load_sample
 
 MAYA, SAM, NOBODY = "U01MAYA", "U04SAM", "U0NOBODY"
+# A "billion laughs" in a form field: seven levels of nine aliases each, 9**7 strings.
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]\n"
+    for before, name in zip("abcdef", "bcdefg", strict=True)
+)
 
 
 @pytest.fixture
@@ -125,6 +130,12 @@ def test_the_change_command_opens_the_form_filled_with_production(
         ("params", "temperature: 7", "params.temperature: Input should be less than or equal to 2"),
         ("params", "colour: blue", "params.colour: Extra inputs are not permitted"),
         ("params", "[1, 2]", "the model parameters are a mapping"),
+        (  # a billion laughs (310 characters): refused at its first anchor, nothing expanded
+            "params",
+            LAUGHS,
+            "the model parameters field, line 1: YAML aliases and anchors (&a) are not allowed",
+        ),
+        ("params", "[" * 1500 + "]" * 1500, "line 1: nested deeper than 100 levels"),
     ],
 )
 def test_a_bad_field_is_shown_next_to_it_and_nothing_is_written(
