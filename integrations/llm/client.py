@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import openai
+from openai._base_client import make_request_options
+from openai._constants import RAW_RESPONSE_HEADER
+from openai._legacy_response import LegacyAPIResponse
+from openai.types.chat import ChatCompletion
 
 from integrations.llm.cache import RequestCache
 from integrations.llm.prices import PriceTable
@@ -313,14 +317,17 @@ class LLMClient:
         """One HTTP call. Every exception but cancellation becomes a ``_Failure``."""
         started = time.perf_counter()
         try:
-            # Parameters travel as extra body fields: any the endpoint accepts pass through,
-            # including ones this SDK version has no keyword for. The raw response lets us
-            # check the answer is a chat completion before reading it as one.
-            raw = await sdk.chat.completions.with_raw_response.create(
-                model=endpoint.model,
-                messages=cast(Any, request.messages),
-                response_format=cast(Any, request.response_format or openai.omit),
-                extra_body=request.params or None,
+            # The body ``chat.completions.with_raw_response.create`` would send (parameters
+            # as extra body fields: any the endpoint accepts pass through, including ones
+            # this SDK version has no keyword for), posted without its per-call walk over
+            # the parameter types (about 0.4 ms of CPU per call; our messages are plain JSON
+            # already). The raw response lets us check the answer is a chat completion
+            # before reading it as one.
+            raw: LegacyAPIResponse[ChatCompletion] = await sdk.post(
+                "/chat/completions",
+                body=_chat_body(endpoint.model, request),
+                cast_to=cast(Any, ChatCompletion),
+                options=_RAW_CHAT_OPTIONS,
             )
             content_type = raw.headers.get("content-type", "")
             body = raw.content
@@ -450,6 +457,23 @@ class LLMClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+# Asks the SDK for the raw response (as ``with_raw_response`` does), with its bearer key.
+_RAW_CHAT_OPTIONS = make_request_options(
+    extra_headers={RAW_RESPONSE_HEADER: "true"}, security={"bearer_auth": True}
+)
+
+
+def _chat_body(model: str, request: ChatRequest) -> dict[str, Any]:
+    """The JSON body of a chat completion request: model, messages, response format, then
+    the parameters (which win over the others, as the SDK's ``extra_body`` does)."""
+    body: dict[str, Any] = {"model": model, "messages": request.messages}
+    if request.response_format:
+        body["response_format"] = request.response_format
+    if request.params:
+        body.update(request.params)
+    return body
 
 
 def _status_detail(exc: openai.APIStatusError) -> str:

@@ -175,7 +175,7 @@ def test_no_exception_escapes_an_attempt(
     async def raising(*args: Any, **kwargs: Any) -> Any:
         raise exc
 
-    monkeypatch.setattr(openai.resources.chat.completions.AsyncCompletions, "create", raising)
+    monkeypatch.setattr(openai.AsyncOpenAI, "post", raising)
     client = LLMClient(llm_settings, no_cache=True, retry=RetryPolicy(max_retries=2))
     [result] = call(client, ask())
     assert result.error is not None and result.attempts == 1
@@ -191,6 +191,6 @@ def test_cancellation_still_propagates(
     async def cancelled(*args: Any, **kwargs: Any) -> Any:
         raise asyncio.CancelledError
 
-    monkeypatch.setattr(openai.resources.chat.completions.AsyncCompletions, "create", cancelled)
+    monkeypatch.setattr(openai.AsyncOpenAI, "post", cancelled)
     with pytest.raises(asyncio.CancelledError):
         call(LLMClient(llm_settings, no_cache=True), ask())
