@@ -285,9 +285,14 @@ def read_text(path: Path | str, *, limit: int = FILE_LIMIT) -> str:
 def read_stdin(*, limit: int = FILE_LIMIT) -> str:
     """Standard input's text, at most ``limit`` bytes (``prompt push -``)."""
     try:
-        return read_capped(sys.stdin.buffer, "<stdin>", limit=limit)
+        if hasattr(sys.stdin, "buffer"):
+            return read_capped(sys.stdin.buffer, "<stdin>", limit=limit)
+        text = sys.stdin.read(limit + 1)  # a text stream only (an embedding's, a test's)
     except OSError as exc:
         raise InputError(f"<stdin>: cannot be read: {exc}") from None
+    if len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise InputError(f"<stdin>: larger than {_size(limit)}: not a promptloop file")
+    return text
 
 
 def load_yaml(path: Path | str) -> YamlDoc:
