@@ -4,6 +4,12 @@ Without ``PREFECT_API_URL`` every Prefect process would start a temporary server
 each, and its runs vanish with it). promptloop instead keeps one server per
 ``PROMPTLOOP_HOME``, detached, with its state in ``PROMPTLOOP_HOME/prefect``; the UI is
 at the printed URL. ``PREFECT_API_URL`` set by the user always wins.
+
+Several homes on one machine each have their own server: a server counts as this home's
+only when it answers *and* says (``GET /api/admin/settings``) that its ``PREFECT_HOME`` is
+this home's ``prefect`` folder, so a healthy server of another home on a recorded port is
+never taken for ours. A start that finds its port taken by the time the server binds it
+(another home starting at the same moment) tries the next free port.
 """
 
 from __future__ import annotations
@@ -12,19 +18,22 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from integrations.settings import get_settings
 from roles.errors import OutageError, PromptloopError
 
 DEFAULT_PORT = 4200
-START_TIMEOUT_S = 90.0
+BIND_ATTEMPTS = 5
+PORT_TAKEN = re.compile(r"already in use|errno 98", re.IGNORECASE)
 
 
 class ServerError(PromptloopError):
@@ -33,6 +42,10 @@ class ServerError(PromptloopError):
 
 class ServerUnreachable(OutageError):
     """The Prefect server named by PREFECT_API_URL is down: an outage, exit 4."""
+
+
+class _PortTaken(Exception):
+    """The server could not bind its port: someone bound it since it was found free."""
 
 
 def _state_dir() -> Path:
@@ -47,6 +60,30 @@ def healthy(api_url: str, timeout: float = 2.0) -> bool:
             return bool(reply.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def server_home(api_url: str, timeout: float = 5.0) -> Path | None:
+    """The ``PREFECT_HOME`` of the server answering at ``api_url`` (None: no answer)."""
+    try:
+        with urllib.request.urlopen(
+            f"{api_url.rstrip('/')}/admin/settings", timeout=timeout
+        ) as reply:
+            home = json.loads(reply.read()).get("home")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return None
+    return Path(home) if isinstance(home, str) else None
+
+
+def is_ours(api_url: str) -> bool:
+    """Whether the server at ``api_url`` is this home's (its state is in our folder)."""
+    theirs = server_home(api_url)
+    return theirs is not None and _same_path(theirs, _state_dir())
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return a.resolve() == b.resolve()
+    return False
 
 
 def _free_port(preferred: int) -> int:
@@ -79,8 +116,16 @@ def recorded_url() -> str | None:
         return None
 
 
-def ensure_server() -> str:
-    """The API URL of a healthy Prefect server, starting ours if needed (under a file lock)."""
+def our_url() -> str | None:
+    """The recorded URL of this home's server when it answers as ours, else None."""
+    url = recorded_url()
+    return url if url and healthy(url) and is_ours(url) else None
+
+
+def ensure_server(progress: Callable[[str], None] | None = None) -> str:
+    """The API URL of a healthy Prefect server, starting ours if needed (under a file lock).
+
+    ``progress`` hears, every few seconds of a start, what it waits for."""
     explicit = os.environ.get("PREFECT_API_URL")
     if explicit:
         if not healthy(explicit):
@@ -91,14 +136,29 @@ def ensure_server() -> str:
     state = _state_dir()
     with open(state / "server.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        url = recorded_url()
-        if url and healthy(url):
+        url = our_url()
+        if url:
             return url
-        return _start(state)
+        return _start(state, progress)
 
 
-def _start(state: Path) -> str:
-    port = _free_port(DEFAULT_PORT)
+def _start(state: Path, progress: Callable[[str], None] | None) -> str:
+    port = DEFAULT_PORT
+    for _attempt in range(BIND_ATTEMPTS):
+        port = _free_port(port)
+        try:
+            return _launch(state, port, progress)
+        except _PortTaken:
+            port += 1  # taken between our look and its bind: the next one
+    raise ServerError(
+        f"the Prefect server could not bind a port ({BIND_ATTEMPTS} tried, each taken by the "
+        f"time it bound it); see {state / 'server.log'}"
+    )
+
+
+def _launch(state: Path, port: int, progress: Callable[[str], None] | None) -> str:
+    from integrations.progress import Progress
+
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
@@ -107,7 +167,9 @@ def _start(state: Path) -> str:
         "PREFECT_UI_API_URL": api_url,
     }
     env.pop("PREFECT_API_URL", None)
-    log = open(state / "server.log", "ab")  # noqa: SIM115 (the server keeps it open)
+    log_file = state / "server.log"
+    log = open(log_file, "ab")  # noqa: SIM115 (the server keeps it open)
+    offset = log.tell()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -126,18 +188,40 @@ def _start(state: Path) -> str:
         env=env,
         start_new_session=True,
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    log.close()
+    watch = Progress(lambda: process.pid, [log_file, state / "prefect.db"])
+    said = 0.0
+    while True:
         if process.poll() is not None:
+            written = _since(log_file, offset)
+            if PORT_TAKEN.search(written):
+                raise _PortTaken(port)
             raise ServerError(
-                f"the Prefect server exited with code {process.returncode}; see {state / 'server.log'}"
+                f"the Prefect server exited with code {process.returncode}; see {log_file}"
             )
-        if healthy(api_url, timeout=1.0):
+        # another home's server may answer on this port before ours fails to bind it
+        if healthy(api_url, timeout=1.0) and is_ours(api_url):
             (state / "server.json").write_text(json.dumps({"api_url": api_url, "pid": process.pid}))
             return api_url
+        if watch.stalled():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, 15)
+            raise ServerError(
+                f"the Prefect server did not start: {watch.why()}; see {log_file}"
+            )
+        if progress is not None and watch.elapsed() - said >= 10:
+            said = watch.elapsed()
+            progress(f"its Prefect server is starting on port {port}, {said:.0f} s")
         time.sleep(0.5)
-    process.terminate()
-    raise ServerError(f"the Prefect server did not answer within {START_TIMEOUT_S:.0f} s")
+
+
+def _since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def stop_server() -> bool:

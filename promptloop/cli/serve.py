@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,8 @@ import typer
 from promptloop.cli.common import JsonOpt
 from promptloop.cli.output import emit_json, out, say
 from promptloop.runtime import control
+
+NOT_RUNNING = control.NotServingError.exit_code  # 5: `serve status` with nothing serving
 
 app = typer.Typer(
     help="The runtime: Prefect's runner for the change pipelines, the outbox, the deadline "
@@ -42,12 +45,13 @@ def serve(
                 f"promptloop serve is already running (pid {running.get('pid')}): "
                 "`promptloop serve status`"
             )
-        record = control.detach(["--limit", str(limit), "--poll", str(poll)])
+        record = control.detach(["--limit", str(limit), "--poll", str(poll)], say=say)
         if as_json:
             emit_json(record)
         else:
             say(f"promptloop serve running in the background (pid {record['pid']})")
             say(f"Prefect UI: {record['ui_url']}  log: {control.log_path()}")
+            _say_gateway_port(record)
         return
     from promptloop.runtime.serve import configure_logging
     from promptloop.runtime.serve import serve as run
@@ -58,23 +62,38 @@ def serve(
 
 @app.command("status")
 def status(as_json: JsonOpt = False) -> None:
-    """Whether serve runs for this PROMPTLOOP_HOME (exit 1 if not), its URLs, the outbox."""
+    """Whether serve runs for this PROMPTLOOP_HOME (exit 5 if not), its URLs, the outbox."""
     running = control.status()
     data: dict[str, Any] = {"running": running is not None, **(running or {})}
+    if running is not None and running.get("ledger_tag"):
+        data["serves_this_ledger"] = control.serves_this_ledger(running)
     if running is not None and running.get("api_url"):
         from integrations.prefect_server import healthy
 
         data["prefect_healthy"] = healthy(str(running["api_url"]))
     data["outbox"] = _outbox_counts()
+    from integrations.pipeline_recovery import recent_recoveries
+
+    data["recovered"] = recent_recoveries()  # pipeline runs whose process died, last 24 h
     if as_json:
         emit_json(data)
         if running is None:
-            raise typer.Exit(1)
+            raise typer.Exit(NOT_RUNNING)
         return
     if running is None:
         out.print("not running: `promptloop serve` (or --detach); commands that need it start it")
     else:
         out.print(f"running (pid {running.get('pid')}): Prefect UI {running.get('ui_url')}")
+        if running.get("ledger"):
+            out.print(f"ledger: {running['ledger']}")
+        if data.get("serves_this_ledger") is False:
+            from integrations.db import shown_url
+
+            out.print(
+                f"  not the ledger PROMPTLOOP_DATABASE_URL names here ({shown_url()}): commands "
+                "that need serve refuse (exit 5); `promptloop serve stop`, then run them again "
+                "to serve this one"
+            )
         if data.get("prefect_healthy") is False:
             out.print(
                 f"  but its Prefect server does not answer at {running.get('api_url')}: no "
@@ -84,12 +103,27 @@ def status(as_json: JsonOpt = False) -> None:
             out.print(f"Slack gateway: {running['gateway_url']}")
         if running.get("model_endpoint"):
             out.print(f"model calls: {running['model_endpoint']} (serve's environment)")
+    for entry in data["recovered"]:
+        out.print(f"recovered {entry['at']}: change {entry['change_id']}: {entry['what']}")
     counts = data["outbox"]
     out.print(
         f"outbox: {counts['pending']} pending, {counts['failed']} failed (`promptloop outbox list`)"
     )
     if running is None:
-        raise typer.Exit(1)  # scripts can tell: 0 only while serve runs
+        raise typer.Exit(NOT_RUNNING)  # scripts can tell: 0 only while serve runs
+
+
+def _say_gateway_port(record: dict[str, Any]) -> None:
+    """Loudly, when the gateway could not have its default port (another home's serve)."""
+    from integrations.settings import get_settings
+
+    url, default = record.get("gateway_url"), get_settings().gateway_port
+    if url and "PROMPTLOOP_GATEWAY_PORT" not in os.environ and not url.endswith(f":{default}"):
+        say(
+            f"note: the Slack gateway listens on {url}, NOT on the default port {default} "
+            "(another process holds it, e.g. another PROMPTLOOP_HOME's serve): point Slack's "
+            "request URL at this one, or set PROMPTLOOP_GATEWAY_PORT"
+        )
 
 
 def _outbox_counts() -> dict[str, int]:

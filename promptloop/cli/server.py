@@ -6,7 +6,14 @@ import os
 
 import typer
 
-from integrations.prefect_server import ensure_server, healthy, recorded_url, stop_server, ui_url
+from integrations.prefect_server import (
+    ensure_server,
+    healthy,
+    recorded_url,
+    server_home,
+    stop_server,
+    ui_url,
+)
 from promptloop.cli.common import JsonOpt
 from promptloop.cli.output import emit_json, out, say
 
@@ -21,14 +28,26 @@ def status(as_json: JsonOpt = False) -> None:
     explicit = os.environ.get("PREFECT_API_URL")
     url = explicit or recorded_url()
     up = bool(url and healthy(url))
+    imposter = None  # another home's server on the port this home recorded
+    if up and url and not explicit:
+        theirs = server_home(url)
+        if theirs is None or not _same(theirs):
+            imposter, up = str(theirs or "unknown"), False
     data = {
         "api_url": url,
         "ui_url": ui_url(url) if url else None,
         "healthy": up,
         "managed_by_promptloop": bool(url and not explicit),
+        "other_home": imposter,
     }
     if as_json:
         emit_json(data)
+    elif imposter is not None:
+        out.print(
+            f"down: this home's Prefect server is not running; {data['ui_url']} answers with "
+            f"another home's (its PREFECT_HOME: {imposter}); `promptloop server start` starts "
+            "this home's on a free port"
+        )
     elif url:
         out.print(
             f"{'up' if up else 'down'}: {data['ui_url']}"
@@ -38,6 +57,14 @@ def status(as_json: JsonOpt = False) -> None:
         out.print("no server running: one starts with the first evaluation, or `promptloop server start`")
     if not up:
         raise typer.Exit(1)  # scripts can tell: 0 only while the server answers
+
+
+def _same(theirs: object) -> bool:
+    from pathlib import Path
+
+    from integrations.settings import get_settings
+
+    return Path(str(theirs)).resolve() == (get_settings().home / "prefect").resolve()
 
 
 @app.command("start")

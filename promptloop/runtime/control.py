@@ -7,6 +7,12 @@ is one non-blocking lock attempt: no pid guessing, no stale records.
     ensure_serving(say)   # commands that need it: start it detached if nothing serves
     status()              # the record, or None
     stop()                # SIGTERM, wait for the lock to free, then SIGKILL the group
+
+While it starts, serve writes its pid and what it is doing (``starting(...)``) into the
+lock file, so a command that waits for it can say so and can tell a start that works (its
+process lives and uses CPU, its log grows) from one that hung. A serve serves one ledger,
+named in its record: a command pointed at another ledger is told so (exit 5), never left
+with a pipeline run that no serve picks up.
 """
 
 from __future__ import annotations
@@ -26,12 +32,18 @@ from typing import IO, Any
 from integrations.settings import get_settings
 from roles.errors import InputError, PromptloopError
 
-START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
+SAY_EVERY_S = 10.0  # while waiting for a start: a line on stderr this often
 
 
 class ServeError(PromptloopError):
     exit_code = 1
+
+
+class NotServingError(PromptloopError):
+    """promptloop serve does not run for this ledger (exit 5): nothing was done here."""
+
+    exit_code = 5
 
 
 def home() -> Path:
@@ -65,11 +77,28 @@ def holding_lock() -> Iterator[IO[str]]:
             "`promptloop serve status`, or `promptloop serve stop`"
         ) from None
     try:
+        starting("starting")
         yield handle
     finally:
         record_path().unlink(missing_ok=True)
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def starting(phase: str) -> None:
+    """Say, in the lock file, what this serve (which holds the lock) is doing now."""
+    with open(home() / "serve.lock", "r+") as handle:  # the locked inode, not a new file
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "phase": phase}))
+
+
+def _starting() -> dict[str, Any]:
+    """What the serve holding the lock said it is doing ({} before it said anything)."""
+    try:
+        found = json.loads((home() / "serve.lock").read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _lock_held() -> bool:
@@ -99,7 +128,8 @@ def status() -> dict[str, Any] | None:
     try:
         record: dict[str, Any] = json.loads(record_path().read_text())
     except (OSError, ValueError):
-        return {"pid": None, "ready": False}  # starting: locked, not ready yet
+        said = _starting()  # starting: locked, not ready yet
+        return {"pid": said.get("pid"), "ready": False, "phase": said.get("phase")}
     return {**record, "ready": True}
 
 
@@ -115,8 +145,32 @@ def model_endpoint() -> str:
     return get_settings().openai_base_url or "the embedded model"
 
 
+def serves_this_ledger(record: dict[str, Any]) -> bool:
+    """Whether serve's record names this process's ledger (a record without one: yes)."""
+    from integrations.db import ledger_tag
+
+    theirs = record.get("ledger_tag")
+    return theirs is None or theirs == ledger_tag()
+
+
+def refuse_other_ledger(record: dict[str, Any]) -> None:
+    """Raise ``NotServingError`` when serve serves another ledger than this process's."""
+    if serves_this_ledger(record):
+        return
+    from integrations.db import shown_url
+
+    raise NotServingError(
+        f"promptloop serve (pid {record.get('pid')}) for PROMPTLOOP_HOME={home()} serves the "
+        f"ledger {record.get('ledger')}, not {shown_url()} as PROMPTLOOP_DATABASE_URL says "
+        "here: `promptloop serve stop`, then run this again (serve starts with this "
+        "PROMPTLOOP_DATABASE_URL), or run it with serve's PROMPTLOOP_DATABASE_URL"
+    )
+
+
 def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
-    """The running serve's record; starts ``serve --detach`` first if nothing serves."""
+    """The running serve's record; starts ``serve --detach`` first if nothing serves.
+
+    Raises ``NotServingError`` (exit 5) when this home's serve serves another ledger."""
     from integrations.prefect_server import ensure_server, ui_url
 
     running = status()
@@ -124,11 +178,13 @@ def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
         api_url = ensure_server()  # workers run the pipelines; this home needs no serve
         return {"pid": None, "ready": True, "api_url": api_url, "ui_url": ui_url(api_url)}
     if running is None:
-        ensure_server()  # PREFECT_API_URL down: that outage, said here (exit 4)
+        # PREFECT_API_URL down: that outage, said here (exit 4); ours started here if need be
+        ensure_server(progress=lambda doing: say(f"waiting for serve to start ({doing})…"))
         say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
-        running = detach()
+        running = detach(say=say)
     elif not running["ready"]:
-        running = _wait_ready(None)
+        running = _wait_ready(None, say=say)
+    refuse_other_ledger(running)
     theirs = running.get("model_endpoint")
     if theirs and theirs != model_endpoint():
         say(
@@ -140,8 +196,11 @@ def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
     return running
 
 
-def detach(extra: list[str] | None = None) -> dict[str, Any]:
-    """Start ``promptloop serve`` as a detached process; return its record once ready."""
+def detach(
+    extra: list[str] | None = None, *, say: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Start ``promptloop serve`` as a detached process; return its record once ready
+    (or the record of the serve another command started at the same moment)."""
     command = [sys.executable, "-m", "promptloop", "serve", *(extra or [])]
     with open(log_path(), "ab") as log:
         start = log.tell()  # the log is appended to: this start's lines come after
@@ -153,27 +212,61 @@ def detach(extra: list[str] | None = None) -> dict[str, Any]:
             start_new_session=True,
             cwd=os.getcwd(),
         )
-    return _wait_ready(process, log_from=start)
+    return _wait_ready(process, log_from=start, say=say)
 
 
-def _wait_ready(process: subprocess.Popen[bytes] | None, log_from: int = 0) -> dict[str, Any]:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+def _wait_ready(
+    process: subprocess.Popen[bytes] | None,
+    log_from: int = 0,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Wait while the starting serve lives and makes progress, saying so every
+    ``SAY_EVERY_S``; its record once ready."""
+    from integrations.progress import Progress
+
+    def starting_pid() -> int | None:
+        if process is not None and process.poll() is None:
+            return process.pid
+        pid = _starting().get("pid")
+        return pid if isinstance(pid, int) else None
+
+    prefect_log = home() / "prefect" / "server.log"
+    watch = Progress(starting_pid, [log_path(), prefect_log])
+    said = 0.0
+    while True:
         if process is not None and process.poll() is not None:
-            said = _error_line(log_path(), log_from)
-            if process.returncode == InputError.exit_code and said:
-                raise InputError(said)  # bad input (a setting): said as serve said it, exit 2
+            if process.returncode != 0 and _lock_held():
+                process = None  # another start won the lock meanwhile: wait for that one
+                if say is not None:
+                    say("another command is starting `promptloop serve`: waiting for it")
+                continue
+            said_there = _error_line(log_path(), log_from)
+            if process.returncode == InputError.exit_code and said_there:
+                raise InputError(said_there)  # bad input (a setting): as serve said it, exit 2
             raise ServeError(
                 f"promptloop serve exited with code {process.returncode} while starting: "
-                f"{said or _tail(log_path())}; its log: {log_path()}"
+                f"{said_there or _tail(log_path())}; its log: {log_path()}"
             )
         running = status()
         if running is not None and running["ready"]:
             return running
+        if running is None and process is None:
+            raise ServeError(
+                f"promptloop serve stopped while starting: {_tail(log_path())}; "
+                f"its log: {log_path()}"
+            )
+        if watch.stalled():
+            pid = starting_pid()
+            raise ServeError(
+                f"promptloop serve (pid {pid}) did not become ready: {watch.why()}; "
+                f"its log: {log_path()}"
+            )
+        if say is not None and watch.elapsed() - said >= SAY_EVERY_S:
+            said = watch.elapsed()
+            phase = _starting().get("phase") or "starting"
+            say(f"waiting for serve to start ({phase}, {said:.0f} s)…")
         time.sleep(0.3)
-    raise ServeError(
-        f"promptloop serve was not ready within {START_TIMEOUT_S:.0f} s; its log: {log_path()}"
-    )
 
 
 def _error_line(path: Path, offset: int) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from integrations.settings import get_settings
 from promptloop.runtime import control
-from roles.errors import PromptloopError
+from roles.errors import InputError, PromptloopError
 
 log = logging.getLogger("promptloop.serve")
 
@@ -62,6 +62,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     from integrations.prefect_server import ensure_server, server_env, ui_url
     from integrations.slack.post import check_channels
 
+    control.starting("checking its Slack channels")
     check_channels()  # a Slack set up halfway fails here, not in a pipeline run days later
     if get_settings().slack_bot_token is not None:  # the ledger's default identity: slack
         from integrations.db import session_scope
@@ -72,7 +73,9 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
             mark_slack_serve(session, host=socket.gethostname(), now=utcnow())
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(poll_s))
     ours = "PREFECT_API_URL" not in os.environ and not _server_healthy()
-    api_url = await asyncio.to_thread(ensure_server)
+    control.starting("starting its Prefect server" if ours else "reaching its Prefect server")
+    api_url = await asyncio.to_thread(ensure_server, control.starting)
+    control.starting("registering its deployments")
     os.environ.update(server_env(api_url))
     # Checked by Prefect, which can be imported only now (it reads PREFECT_API_URL once):
     # a bad PROMPTLOOP_SWEEP_CRON stops serve, and the server it has just started with it.
@@ -90,7 +93,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
 
     from flows.change_pipeline import change_pipeline
     from flows.weekly_digest import digest_deployment
-    from integrations.db import ledger_tag
+    from integrations.db import ledger_tag, shown_url
     from integrations.pipeline_runs import deployment_name
 
     runner = Runner(
@@ -133,6 +136,7 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
     def poke_soon(_change_id: int) -> None:  # from the gateway's hook thread
         loop.call_soon_threadsafe(poke.set)
 
+    control.starting("starting its Slack gateway")
     gateway_url = await _start_gateway(tasks, poke_soon)
     record = {
         "pid": os.getpid(),
@@ -142,6 +146,8 @@ async def _serve(*, limit: int, poll_s: float, announce: Callable[[str], None]) 
         "deployment": f"change-pipeline/{deployment_name()}",
         "gateway_url": gateway_url,
         "model_endpoint": control.model_endpoint(),
+        "ledger": shown_url(),
+        "ledger_tag": ledger_tag(),
     }
     control.write_record(record)
     announce(
@@ -195,26 +201,52 @@ async def _start_gateway(tasks: list[asyncio.Task[Any]], poke: Callable[[int], N
             "are not received (vote with `promptloop review vote`)"
         )
         return None
-    started = asyncio.Event()
-    urls: list[str] = []
     if socket_mode():
+        started = asyncio.Event()
         main = serve_socket_gateway(on_review_concluded=poke, started=started)
-    else:
+        await _gateway_started(tasks, main, started)
+        return None
+    explicit = "PROMPTLOOP_GATEWAY_PORT" in os.environ
+    port = _gateway_port()
+    while True:
+        started, urls = asyncio.Event(), list[str]()
         main = serve_gateway(
-            on_review_concluded=poke,
-            started=started,
-            announce=lambda line: urls.append(line.split(" on ", 1)[1].split(" ", 1)[0]),
-            port=_gateway_port(),
+            on_review_concluded=poke, started=started, announce=urls.append, port=port
         )
+        try:
+            await _gateway_started(tasks, main, started)
+        except InputError:
+            if explicit or port == 0:
+                raise
+            port = 0  # the default port was taken between our look and the bind: any free one
+            continue
+        break
+    url = urls[0].split(" on ", 1)[1].split(" ", 1)[0] if urls else None
+    default = get_settings().gateway_port
+    if url is not None and not explicit and not url.endswith(f":{default}"):
+        log.warning(
+            "the Slack gateway listens on %s, NOT on the default port %s, which another "
+            "process holds (another PROMPTLOOP_HOME's serve?): point Slack's request URL (or "
+            "your tunnel) at this port, or set PROMPTLOOP_GATEWAY_PORT; `promptloop serve "
+            "status` shows it",
+            url,
+            default,
+        )
+    return url
+
+
+async def _gateway_started(
+    tasks: list[asyncio.Task[Any]], main: Any, started: asyncio.Event
+) -> None:
+    """Run ``main`` as one of serve's tasks once it has started; raise why it could not."""
     task = asyncio.create_task(main, name="gateway")
-    tasks.append(task)
     waiting = asyncio.create_task(started.wait())
     await asyncio.wait([waiting, task], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         waiting.cancel()
         task.result()  # raises why the gateway could not start (a port in use, a setting)
+    tasks.append(task)
     await asyncio.sleep(0)  # let it announce its URL
-    return urls[0] if urls else None
 
 
 def _gateway_port() -> int:
@@ -276,7 +308,6 @@ __all__ = ["check_deadlines", "configure_logging", "serve"]
 
 def _server_healthy() -> bool:
     """Whether this home's Prefect server runs already (serve did not start it, then)."""
-    from integrations.prefect_server import healthy, recorded_url
+    from integrations.prefect_server import our_url
 
-    url = recorded_url()
-    return bool(url and healthy(url))
+    return our_url() is not None

@@ -18,6 +18,7 @@ from fakes.slack_server import FakeSlackServer
 from support import invoke, judge_aware, point_at, right_answers, serve_log
 from test_change_pipeline import submit_in_review, vote_all, wait_for
 
+from integrations.progress import alive
 from integrations.settings import get_settings
 
 pytestmark = pytest.mark.prefect
@@ -41,15 +42,6 @@ def children(pid: int) -> list[int]:
                 found.append(int(entry.name))
                 frontier.append(int(entry.name))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_one_serve_per_home_detached_status_and_stop(prefect_api: str, monkeypatch: Any) -> None:

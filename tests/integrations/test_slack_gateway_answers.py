@@ -182,7 +182,15 @@ def test_show_full_opens_the_whole_text_read_only(
 
 def test_healthz_says_the_ledger_is_reachable(gateway: RunningGateway) -> None:
     answer = gateway.http.get("/healthz")
-    assert answer.status_code == 200 and answer.json() == {"ok": True, "ledger": "reachable"}
+    from integrations.db import ledger_tag, shown_url
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "ok": True,
+        "ledger": "reachable",
+        "ledger_tag": ledger_tag(),  # a client at another home's gateway can tell
+        "ledger_url": shown_url(),
+    }
 
 
 def test_an_inactive_expert_is_refused(
