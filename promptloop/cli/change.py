@@ -35,11 +35,12 @@ NoEvalOpt = Annotated[bool, typer.Option("--no-eval", help="Do not start the eva
 
 
 def start_evaluation(
-    change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False
+    change_id: int, prompt: str, *, wait: bool, skip: bool, force: bool = False, asked: bool = False
 ) -> dict[str, Any]:
     """Start the change's pipeline run (through `promptloop serve`); with --wait, follow it
-    until it waits for people or ends."""
-    if _not_evaluated(wait=wait, skip=skip):
+    until it waits for people or ends. ``asked``: `change evaluate`, which starts it whatever
+    PROMPTLOOP_AUTO_EVALUATE says."""
+    if not asked and _not_evaluated(wait=wait, skip=skip):
         return {"evaluation": "not started"}
     from promptloop.cli import pipeline
 
@@ -70,10 +71,18 @@ def print_verdict(view: dict[str, Any]) -> None:
 
 
 def _evaluate_and_report(
-    view: dict[str, Any], *, wait: bool, skip: bool, as_json: bool, force: bool = False
+    view: dict[str, Any],
+    *,
+    wait: bool,
+    skip: bool,
+    as_json: bool,
+    force: bool = False,
+    asked: bool = False,
 ) -> dict[str, Any]:
     """Start (or run, with --wait) the evaluation; print JSON; return the fresh view."""
-    extra = start_evaluation(view["id"], view["prompt"], wait=wait, skip=skip, force=force)
+    extra = start_evaluation(
+        view["id"], view["prompt"], wait=wait, skip=skip, force=force, asked=asked
+    )
     if wait:
         with session_scope() as session:
             full = change_view(session, change_id=view["id"])
@@ -357,7 +366,9 @@ def evaluate(
         prepare_reevaluation(session, change_id=change_id, actor=actor)
         view = change_view(session, change_id=change_id, with_history=False)
         expect_evaluation(session, change_id=change_id)
-    view = _evaluate_and_report(view, wait=wait, skip=False, as_json=as_json, force=force)
+    view = _evaluate_and_report(
+        view, wait=wait, skip=False, as_json=as_json, force=force, asked=True
+    )
     if wait and not as_json:
         say(f"change {change_id}: {view['state']}")
 
