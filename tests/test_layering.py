@@ -173,6 +173,7 @@ def ledger_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("home")
     env = {
         "PROMPTLOOP_HOME": str(home),
+        "PROMPTLOOP_WARM_CLI": "0",
         "PATH": "/usr/bin:/bin",
         "PROMPTLOOP_AUTO_EVALUATE": "false",
     }
@@ -196,7 +197,7 @@ def modules_loaded_by(home: Path, command: str) -> set[str]:
         "assert run_cli() == 0\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
-    env = {"PROMPTLOOP_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {"PROMPTLOOP_HOME": str(home), "PATH": "/usr/bin:/bin", "PROMPTLOOP_WARM_CLI": "0"}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -17,9 +17,11 @@ from sqlmodel import Session, col, select
 from roles.clock import iso, utcnow
 from roles.data_scientist import ItemResult, Sample, Score, Suite
 from roles.errors import NotFoundError
-from roles.evaluation.runner import EvalItem, ItemOutcome
 from roles.ledger import DatasetItem, EvalResult, EvalRun, EvalScore
 from roles.processes import gone
+
+if TYPE_CHECKING:  # the runner (and its template sandbox) only where items are run
+    from roles.evaluation.runner import EvalItem, ItemOutcome
 
 
 def suite_hash(suite: Suite) -> str:
@@ -43,6 +45,8 @@ def concluded_status(*, items: int, outage_items: int, max_outage_share: float) 
 
 
 def eval_items(rows: Sequence[DatasetItem]) -> list[EvalItem]:
+    from roles.evaluation.runner import EvalItem
+
     return [
         EvalItem(item_id=r.item_id, input=dict(r.input), expected=r.expected, tags=list(r.tags))
         for r in rows

@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from roles.calibration.status import judge_needs
 from roles.data_scientist.policy import GatePolicy
 from roles.data_scientist.review_sample import Pick, pick_review_sample
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results
-from roles.ledger import Handoff, PromptVersion
+from roles.ledger import PromptVersion
+from roles.review.ended import review_handoff
 from roles.review.policy import ReviewPolicy, policy_from_suite
 from roles.states import State
 from roles.transitions import get_change
@@ -27,16 +28,6 @@ class ReviewSource:
     handoff_id: int
     candidate_run_id: int
     baseline_run_id: int | None
-
-
-def review_handoff(session: Session, *, change_id: int) -> Handoff | None:
-    """The change's latest move into in_review (whatever its state is now)."""
-    return session.exec(
-        select(Handoff)
-        .where(Handoff.change_id == change_id)
-        .where(Handoff.to_state == State.IN_REVIEW.value)
-        .order_by(col(Handoff.id).desc())
-    ).first()
 
 
 def review_source(session: Session, *, change_id: int) -> ReviewSource:

@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from roles.data_scientist.review_sample import Pick
 from roles.errors import PolicyError
 from roles.ledger import Review, ReviewItem
+from roles.review.ended import review_handoff
 from roles.review.inputs import (
     policy_for_change,
-    review_handoff,
     review_source,
     sample_for_review,
 )

@@ -286,7 +286,7 @@ def pinned_artifact(change_id: int) -> Any:
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(change_id)]))
         )
     assert found, f"no artifact {artifact_key(change_id)}"
-    return max(found, key=lambda a: a.created)
+    return sorted(found, key=lambda a: str(a.created))[-1]
 
 
 def test_wait_with_an_unreachable_prefect_server_is_one_clear_error(home: Path) -> None:

@@ -79,7 +79,8 @@ def test_a_system_text_too_large_is_refused_as_the_system_not_the_template(
     import yaml
 
     doc = yaml.safe_load(Path(CHANGE_FILE).read_text())
-    doc["system"] = "x" * 2_000_000
+    # 1.1 million characters once rendered, from a file far below the 1 MiB a file may be
+    doc["system"] = "{% for i in range(100000) %}" + "x" * 11 + "{% endfor %}"
     big = tmp_path / "big.yaml"
     big.write_text(yaml.safe_dump(doc, sort_keys=False))
     result = cli("change", "submit", "--file", str(big), "--as", "maya")
@@ -92,6 +93,7 @@ def test_an_unreachable_prefect_api_is_an_outage_in_one_line(tmp_path: Path) -> 
     """Exit 4 (an outage, not bad input, not a bug), one line, the cause kept on the change."""
     env = {
         "PROMPTLOOP_HOME": str(tmp_path),
+        "PROMPTLOOP_WARM_CLI": "0",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PREFECT_API_URL": "http://127.0.0.1:1/api",
     }
@@ -101,7 +103,8 @@ def test_an_unreachable_prefect_api_is_an_outage_in_one_line(tmp_path: Path) -> 
         return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
 
     assert promptloop("init", "--sample").returncode == 0
-    assert promptloop("change", "submit", "-f", CHANGE_FILE, "--as", "maya", "--no-eval").stdout
+    submitted = promptloop("change", "submit", "-f", CHANGE_FILE, "--as", "maya", "--no-eval")
+    assert "change 1 submitted" in submitted.stderr
     result = promptloop("change", "evaluate", "1", "--wait")
     assert result.returncode == 4, result.stderr
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("error:")]
@@ -115,6 +118,7 @@ def test_two_submits_of_one_file_at_once_open_one_change(ledger: str, home: Path
     """Two real `promptloop change submit` processes started together, on either database."""
     env = {
         "PROMPTLOOP_HOME": str(home),
+        "PROMPTLOOP_WARM_CLI": "0",
         "PROMPTLOOP_DATABASE_URL": ledger,
         "PROMPTLOOP_AUTO_EVALUATE": "false",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
