@@ -1,12 +1,14 @@
 """``regression-sweep``: production prompts re-run on a schedule, against their accepted baseline.
 
     targets (every prompt with a production label, or one) → each prompt's suite on
-    production, the request cache off, all prompts at once under one model concurrency
+    production, the request cache neither read nor written, all prompts at once under one model concurrency
     → paired comparison with the baseline (roles.sweep.baseline) → a sweep row per prompt
     → one alert per regression, its recovery, an outage (the alerts channel, via the outbox)
 
-A cached answer cannot show drift, so every call goes to the model (answers are still
-stored). The prompts share one limit on calls in flight: one endpoint's concurrency,
+A cached answer cannot show drift, so every call goes to the model; and a sweep's answers
+may be drifted ones, so none is stored for another run to read (its run is never a
+change's baseline either: ``reusable_run``). A regression removes from the cache what
+the drifted models answered since the last good sweep (``integrations.sweeps``). The prompts share one limit on calls in flight: one endpoint's concurrency,
 not that times the number of prompts. The final state names what was found ("Ok",
 "Regression", "Outage"); the rows are in the ledger (`promptloop sweep list`) and a
 table of them is an artifact of the run.
@@ -150,7 +152,10 @@ async def _sweep_all(targets: list[SweepTarget], *, models: list[str], limit: in
     from integrations.llm import model_client
 
     logger = get_run_logger()
-    with model_client(models=models, concurrency=limit, no_cache=True) as (client, description):
+    with model_client(models=models, concurrency=limit, no_cache=True, store=False) as (
+        client,
+        description,
+    ):
         logger.info("model endpoint: %s; %s prompt(s), %s calls in flight at most",
                     description, len(targets), limit)  # fmt: skip
         try:

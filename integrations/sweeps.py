@@ -4,10 +4,16 @@
 
     view = conclude_sweep(target, run_id=12, flow_run_id="…", run_url="http://…")
     view["verdict"]  # ok | regression | recovered | outage | no_baseline
+
+A regression also removes from the request cache what the drifted models (the prompt's and
+its suite's judges, at their endpoints) answered since the last good sweep of this version
+(``roles.sweep.drift``): a drifted answer is never served to a later run.
+``view["cache_invalidated"]`` says how many entries went.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +23,7 @@ from integrations.evaluation import suite_of_run
 from roles.data_scientist import build_scorecard
 from roles.evaluation.records import get_run, load_results
 from roles.sweep.baseline import find_baseline
+from roles.sweep.drift import trusted_until
 from roles.sweep.record import Announcement, Reading, record_sweep
 from roles.sweep.targets import SweepTarget
 from roles.sweep.verdict import Finding, read_scorecard
@@ -42,6 +49,8 @@ def _conclude(
 ) -> dict[str, Any]:
     from integrations.slack.sweeps import post_sweep_alert
 
+    drifted: list[str] = []  # the models a regression says drifted
+    since: datetime | None = None
     with session_scope() as session:
         run = get_run(session, run_id)
         baseline, note = find_baseline(
@@ -64,6 +73,7 @@ def _conclude(
             )
             finding = read_scorecard(card, suite.gate)
             reading = "regression" if finding.regressed and baseline else "clear"
+            drifted = [run.model, *suite.judge_models()]
             reasons = [f"baseline: {note}" if baseline else note, *finding.reasons]
 
         def announce(announcement: Announcement) -> int:
@@ -85,7 +95,28 @@ def _conclude(
             flow_run_id=flow_run_id,
             announce=announce,
         )
-        return sweep_view(session, row)
+        if reading == "regression":
+            assert row.id is not None
+            since = trusted_until(session, version_id=target.version_id, before_sweep_id=row.id)
+        view = sweep_view(session, row)
+    # After the row is committed: a removed entry only costs a call again.
+    view["cache_invalidated"] = _invalidate(drifted, since) if reading == "regression" else 0
+    return view
+
+
+def _invalidate(models: list[str], since: datetime | None) -> int:
+    """Remove what ``models`` answered since ``since`` (None: ever) from the request cache."""
+    from integrations.llm import RequestCache
+    from integrations.llm.providers import cache_scope
+    from integrations.settings import get_settings
+
+    settings = get_settings()
+    cache = RequestCache(settings.home / "cache.sqlite")
+    try:
+        scopes = dict.fromkeys(cache_scope(m, settings) for m in models)
+        return sum(cache.invalidate(scope=scope, since=since) for scope in scopes)
+    finally:
+        cache.close()
 
 
 def sweep_schedule() -> Any:

@@ -60,6 +60,7 @@ class ChatResult(BaseModel):
     error: str | None = None
     outage: bool = False
     model: str = ""
+    snapshot: str | None = None  # the model the API said answered (e.g. gpt-4o-2024-08-06)
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None  # None when the model's price is unknown, never a silent 0

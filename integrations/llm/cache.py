@@ -9,6 +9,15 @@ it already has. WAL mode lets several processes read while one writes; a lookup 
 key costs tens of microseconds, so it runs on the event loop directly (a thread hop would
 cost more than the read).
 
+Each entry names where it came from: ``scope`` (the model at its endpoint, as
+``LLMClient.scope`` says it), ``snapshot`` (the model the API said answered, e.g.
+``gpt-4o-2024-08-06``) and ``created_at`` (when it was stored, UTC). A regression sweep
+writes nothing here (a drifted answer must not be served to anyone later), and when one
+finds a drift it calls ``invalidate``: every entry of that model at that endpoint stored
+since the last good sweep is removed, whatever snapshot it names (the key is the model's
+name, and the name is what drifted). A cache file from before these columns is widened
+in place; its old entries name no scope, and any drift removes them.
+
     >>> cache = RequestCache(Path("/tmp/cache.sqlite"))  # doctest: +SKIP
     >>> cache.put(key, result); cache.get(key).cached  # doctest: +SKIP
     True
@@ -20,6 +29,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,9 +43,29 @@ CREATE TABLE IF NOT EXISTS responses (
     input_tokens INTEGER,
     output_tokens INTEGER,
     cost_usd REAL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    scope TEXT,
+    snapshot TEXT
 )
 """
+# Columns added since the first cache files: added in place to an older file.
+_ADDED = {"scope": "TEXT", "snapshot": "TEXT"}
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Where a stored answer came from (``RequestCache.entries``)."""
+
+    key: str
+    model: str
+    scope: str | None
+    snapshot: str | None
+    created_at: str  # ISO 8601, UTC
+
+
+def _stamp(moment: datetime) -> str:
+    # One fixed format (microseconds always written), so stored times compare as strings.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class RequestCache:
@@ -58,6 +88,14 @@ class RequestCache:
             # only a power loss may lose the last few, and those are re-bought, not corrupted.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(_SCHEMA)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(responses)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    try:
+                        conn.execute(f"ALTER TABLE responses ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:
+                        if "duplicate column" not in str(exc):
+                            raise  # else another process added it meanwhile
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -73,13 +111,14 @@ class RequestCache:
             return None
         return ChatResult.model_validate_json(row[0]).model_copy(update={"cached": True})
 
-    def put(self, key: str, result: ChatResult) -> None:
+    def put(self, key: str, result: ChatResult, scope: str | None = None) -> None:
         """Store a successful result under ``key`` (failures are never cached)."""
-        self.put_many([(key, result)])
+        self.put_many([(key, result, scope)])
 
-    def put_many(self, entries: Iterable[tuple[str, ChatResult]]) -> None:
-        """Store the successful results among ``entries`` in one transaction."""
-        now = datetime.now(UTC).isoformat()
+    def put_many(self, entries: Iterable[tuple[str, ChatResult, str | None]]) -> None:
+        """Store the successful results among ``entries`` (key, result, scope) in one
+        transaction."""
+        now = _stamp(datetime.now(UTC))
         rows = [
             (
                 key,
@@ -89,8 +128,10 @@ class RequestCache:
                 result.output_tokens,
                 result.cost_usd,
                 now,
+                scope,
+                result.snapshot,
             )
-            for key, result in entries
+            for key, result, scope in entries
             if result.ok
         ]
         if not rows:
@@ -100,8 +141,32 @@ class RequestCache:
             with conn:  # one transaction (the connection autocommits otherwise)
                 conn.execute("BEGIN")
                 conn.executemany(
-                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO responses (key, model, response, input_tokens, "
+                    "output_tokens, cost_usd, created_at, scope, snapshot) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
+
+    def invalidate(self, *, scope: str, since: datetime | None) -> int:
+        """Remove what the model at ``scope`` answered since ``since`` (None: ever), and
+        every entry that names no scope; how many were removed."""
+        query = "DELETE FROM responses WHERE scope IS NULL OR (scope = ?"
+        params: tuple[str, ...] = (scope,)
+        if since is not None:
+            query += " AND created_at >= ?"
+            params += (_stamp(since),)
+        query += ")"
+        with self._lock:
+            return self._connection().execute(query, params).rowcount
+
+    def entries(self) -> list[CacheEntry]:
+        """Every entry's origin, oldest first (answers themselves are read with ``get``)."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT key, model, scope, snapshot, created_at FROM responses "
+                "ORDER BY created_at, key"
+            )
+            return [CacheEntry(*row) for row in rows]
 
     def __len__(self) -> int:
         with self._lock:

@@ -104,7 +104,9 @@ class LLMClient:
         timeout_s: per attempt (``PROMPTLOOP_REQUEST_TIMEOUT_S``).
         retry: backoff policy; defaults from settings.
         cache: defaults to ``PROMPTLOOP_HOME/cache.sqlite``.
-        no_cache: always call the model (results are still stored).
+        no_cache: always call the model (results are still stored, unless ``store`` is off).
+        store: write answers to the cache; a regression sweep's client does not (its
+            answers may be drifted ones, which must never be served later).
         local_base_url: where the embedded model listens, if it runs.
     """
 
@@ -117,6 +119,7 @@ class LLMClient:
         retry: RetryPolicy | None = None,
         cache: RequestCache | None = None,
         no_cache: bool = False,
+        store: bool = True,
         local_base_url: str | None = None,
         prices: PriceTable | None = None,
     ) -> None:
@@ -126,13 +129,16 @@ class LLMClient:
         self.retry = retry or RetryPolicy.from_settings(self.settings)
         self.cache = cache or RequestCache(self.settings.home / "cache.sqlite")
         self.no_cache = no_cache
+        self.store = store
         self.local_base_url = local_base_url
         self.prices = prices or PriceTable(self.settings.prices)
         self.stats = CallStats()
         self._state: _LoopState | None = None
         self._endpoints: dict[str, Endpoint] = {}
         self._scopes: dict[str, str] = {}  # model -> cache scope
-        self._unstored: dict[str, ChatResult] = {}  # answers not yet written to the cache
+        self._unstored: dict[
+            str, tuple[ChatResult, str]
+        ] = {}  # answers not yet written to the cache
         self._store_scheduled: asyncio.Handle | None = None
         self._limit_of: LLMClient = self  # whose semaphore bounds this client's calls
 
@@ -147,6 +153,7 @@ class LLMClient:
             retry=self.retry,
             cache=self.cache,
             no_cache=self.no_cache,
+            store=self.store,
             local_base_url=self.local_base_url,
             prices=self.prices,
         )
@@ -186,9 +193,7 @@ class LLMClient:
         The same model name at two endpoints is two models. Needs no API key, so answers
         already paid for are served even when the key is gone.
         """
-        scope = self._scopes.get(request.model)
-        if scope is None:
-            scope = self._scopes[request.model] = cache_scope(request.model, self.settings)
+        scope = self.scope(request.model)
         return hashlib.sha256(f"{scope}\n{request.cache_key()}".encode()).hexdigest()
 
     async def __call__(self, request: ChatRequest) -> ChatResult:
@@ -206,7 +211,7 @@ class LLMClient:
     def _lookup(self, key: str) -> ChatResult | None:
         unstored = self._unstored.get(key)
         if unstored is not None:
-            return unstored.model_copy(update={"cached": True})
+            return unstored[0].model_copy(update={"cached": True})
         try:
             return self.cache.get(key)
         except (sqlite3.Error, ValueError) as exc:  # a broken cache costs money, not the run
@@ -214,9 +219,9 @@ class LLMClient:
             return None
 
     def _store(self, key: str, result: ChatResult) -> None:
-        if not result.ok:  # failures are never cached
+        if not result.ok or not self.store:  # failures are never cached
             return
-        self._unstored[key] = result
+        self._unstored[key] = (result, self.scope(result.model))
         if len(self._unstored) >= STORE_BATCH:
             self.store_pending()
         elif self._store_scheduled is None:
@@ -229,7 +234,8 @@ class LLMClient:
             self._store_scheduled = None
         if not self._unstored:
             return
-        entries, self._unstored = list(self._unstored.items()), {}
+        entries = [(key, result, scope) for key, (result, scope) in self._unstored.items()]
+        self._unstored = {}
         try:
             self.cache.put_many(entries)
         except sqlite3.Error as exc:
@@ -408,6 +414,7 @@ class LLMClient:
             self.stats.cost_usd += cost
         common: dict[str, Any] = {
             "model": request.model,
+            "snapshot": data["model"] if isinstance(data.get("model"), str) else None,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "cost_usd": cost,

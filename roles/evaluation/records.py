@@ -19,6 +19,7 @@ from roles.data_scientist import ItemResult, Sample, Score, Suite
 from roles.errors import NotFoundError
 from roles.ledger import DatasetItem, EvalResult, EvalRun, EvalScore
 from roles.processes import gone
+from roles.sweep.drift import answered_in_drift
 
 if TYPE_CHECKING:  # the runner (and its template sandbox) only where items are run
     from roles.evaluation.runner import EvalItem, ItemOutcome
@@ -245,19 +246,26 @@ def reusable_run(
 ) -> EvalRun | None:
     """The evidence a change may reuse instead of paying again: a finished run of the same
     version, dataset version, model and suite, answered by the same ``endpoint`` when one
-    is named (the same model name elsewhere is another model). Never an ``outage`` run."""
-    run = session.exec(
+    is named (the same model name elsewhere is another model). Never an ``outage`` run, never
+    a sweep's (a sweep runs while the model may be drifting: that is what it
+    looks for, so its run is evidence about the endpoint, not the prompt), and never one a
+    later sweep found answered by a drifted model (``roles.sweep.drift``)."""
+    runs = session.exec(
         select(EvalRun)
         .where(EvalRun.prompt_version_id == version_id)
         .where(EvalRun.dataset_id == dataset_id)
         .where(EvalRun.model == model)
         .where(EvalRun.suite_hash == suite_hash)
         .where(EvalRun.status == "finished")
+        .where(EvalRun.purpose != "sweep")
         .order_by(col(EvalRun.id).desc())
-    ).first()
-    if run is not None and endpoint is not None and run.settings.get("endpoint") != endpoint:
-        return None
-    return run
+    ).all()
+    for run in runs:
+        if endpoint is not None and run.settings.get("endpoint") != endpoint:
+            return None
+        if not answered_in_drift(session, run):
+            return run
+    return None
 
 
 def load_results(session: Session, *, run_id: int) -> list[ItemResult]:

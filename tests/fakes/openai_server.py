@@ -110,6 +110,7 @@ class FakeOpenAIServer:
         self.latency_s = latency_s
         self.responder = responder
         self.models = models
+        self.snapshot: str | None = None  # the model an answer names (default: the asked one)
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
@@ -271,7 +272,7 @@ class FakeOpenAIServer:
             "id": f"chatcmpl-fake-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model", ""),
+            "model": self.snapshot or body.get("model", ""),
             "system_fingerprint": "fake",
             "choices": [
                 {

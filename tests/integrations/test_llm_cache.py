@@ -221,5 +221,38 @@ def test_answers_are_stored_before_the_client_closes(
 def test_put_many_skips_failures(tmp_path: Path) -> None:
     cache = RequestCache(tmp_path / "cache.sqlite")
     ok, failed = ChatResult(text="a", model="m"), ChatResult(error="HTTP 500", model="m")
-    cache.put_many([("k1", ok), ("k2", failed), ("k3", ok)])
+    cache.put_many([("k1", ok, None), ("k2", failed, None), ("k3", ok, None)])
     assert len(cache) == 2 and cache.get("k2") is None and cache.get("k3") is not None
+
+
+def test_a_drift_removes_what_that_model_answered_since_the_last_good_sweep(
+    tmp_path: Path,
+) -> None:
+    """An older cache file is widened in place; ``invalidate`` removes one model's entries
+    since a time (and the old ones that name no model server), no other model's."""
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "cache.sqlite"
+    with sqlite3.connect(path) as old:  # the schema before entries named their origin
+        old.execute(
+            "CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT "
+            "NOT NULL, input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, "
+            "created_at TEXT NOT NULL)"
+        )
+        legacy = ChatResult(text="x", model="m").model_dump_json()
+        old.execute(
+            "INSERT INTO responses VALUES ('old', 'm', ?, 1, 1, 0, '2020-01-01')", (legacy,)
+        )
+    cache = RequestCache(path)
+    try:
+        drifted = ChatResult(text="a", model="m", snapshot="m-2026-12")
+        cache.put_many([("m1", drifted, "http://a/v1"), ("n1", drifted, "http://b/v1")])
+        entry = {e.key: e for e in cache.entries()}["m1"]
+        assert (entry.scope, entry.snapshot) == ("http://a/v1", "m-2026-12")
+        later = datetime.now(UTC) + timedelta(seconds=1)
+        assert cache.invalidate(scope="http://a/v1", since=later) == 1  # only the old one
+        assert cache.invalidate(scope="http://a/v1", since=later - timedelta(hours=1)) == 1
+        assert [e.key for e in cache.entries()] == ["n1"]  # another endpoint's model stays
+        assert cache.invalidate(scope="http://b/v1", since=None) == 1
+    finally:
+        cache.close()
