@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -98,8 +100,9 @@ def record_run(change_id: int, flow_run_id: str) -> None:
 
 
 def current_run(change_id: int) -> Any | None:
-    """The change's pipeline run as this Prefect server knows it, or None (no run yet, or
-    one another server or a deleted run holds: not this server's to wait for)."""
+    """The change's pipeline run as this home's Prefect server knows it, or None (no run
+    yet, no server answering, or one another server or a deleted run holds: not this
+    server's to wait for)."""
     from prefect.client.orchestration import get_client
 
     from roles.transitions import get_change
@@ -108,11 +111,34 @@ def current_run(change_id: int) -> Any | None:
         flow_run_id = get_change(session, change_id).flow_run_id
     if not flow_run_id:
         return None
-    try:
-        with get_client(sync_client=True) as client:
-            return client.read_flow_run(UUID(flow_run_id))
-    except Exception:
-        return None
+    with prefect_here() as here:
+        if not here:
+            return None
+        try:
+            with get_client(sync_client=True) as client:
+                return client.read_flow_run(UUID(flow_run_id))
+        except Exception:
+            return None
+
+
+@contextmanager
+def prefect_here(**settings: Any) -> Iterator[bool]:
+    """Prefect's clients, inside, talk to this home's server (PREFECT_API_URL, Prefect's
+    profile, or the server recorded here) if it answers within a second, with ``settings``
+    (Prefect settings by name) too; yields False when none answers. Never a temporary
+    server of the client's own: one took a CLI approval 15 s and found no run to wake."""
+    from integrations.prefect_server import healthy
+
+    url = _api_url()
+    if not url or not healthy(url, timeout=1.0):
+        yield False
+        return
+    import prefect.settings
+    from prefect.settings import temporary_settings
+
+    given = {getattr(prefect.settings, name): value for name, value in settings.items()}
+    with temporary_settings({prefect.settings.PREFECT_API_URL: url, **given}):
+        yield True
 
 
 def live_run(change_id: int) -> str | None:
@@ -144,17 +170,21 @@ def wake(change_id: int, *, reason: str) -> bool:
     from prefect.exceptions import NotPausedError
     from prefect.flow_runs import resume_flow_run
 
-    run = current_run(change_id)
-    if run is None or run.state is None or not run.state.is_paused():
-        return False
-    try:
-        resume_flow_run(run.id, run_input={"reason": reason[:500]})
-        return True
-    except NotPausedError:
-        return False  # woken by someone else meanwhile
-    except Exception as exc:
-        log.warning("could not wake the pipeline of change %s (%s); serve will", change_id, exc)
-        return False
+    with prefect_here() as here:
+        if not here:
+            log.info("change %s: no Prefect server answers here; serve wakes its run", change_id)
+            return False
+        run = current_run(change_id)
+        if run is None or run.state is None or not run.state.is_paused():
+            return False
+        try:
+            resume_flow_run(run.id, run_input={"reason": reason[:500]})
+            return True
+        except NotPausedError:
+            return False  # woken by someone else meanwhile
+        except Exception as exc:
+            log.warning("could not wake the pipeline of change %s (%s); serve will", change_id, exc)
+            return False
 
 
 def waits_for(pause_key: str | None) -> str | None:
@@ -281,32 +311,27 @@ def retell(change_id: int, *, flow_run_id: str | None = None) -> bool:
 
 def _retell(change_id: int, flow_run_id: str | None) -> bool:
     from integrations.pipeline_story import story_of
-    from integrations.prefect_server import healthy
 
     with session_scope() as session:
         story = story_of(session, change_id=change_id)
     run_id = flow_run_id or story.flow_run_id
     if not run_id:
         return False
-    url = _api_url()
-    if not url or not healthy(url, timeout=1.0):
-        log.warning(
-            "change %s: the Prefect server (%s) does not answer; its pipeline run still "
-            "tells its earlier outcome", change_id, url or "none recorded",
-        )  # fmt: skip
-        return False
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-    with (
-        temporary_settings({PREFECT_API_URL: url, PREFECT_CLIENT_MAX_RETRIES: 0}),
-        get_client(sync_client=True) as client,
-    ):
-        run = client.read_flow_run(UUID(run_id))
-        if run.name != story.run_name:
-            client.update_flow_run(run.id, name=story.run_name)
-        client.create_artifact(_artifact(story, run.id))
-        _restate(client, run, story)
+    with prefect_here(PREFECT_CLIENT_MAX_RETRIES=0) as here:
+        if not here:
+            log.warning(
+                "change %s: the Prefect server (%s) does not answer; its pipeline run still "
+                "tells its earlier outcome", change_id, _api_url() or "none recorded",
+            )  # fmt: skip
+            return False
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(run_id))
+            if run.name != story.run_name:
+                client.update_flow_run(run.id, name=story.run_name)
+            client.create_artifact(_artifact(story, run.id))
+            _restate(client, run, story)
     return True
 
 

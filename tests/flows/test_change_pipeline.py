@@ -5,7 +5,12 @@ server, the real openai SDK against a local fake, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +19,7 @@ from fakes.openai_server import FakeOpenAIServer
 from support import SAMPLES, invoke, judge_aware, point_at, right_answers, serve_log
 
 pytestmark = pytest.mark.prefect
+
 
 def flow_run(flow_run_id: str) -> Any:
     from prefect.client.orchestration import get_client
@@ -64,8 +70,24 @@ def vote_all(expert: str, verdict: str = "pass", limit: int = 100) -> list[dict[
     return votes
 
 
+def approve_from_a_terminal(change_id: int, handle: str, prefect_api: str, tmp: Path) -> Any:
+    """`promptloop change approve` as typed in a shell: no PREFECT_API_URL, the home's
+    recorded Prefect server (as a serve of this home records the server it started), and a
+    HOME of its own, so that a temporary Prefect server of the command's own would show."""
+    record = Path(os.environ["PROMPTLOOP_HOME"]) / "prefect" / "server.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"api_url": prefect_api, "pid": os.getpid()}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["HOME"] = str(tmp)
+    command = [sys.executable, "-m", "promptloop", "change", "approve", str(change_id)]
+    return subprocess.run(
+        [*command, "--as", handle, "--json"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
 def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
-    prefect_api: str, ledger: str, monkeypatch: Any
+    prefect_api: str, ledger: str, monkeypatch: Any, tmp_path: Path
 ) -> None:
     with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
         flow_run_id = submit_in_review(server, monkeypatch, prefect_api)
@@ -82,11 +104,14 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
         wait_for(flow_run_id, "Suspended", message="awaiting approval (0/1)")
         refused = invoke("change", "approve", "1", "--as", "omar")  # an expert, not an engineer
         assert refused.code == 1 and "needs the engineer role" in refused.stderr
-        approved = invoke("change", "approve", "1", "--as", "sam", "--json")
-        assert approved.code == 0, approved.stderr
-        assert approved.json()["decision"] == "deployed"
-        # the approval's door woke the run itself: not left for serve's next round
+        approved = approve_from_a_terminal(1, "sam", prefect_api, tmp_path)
+        assert approved.returncode == 0, approved.stderr
+        assert json.loads(approved.stdout)["decision"] == "deployed"
+        # the approval's door woke the run itself: not left for serve's next round, and
+        # through this home's server, not a temporary one of its own (15 s, an ERROR line)
         assert not flow_run(flow_run_id).state.is_paused()
+        made = sorted(p.name for p in (tmp_path / ".prefect").glob("*"))
+        assert "prefect.db" not in made and "ERROR" not in approved.stderr, made
         run = wait_for(flow_run_id, "Deployed")
         assert run.state.type.value == "COMPLETED"
 
