@@ -88,6 +88,18 @@ def _waiting(change_id: int, waits_for: str) -> bool:
         return still_waiting(session, change_id=change_id, waits_for=waits_for)
 
 
+async def _label(*, suspending: bool = False) -> None:
+    """Label this run with its process (or with none, while suspended)."""
+    if not flow_run.id:
+        return
+    from prefect.client.orchestration import get_client
+
+    from integrations.pipeline_recovery import label_process
+
+    async with get_client() as client:
+        await label_process(client, flow_run.id, suspending=suspending)
+
+
 async def wait_for_people(step: NextStep) -> None:
     """Suspend until what ``step`` waits for has happened (read from the ledger on waking).
 
@@ -102,9 +114,11 @@ async def wait_for_people(step: NextStep) -> None:
             return
         logger.info("%s; suspended until then", step.message)
         await asyncio.to_thread(retell, step.change_id)  # the artifact says what it waits for
+        await _label(suspending=True)
         nudge: Any = await asuspend_flow_run(
             wait_for_input=Nudge, key=f"{step.waits_for}-w{attempt}", timeout=None
         )
+        await _label()  # a wait over already returns at once, in this process
         logger.info("woken: %s", getattr(nudge, "reason", nudge))
     raise RuntimeError(f"woken {MAX_WAKES} times while {step.message}")
 
@@ -134,13 +148,8 @@ async def change_pipeline(change_id: int, prompt: str | None = None) -> State:
 async def _pipeline(change_id: int, prompt: str | None) -> State:
     logger = get_run_logger()
     if flow_run.id:
-        from prefect.client.orchestration import get_client
-
-        from integrations.pipeline_recovery import label_process
-
         record_run(change_id, str(flow_run.id))
-        async with get_client() as client:
-            await label_process(client, flow_run.id)  # serve finds this run if it dies
+        await _label()  # serve finds this run if it dies
         await asyncio.to_thread(retell, change_id)
     step = _step(change_id)
     while step.stage != "done":

@@ -35,6 +35,7 @@ from uuid import UUID
 log = logging.getLogger("promptloop.pipeline")
 
 PROCESS_LABEL = "promptloop.process"
+SUSPENDED = "suspended"  # the label while no process runs it (not host:pid:start)
 RECOVERY_TAG = "recovery:"  # the tag a re-run carries: "recovery:2" is the second in a row
 MAX_RECOVERIES = 3
 RECOVER_S = 3.0  # how often serve looks for dead runs (its reconciler ticks every second)
@@ -74,10 +75,14 @@ def process_gone(ident: str | None) -> bool | None:
     return _start_ticks(int(pid)) != start
 
 
-async def label_process(client: Any, flow_run_id: UUID) -> None:
-    """Label the run with the process running it (from the flow, at its start)."""
+async def label_process(client: Any, flow_run_id: UUID, *, suspending: bool = False) -> None:
+    """Label the run with the process running it (from the flow, at its start and after
+    each wait), or, ``suspending``, with none: a suspended run is resumed by a new
+    process, and until that one labels the run, its Running state names no dead process
+    (the reconciler once marked a run just resumed Crashed for its old process)."""
+    label = SUSPENDED if suspending else this_process()
     try:
-        await client.update_flow_run_labels(flow_run_id, {PROCESS_LABEL: this_process()})
+        await client.update_flow_run_labels(flow_run_id, {PROCESS_LABEL: label})
     except Exception as exc:  # a run that cannot label itself is only harder to recover
         log.warning("flow run %s: could not record its process: %s", flow_run_id, exc)
 
@@ -92,8 +97,11 @@ def recoveries_path() -> Path:
 
 def note(change_id: int, flow_run_id: object, what: str) -> None:
     """One recovery in serve's log and in the file ``serve status`` reads."""
+    from integrations.db import ledger_tag
+
     log.warning("change %s: %s", change_id, what)
     line = {
+        "ledger_tag": ledger_tag(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "change_id": change_id,
         "flow_run_id": str(flow_run_id),
@@ -104,7 +112,11 @@ def note(change_id: int, flow_run_id: object, what: str) -> None:
 
 
 def recent_recoveries(hours: float = 24.0) -> list[dict[str, Any]]:
-    """What serve recovered in the last ``hours``, oldest first (for ``serve status``)."""
+    """What serve recovered of this ledger in the last ``hours``, oldest first (for
+    ``serve status``; another ledger of the same home has its own change numbers)."""
+    from integrations.db import ledger_tag
+
+    ours = ledger_tag()
     since = datetime.now(UTC) - timedelta(hours=hours)
     try:
         lines = recoveries_path().read_text(encoding="utf-8").splitlines()
@@ -114,6 +126,8 @@ def recent_recoveries(hours: float = 24.0) -> list[dict[str, Any]]:
     for line in lines[-200:]:
         try:
             entry = json.loads(line)
+            if entry.get("ledger_tag", ours) != ours:
+                continue
             if datetime.fromisoformat(entry["at"]) >= since:
                 found.append(entry)
         except (ValueError, KeyError, TypeError):
@@ -237,9 +251,7 @@ def _rerun(run: Any, change_id: int) -> str:
     count = _recoveries(run)
     why = run.state.message or "crashed"
     prompt = (run.parameters or {}).get("prompt") or ""
-    new = start_pipeline(
-        change_id, prompt=prompt, attempt=f"recover-{run.id}", recovery=count + 1
-    )
+    new = start_pipeline(change_id, prompt=prompt, attempt=f"recover-{run.id}", recovery=count + 1)
     note(change_id, run.id, f"re-ran as pipeline run {new.name} ({new.id}): {run.name} {why}")
     return "rerun"
 
