@@ -135,13 +135,15 @@ def _run_warm(argv: list[str]) -> int | str | None:
         if kind != b"P":
             return None  # stale: it exits, and the next command starts a fresh one
         child = value
-        _forward_signals(child)
+        forwarded = _forward_signals(child)
         try:
             kind, value = _reply(conn)
         except OSError:
             kind = b""
         if kind == b"X":
             return value
+        if forwarded:  # it died of the signal passed on, as it would have here
+            return 128 + forwarded[-1]
         sys.stderr.write(
             f"internal error: the command's process (pid {child}) ended without an exit code; "
             "run it again with PROMPTLOOP_WARM_CLI=0 to see it in this process\n"
@@ -164,15 +166,19 @@ def _reply(conn: socket.socket) -> tuple[bytes, int]:
     return kind, value
 
 
-def _forward_signals(child: int) -> None:
-    """Ctrl-C in this terminal reaches this process only: pass it on to the command."""
+def _forward_signals(child: int) -> list[int]:
+    """Ctrl-C in this terminal (or a SIGTERM, SIGHUP, SIGQUIT) reaches this process only:
+    pass it on to the command. The signals passed on, in order."""
+    forwarded: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        forwarded.append(signum)
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signum)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, forward)
+    return forwarded
 
 
 def _start_warm() -> None:

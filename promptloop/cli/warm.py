@@ -188,6 +188,7 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
         _streams(request.encoding)
         random.seed()  # not the warm process's sequence, shared by every child
         conn.sendall(launcher.REPLY.pack(b"P", os.getpid()))
+        threading.Thread(target=_end_with_caller, args=(conn,), daemon=True).start()
         from promptloop.cli.app import flushed, run_cli
         from promptloop.cli.output import reset_consoles
 
@@ -207,6 +208,16 @@ def _child(conn: socket.socket, fds: list[int], request: Request) -> None:
             conn.sendall(launcher.REPLY.pack(b"X", code))
         finally:
             os._exit(code)
+
+
+def _end_with_caller(conn: socket.socket) -> None:
+    """End this command when its caller is gone (killed with SIGKILL, which it cannot pass
+    on): the caller sends nothing more, so the connection reads empty only then. As the
+    command would have died with its own process, it dies here; its transaction, not
+    committed, leaves nothing."""
+    with contextlib.suppress(OSError):
+        if conn.recv(1) == b"":
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _become_caller(request: Request) -> bool:

@@ -151,6 +151,44 @@ def test_ctrl_c_reaches_the_command(warm: dict[str, str]) -> None:
     waiting.stdin.close()
 
 
+def _waiting_on_stdin(warm: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """A warm `prompt push -` waiting on its stdin (the warm process and its child up)."""
+    _started(warm)
+    waiting = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, "prompt", "push", "-", "--as", "maya"],
+        env=warm, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    marker = warm["PYTHONPATH"].split(os.pathsep)[-1]
+    deadline = time.monotonic() + 30
+    while len(_warm_pids(marker)) < 2:
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.1)
+    return waiting, marker
+
+
+def test_a_sigterm_ends_the_command_as_it_would_end_one_on_its_own(
+    warm: dict[str, str],
+) -> None:
+    waiting, _ = _waiting_on_stdin(warm)
+    waiting.send_signal(signal.SIGTERM)  # `timeout 3 promptloop ...`, a CI cancel
+    _, stderr = waiting.communicate(timeout=30)
+    assert waiting.returncode == 128 + signal.SIGTERM, stderr  # it said exit 3, a bug
+    assert "internal error" not in stderr
+
+
+def test_a_command_whose_caller_is_killed_ends_with_it(warm: dict[str, str]) -> None:
+    waiting, marker = _waiting_on_stdin(warm)
+    waiting.kill()  # SIGKILL: nothing to pass on; the command went on, and finished
+    waiting.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while len(_warm_pids(marker)) > 1:  # only the warm process itself stays
+        assert time.monotonic() < deadline, "the command outlived its caller"
+        time.sleep(0.1)
+    assert waiting.stdin is not None
+    waiting.stdin.close()
+
+
 def test_a_changed_file_sends_commands_back_to_their_own_process(warm: dict[str, str]) -> None:
     _started(warm)
     marker = warm["PYTHONPATH"].split(os.pathsep)[-1]
