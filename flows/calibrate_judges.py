@@ -95,7 +95,7 @@ def _concluded_review(change_id: int) -> int | None:
     """The change's latest review if it concluded (passed, failed or expired) and its
     calibration has not run yet."""
     from roles.calibration.records import calibrated_for
-    from roles.review.opening import current_review
+    from roles.review.current import current_review
 
     with session_scope() as session:
         review = current_review(session, change_id=change_id)

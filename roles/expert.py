@@ -31,7 +31,8 @@ from roles.review.conclusion import (
     conclude_review,
     expire_due_reviews,
 )
-from roles.review.opening import current_review, open_review, start_review
+from roles.review.current import current_review
+from roles.review.opening import open_review, start_review
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import (
     ReviewProgress,

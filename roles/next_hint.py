@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from roles.ledger import Member, MemberRole
-from roles.review.opening import current_review
+from roles.review.current import current_review
 from roles.states import Role, State
 from roles.transitions import get_change
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from roles.review.opening import current_review
+from roles.review.current import current_review
 from roles.review.tally import review_progress
 from roles.states import State
 from roles.transitions import get_change

@@ -138,8 +138,11 @@ def submit(
 @app.command("show")
 def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonOpt = False) -> None:
     """State, versions and the whole handoff history with time spent in each state."""
+    from roles.next_hint import next_hints
+
     with session_scope() as session:
         view = change_view(session, change_id=change_id)
+        hints = [] if as_json else next_hints(session, change_id=change_id)
     if as_json:
         emit_json(view)
         return
@@ -231,6 +234,8 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
         api = os.environ.get("PREFECT_API_URL") or recorded_url()
         if api:
             out.print(f"Prefect flow run: {ui_url(api)}/runs/flow-run/{view['flow_run_id']}")
+    for hint in hints:  # who acts now, and how
+        out.print(f"next: {hint}")
 
 
 def _held_by(view: dict[str, Any]) -> str:

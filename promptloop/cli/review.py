@@ -135,8 +135,11 @@ def vote(
         f"{actor} voted {verdict} on item {item}; review {progress.review_id}: {progress.headline()}"
     )
     if conclusion is not None:
+        from promptloop.cli.pipeline import say_next
+
         say(f"review {conclusion.outcome}: change {conclusion.change_id} is {conclusion.state}")
         say(conclusion.note)
+        say_next(conclusion.change_id)  # how the author revises, or who approves
 
 
 def print_item(view: ItemView) -> None:

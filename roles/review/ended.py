@@ -12,18 +12,9 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from roles.ledger import Handoff, Member, Review
+from roles.review.current import review_handoff
 from roles.states import State
 from roles.transitions import get_change
-
-
-def review_handoff(session: Session, *, change_id: int) -> Handoff | None:
-    """The change's latest move into in_review (whatever its state is now)."""
-    return session.exec(
-        select(Handoff)
-        .where(Handoff.change_id == change_id)
-        .where(Handoff.to_state == State.IN_REVIEW.value)
-        .order_by(col(Handoff.id).desc())
-    ).first()
 
 
 def review_ended(session: Session, *, review: Review) -> str | None:

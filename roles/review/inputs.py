@@ -14,7 +14,7 @@ from roles.data_scientist.review_sample import Pick, pick_review_sample
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results
 from roles.ledger import PromptVersion
-from roles.review.ended import review_handoff
+from roles.review.current import review_handoff
 from roles.review.policy import ReviewPolicy, policy_from_suite
 from roles.states import State
 from roles.transitions import get_change

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from roles.data_scientist.review_sample import Pick
 from roles.errors import PolicyError
 from roles.ledger import Review, ReviewItem
-from roles.review.ended import review_handoff
+from roles.review.current import review_of
 from roles.review.inputs import (
     policy_for_change,
     review_source,
@@ -36,20 +36,13 @@ def start_review(
             flow would draw the same sample (it finds the review first anyway).
     """
     source = review_source(session, change_id=change_id)
-    found = _review_of(session, handoff_id=source.handoff_id)
+    found = review_of(session, handoff_id=source.handoff_id)
     if found is not None:
         return found
     policy = policy_for_change(session, change_id=change_id)
     seed = source.handoff_id if seed is None else seed
     picks = sample_for_review(session, source=source, policy=policy, seed=seed)
     return open_review(session, change_id=change_id, picks=picks, policy=policy, now=now, seed=seed)
-
-
-def current_review(session: Session, *, change_id: int) -> Review | None:
-    """The review of the change's latest evaluation, if one was opened (also after it
-    concluded and the change moved on)."""
-    handoff = review_handoff(session, change_id=change_id)
-    return None if handoff is None else _review_of(session, handoff_id=handoff.id or 0)
 
 
 def open_review(
@@ -67,7 +60,7 @@ def open_review(
     process) returns the review that exists, whatever picks it was given.
     """
     source = review_source(session, change_id=change_id)
-    existing = _review_of(session, handoff_id=source.handoff_id)
+    existing = review_of(session, handoff_id=source.handoff_id)
     if existing is not None:
         return existing
     if not picks:
@@ -104,11 +97,7 @@ def open_review(
                 )
             session.flush()
     except IntegrityError:  # another process opened it at the same moment
-        found = _review_of(session, handoff_id=source.handoff_id)
+        found = review_of(session, handoff_id=source.handoff_id)
         assert found is not None
         return found
     return review
-
-
-def _review_of(session: Session, *, handoff_id: int) -> Review | None:
-    return session.exec(select(Review).where(Review.handoff_id == handoff_id)).first()

@@ -84,6 +84,9 @@ def test_a_failing_review_tells_the_author_why(cli) -> None:  # type: ignore[no-
         )
         assert result.code == 0, result.stderr
     assert "review failed: change" in result.stderr and "changes_requested" in result.stderr
+    revise = f"next: maya revises it: `promptloop change revise {change_id} --file FILE --as maya`"
+    assert revise in result.stderr  # the author learns how, in the terminal
+    assert revise in cli("change", "show", str(change_id)).stdout
     with Session(get_engine()) as session:
         handoff = session.exec(
             select(Handoff).where(Handoff.change_id == change_id).order_by(Handoff.id.desc())  # type: ignore[union-attr]

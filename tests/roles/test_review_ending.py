@@ -17,7 +17,7 @@ from roles.expert import (
 )
 from roles.ledger import Review, Vote
 from roles.pm import withdraw_change
-from roles.review.ended import review_handoff
+from roles.review.current import review_handoff
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import review_items
 from roles.review.views import waiting_items
