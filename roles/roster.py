@@ -96,7 +96,7 @@ def read_team_file(path: Path | str) -> list[Person]:
             if other != person.handle:
                 raise InputError(
                     f"{doc.where(('people', index, 'slack_user_id'))}: slack_user_id "
-                    f"{person.slack_user_id} is already '{other}''s; one Slack user is one person"
+                    f"{person.slack_user_id} is already that of '{other}'; one Slack user is one person"
                 )
     return team.people
 

@@ -157,6 +157,19 @@ def init(
         say("  the sample was already loaded; nothing changed")
 
 
+def interrupted(argv: list[str]) -> str:
+    """What Ctrl-C left: each write is one transaction, so the one under way left nothing.
+
+    >>> interrupted(["dataset", "push", "x.jsonl"])
+    'interrupted; what was committed before stays, the write under way left nothing'
+    >>> interrupted(["eval", "run", "p"])
+    'interrupted; what was committed before stays (the answers so far are cached)'
+    """
+    if argv[:1] in (["eval"], ["change"], ["sweep"]):  # commands that call the model
+        return "interrupted; what was committed before stays (the answers so far are cached)"
+    return "interrupted; what was committed before stays, the write under way left nothing"
+
+
 def run_cli(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (errors are printed, not raised)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -166,7 +179,7 @@ def run_cli(argv: list[str] | None = None) -> int:
         returned = command()(args=argv, prog_name="promptloop", standalone_mode=False)
         if isinstance(returned, int) and returned:
             if returned == 130:  # Typer turns Ctrl-C into Exit(130)
-                say("interrupted; what was committed before stays (eval answers so far are cached)")
+                say(interrupted(argv))
             return returned
     except PromptloopError as exc:
         if debug:
@@ -183,7 +196,7 @@ def run_cli(argv: list[str] | None = None) -> int:
             return quiet_broken_pipe()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        say("interrupted; what was committed before stays (eval answers so far are cached)")
+        say(interrupted(argv))
         return 130
     except BrokenPipeError:
         return quiet_broken_pipe()

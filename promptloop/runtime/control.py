@@ -178,9 +178,9 @@ def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
         api_url = ensure_server()  # workers run the pipelines; this home needs no serve
         return {"pid": None, "ready": True, "api_url": api_url, "ui_url": ui_url(api_url)}
     if running is None:
+        say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
         # PREFECT_API_URL down: that outage, said here (exit 4); ours started here if need be
         ensure_server(progress=lambda doing: say(f"waiting for serve to start ({doing})…"))
-        say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
         running = detach(say=say)
     elif not running["ready"]:
         running = _wait_ready(None, say=say)

@@ -82,7 +82,7 @@ def test_one_slack_user_is_one_person(tmp_path: Path, session: Session) -> None:
         "people:\n  - {handle: a, name: A, roles: [pm], slack_user_id: U1}\n"
         "  - {handle: b, name: B, roles: [engineer], slack_user_id: U1}\n"
     )
-    with pytest.raises(InputError, match=r"t.yaml, line 3: slack_user_id U1 is already 'a''s"):
+    with pytest.raises(InputError, match=r"t.yaml, line 3: slack_user_id U1 is already that of 'a'"):
         read_team_file(path)
     load_sample(session)
     session.commit()
