@@ -72,7 +72,8 @@ def move_label_by_hand(
         raise InputError(f"label '{label}' already points at version {version}")
     move_label(
         session, prompt=found, label=label, version=target, actor=member,
-        expected_from=current.id if current else None, note=note,
+        expected_from=current.id if current else None,
+        note=note or ("by hand (a manual deployment)" if label == PRODUCTION else None),
     )  # fmt: skip
     deployment_id = None
     if label == PRODUCTION:

@@ -59,8 +59,11 @@ def test_an_admin_moving_production_by_hand_is_a_manual_deployment_with_its_even
     assert any("Production moved by hand" in t for t in notices)
     again = cli("prompt", "label", "support-triage", "production", "--version", "2", "--as", "lee")
     assert again.code == 2 and "already points at version 2" in again.stderr
-    log = cli("prompt", "log", "support-triage", "--json").json()
-    assert log  # the move is in the label history too
+    back = cli("prompt", "label", "support-triage", "production", "--version", "1", "--as", "lee")
+    assert back.code == 0, back.stderr
+    moves = cli("prompt", "log", "support-triage", "--json").json()["label_moves"]
+    notes = {(m["to_version"], m["note"]) for m in moves if m["label"] == "production"}
+    assert {(2, "hotfix"), (1, "by hand (a manual deployment)")} <= notes  # not "-"
 
 
 def test_a_working_label_is_anyones_but_writes_no_deployment(cli) -> None:  # type: ignore[no-untyped-def]
