@@ -1,6 +1,7 @@
 """Operating characteristics of the gate (issue #7's table), simulated through the real gate.
 
     .venv/bin/python benchmarks/gate_characteristics.py [--null-reps 600] [--alt-reps 300]
+    .venv/bin/python benchmarks/gate_characteristics.py --skew-only   # issue 18's table, ~1 min
 
 Every cell is a share of seeded simulated evals run through ``build_scorecard`` +
 ``evaluate_gate`` with the built-in defaults (``roles.data_scientist.characteristics``
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from roles.data_scientist.characteristics import Scenario, check_outcome, judge, rate
 from roles.data_scientist.gate import GatePolicy, Target
 from roles.data_scientist.power import superiority_power
+from roles.data_scientist.skew import SKEWED, false_worse, mc_error
 from roles.data_scientist.suite import default_suite
 
 SIZES = (30, 100, 300)
@@ -79,11 +81,29 @@ def rho_for(discordance: float, effect: float, p: float = 0.6) -> float:
     return min(1.0, max(0.0, (independent - discordance) / (independent - effect)))
 
 
+def skew_table(reps: int) -> None:
+    """Continuous metric, sd 1.5: share called significantly worse (two-sided α 0.05)."""
+    print("| differences (sd 1.5) | truth | n | paired t | bootstrap-t |")
+    print("|---|---|---|---|---|")
+    cells = [(name, 0.0) for name in SKEWED] + [("exponential", -0.5), ("exponential", -0.3)]
+    for name, shift in cells:
+        truth = "mean 0 (level; nominal 2.5 %)" if shift == 0 else f"{shift:+g} sd (power)"
+        for n in (30, 100):
+            t_rate, boot = false_worse(SKEWED[name], n=n, reps=reps, seed=n, shift=shift)
+            print(f"| {name} | {truth} | {n} | {pct(t_rate)} | {pct(boot)} |")
+    print(f"\n{reps} draws a cell; one Monte Carlo standard error ≤ {mc_error(0.5, reps):.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--null-reps", type=int, default=600, help="evals per no-change cell")
     parser.add_argument("--alt-reps", type=int, default=300, help="evals per true-change cell")
+    parser.add_argument("--skew-reps", type=int, default=1000, help="draws per skew cell")
+    parser.add_argument("--skew-only", action="store_true", help="only the skew table")
     args = parser.parse_args()
+    if args.skew_only:
+        skew_table(args.skew_reps)
+        return
     null, alt = args.null_reps, args.alt_reps
     started = time.monotonic()
     not_regress = GatePolicy(target=Target(metric="acc", must="not_regress", margin=0.05))
@@ -128,6 +148,8 @@ def main() -> None:
         print(f"| {label} | {' | '.join(cells)} |")
     print(f"\n{null} evals per no-change cell, {alt} otherwise; "
           f"{time.monotonic() - started:.0f} s")  # fmt: skip
+    print()
+    skew_table(args.skew_reps)
 
 
 if __name__ == "__main__":

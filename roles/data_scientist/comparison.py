@@ -2,7 +2,9 @@
 
 Items pair by ``item_id``; a pair counts for a metric only when both sides scored it.
 Every row counts what it could not use: items unscored (or absent) on each side. Slices
-are ``all`` plus every dataset tag carried by at least ``min_slice_items`` paired items.
+are ``all`` plus every dataset tag carried by at least ``min_slice_items`` paired items; a
+continuous metric's tag slice is tested only from ``MIN_CONTINUOUS_SLICE_PAIRS`` pairs (its
+bootstrap-t needs them under skew), and a smaller one is reported as too small, untested.
 
 Each row reports one estimand, the mean paired difference, with its interval, its test
 and its MDE (see ``statistics`` and ``power``), all at face value (no correction: which
@@ -31,7 +33,8 @@ from roles.errors import InputError
 
 Outcome = Literal["improved", "regressed", "not_significant", "untestable"]
 ALL = "all"
-TEST_NAMES: dict[MetricKind, str] = {"binary": "exact McNemar", "continuous": "paired t"}
+TEST_NAMES: dict[MetricKind, str] = {"binary": "exact McNemar", "continuous": "bootstrap-t"}
+MIN_CONTINUOUS_SLICE_PAIRS = 30
 
 
 class Comparison(BaseModel):
@@ -126,8 +129,13 @@ def _row(
 ) -> Comparison:
     pairs = [(b, c) for b, c in values if b is not None and c is not None]
     stats = PairedStats.from_pairs(pairs, metric.kind)
-    interval = stats.interval(1 - settings.alpha)
-    p_value = stats.p_value()
+    too_small = (
+        metric.kind == "continuous"
+        and slice_name != ALL
+        and len(pairs) < MIN_CONTINUOUS_SLICE_PAIRS
+    )
+    interval = None if too_small else stats.interval(1 - settings.alpha)
+    p_value = None if too_small else stats.p_value()
     verdict: Outcome = "untestable"
     if p_value is not None and interval is not None:
         verdict = "not_significant"
@@ -151,9 +159,13 @@ def _row(
         diff=stats.mean_diff,
         ci_low=interval[0] if interval else None,
         ci_high=interval[1] if interval else None,
-        test=TEST_NAMES[metric.kind],
+        test=f"untested: slice under {MIN_CONTINUOUS_SLICE_PAIRS} pairs"
+        if too_small
+        else TEST_NAMES[metric.kind],
         p_value=p_value,
-        mde=pw.mde(metric.kind, n=n, spread=spread, alpha=settings.alpha, power=settings.power),
+        mde=None
+        if too_small
+        else pw.mde(metric.kind, n=n, spread=spread, alpha=settings.alpha, power=settings.power),
         verdict=verdict,
         stats=stats,
     )

@@ -55,7 +55,7 @@ def test_a_clean_improvement_passes_and_says_why() -> None:
     policy = GatePolicy(
         target="helpful", guardrails=[{"metric": "exact", "margin": 0.1}, "error_rate"],
         max_p95_latency_s=2.0, max_cost_per_item_usd=0.01,
-        thresholds=[{"metric": "exact", "min": 0.9}],
+        thresholds=[{"metric": "exact", "min": 0.9}], on_inconclusive="review",
     )  # fmt: skip
     verdict = evaluate_gate(policy, card(run(0.9, broken=0), run(0.5, broken=0)))
     # error_rate at margin 0 cannot be shown within 0: inconclusive, and the change goes on
@@ -127,8 +127,13 @@ def test_flag_regressions_setting() -> None:
     assert not flagged.passed
     assert {f.split(" (")[0] for f in flagged.failures} == {
         "helpful regressed significantly in slice 'all'",
-        "helpful regressed significantly in slice 'billing'",
     }
+    # 20 billing items: too few for a continuous metric's slice, reported and not tested
+    billing = next(
+        r for r in scorecard.comparisons if (r.metric, r.slice) == ("helpful", "billing")
+    )
+    assert (billing.verdict, billing.p_value) == ("untestable", None)
+    assert billing.test == "untested: slice under 30 pairs"
 
 
 def test_policy_validation() -> None:

@@ -48,8 +48,22 @@ def test_binary_intervals_never_have_zero_width() -> None:
     assert PairedStats(kind="binary", n=2, mean_diff=0.0, n11=2).interval(0.95)[0] < -0.5  # type: ignore[index]
 
 
-def test_paired_t_is_scipys() -> None:
+def test_bootstrap_t_is_deterministic_and_its_interval_is_its_test() -> None:
     paired = PairedStats.from_pairs([(0.0, d) for d in DIFFS], "continuous")
+    again = PairedStats.from_pairs([(0.0, d) for d in DIFFS], "continuous")
+    p, interval = paired.p_value(), paired.interval(0.95)
+    assert p is not None and interval is not None
+    assert (p, interval) == (again.p_value(), again.interval(0.95))  # seeded from the data
+    assert (p < 0.05) == (interval[0] > 0 or interval[1] < 0)
+    for shift in (-0.4, -0.1, 0.0, 0.1, 0.3):  # the same claim at every distance from 0
+        moved = PairedStats.from_pairs([(0.0, d + shift) for d in DIFFS], "continuous")
+        low, high = moved.interval(0.95) or (0.0, 0.0)
+        assert ((moved.p_value() or 1.0) < 0.05) == (low > 0 or high < 0)
+
+
+def test_stored_without_differences_it_is_scipys_paired_t() -> None:
+    stored = PairedStats.from_pairs([(0.0, d) for d in DIFFS], "continuous").model_dump()
+    paired = PairedStats.model_validate({**stored, "diffs": None})
     theirs = stats.ttest_1samp(DIFFS, 0.0)
     assert paired.p_value() == pytest.approx(theirs.pvalue)
     ci = theirs.confidence_interval(0.95)
