@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from roles.approval.override import gate_override
 from roles.ledger import Member, MemberRole
 from roles.review.current import current_review
 from roles.states import Role, State
 from roles.transitions import get_change
+
+NO_OVERRIDE = (
+    "the gate was inconclusive and production's suite allows no approval over it "
+    "(`approval: {allow_override: false}`, the default)"
+)
 
 
 def next_hints(session: Session, *, change_id: int) -> list[str]:
@@ -26,15 +32,38 @@ def next_hints(session: Session, *, change_id: int) -> list[str]:
     author = session.get(Member, change.author_id)
     by = author.handle if author else "AUTHOR"
     state = State(change.state)
+    override = gate_override(session, change_id=change_id)
     if state == State.IN_REVIEW:
-        return [_vote_hint(session, change_id=change_id, author=by)]
+        vote = _vote_hint(session, change_id=change_id, author=by)
+        if override != "forbidden":
+            return [vote]
+        return [
+            vote,
+            f"whatever the review says, no engineer can approve it after: {NO_OVERRIDE}; "
+            f"{by} may withdraw it now: `promptloop change withdraw {change_id} --as {by}`",
+        ]
     if state == State.AWAITING_APPROVAL:
         engineers = _holders(session, Role.ENGINEER, but=change.author_id)
         first = engineers[0] if engineers else "ENGINEER"
+        named = _named(engineers, by, "engineer")
+        reject = f"`promptloop change reject {change_id} --as {first} --reason …`"
+        if override == "forbidden":
+            return [
+                f"no engineer can approve it: {NO_OVERRIDE}; an engineer rejects it ({named}): "
+                f"{reject}, or the deploy request in Slack; or {by} withdraws it: "
+                f"`promptloop change withdraw {change_id} --as {by}`; a new change with more "
+                "items, or production's suite with `approval: {allow_override: true}`, can "
+                "decide it"
+            ]
+        approve = f"`promptloop change approve {change_id} --as {first}`"
+        if override == "needs_reason":
+            approve = (
+                f"`promptloop change approve {change_id} --as {first} --override-reason …` "
+                "(the gate was inconclusive: approving overrides it, with a reason)"
+            )
         return [
-            f"an engineer approves or rejects it ({_named(engineers, by, 'engineer')}): "
-            f"`promptloop change approve {change_id} --as {first}` (or `change reject "
-            f"{change_id} --as {first} --reason …`), or the deploy request in Slack"
+            f"an engineer approves or rejects it ({named}): {approve} (or {reject}), or the "
+            "deploy request in Slack"
         ]
     if state in (State.EVAL_FAILED, State.CHANGES_REQUESTED):
         why = "the gate's reasons" if state == State.EVAL_FAILED else "the experts' reasons"

@@ -189,10 +189,9 @@ def show(change_id: Annotated[int, typer.Argument(metavar="ID")], as_json: JsonO
 
         with session_scope() as session:
             approvals, needed = approval_progress(session, change_id=view["id"])
-        out.print(
-            f"awaiting approval ({approvals}/{needed}): `promptloop change approve "
-            f"{view['id']} --as ENGINEER` (never the author), or the deploy request in Slack"
-        )
+        # who may decide it, and how, is the `next:` line (an inconclusive gate may allow
+        # no approval at all)
+        out.print(f"awaiting approval ({approvals}/{needed})")
     if view["state"] == "in_review":
         from roles.expert import current_review, review_progress
 

@@ -4,7 +4,7 @@
 
     verdict = evaluate_gate(policy, scorecard)
     verdict.outcome    # "pass" | "fail" | "inconclusive"
-    verdict.passed     # may go on to review: pass, or inconclusive with on_inconclusive=review
+    verdict.passed     # may go on to review: pass, or an inconclusive that on_inconclusive sends there
     verdict.checks     # one CheckResult (held / broken / inconclusive) per gated claim
 
 Every check is judged, none hiding another (see ``checks`` for the statistics):
@@ -23,7 +23,14 @@ Every check is judged, none hiding another (see ``checks`` for the statistics):
 
 Descriptive rows (metrics the gate does not name) never enter a family or a decision.
 ``untrusted`` (metric → reason) makes an LLM judge's metric descriptive: its scores are
-shown on the scorecard, the policy's claims on it are dropped, and the reason is a note.
+shown on the scorecard, the policy's claims on it are dropped, and the reason is a note —
+except a target, which is then an inconclusive check (the verdict is never a pass because
+the one claim that mattered was dropped).
+
+``on_inconclusive`` says where an inconclusive verdict goes (``review`` or ``fail``); unset,
+it fails when a ``not_regress`` target or a guardrail is inconclusive, and goes to review
+otherwise (an ``improve`` target not shown, an untrusted target judge, the baseline's
+unscored share).
 """
 
 from __future__ import annotations
@@ -67,13 +74,18 @@ def evaluate_gate(
 ) -> Verdict:
     notes: list[str] = []
     results: list[CheckResult] = []
+    target = policy.target
+    doubted = target if target and untrusted and target.metric in untrusted else None
     if untrusted:
-        named = {metric for _, metric in policy.metric_refs()}
+        named = {metric for field, metric in policy.metric_refs() if field != "target.metric"}
         notes += [f"note: {why}" for metric, why in untrusted.items() if metric in named]
         policy, card = _without(policy, card, set(untrusted))
     if card.baseline is None:
         notes.append("note: no baseline (new prompt): judged hard limits and thresholds only")
     else:
+        results += (
+            [_untrusted_target(doubted, (untrusted or {})[doubted.metric])] if doubted else []
+        )
         results += _target(policy, card)
         results += [_guardrail(guard, card) for guard in policy.guardrails]
         results += _regressions(policy, card)
@@ -87,18 +99,47 @@ def evaluate_gate(
     outcome: Literal["pass", "fail", "inconclusive"] = (
         "fail" if failures else "inconclusive" if flags else "pass"
     )
+    reviewed = outcome == "inconclusive" and _reviews(policy, target, results)
     if outcome == "inconclusive":
-        goes = "goes on to review with these flags" if policy.on_inconclusive == "review" else (
-            "fails (on_inconclusive: fail)")  # fmt: skip
+        goes = "goes on to review with these flags" if reviewed else (
+            "fails (on_inconclusive: fail)" if policy.on_inconclusive == "fail" else
+            "fails (on_inconclusive unset: an inconclusive not_regress target or guardrail "
+            "fails; set on_inconclusive: review to send it to the experts)")  # fmt: skip
         notes.append(f"note: {len(flags)} check(s) inconclusive: the change {goes}")
     return Verdict(
-        passed=outcome == "pass"
-        or (outcome == "inconclusive" and policy.on_inconclusive == "review"),
+        passed=outcome == "pass" or reviewed,
         outcome=outcome,
         checks=results,
         reasons=[PREFIX[r.outcome] + r.reason for r in results] + notes,
         failures=failures,
         inconclusive=flags,
+    )
+
+
+def _reviews(policy: GatePolicy, target: Target | None, results: list[CheckResult]) -> bool:
+    """Whether an inconclusive verdict goes on to review: as ``on_inconclusive`` says, and
+    when it is unset, unless a non-inferiority claim (a ``not_regress`` target, a guardrail)
+    is what could not be shown."""
+    if policy.on_inconclusive is not None:
+        return policy.on_inconclusive == "review"
+    not_regress = target is not None and target.must == "not_regress"
+    return not any(
+        r.outcome == "inconclusive"
+        and (r.kind == "guardrail" or (r.kind == "target" and not_regress))
+        for r in results
+    )
+
+
+def _untrusted_target(target: Target, why: str) -> CheckResult:
+    """An untrusted judge's metric as the target: undecided, never a pass by omission."""
+    why = why.removesuffix(": its metric is shown, not gated")
+    return CheckResult(
+        kind="target",
+        metric=target.metric,
+        outcome="inconclusive",
+        reason=f"target {target.metric} cannot be judged: {why}; it counts once the judge is "
+        "trusted: more labelled pairs (the experts' review votes, or `human` labels in the "
+        "dataset), then `promptloop judge calibrate`",
     )
 
 

@@ -6,7 +6,7 @@
         target="helpful",                          # must improve; or {metric, must: not_regress, margin}
         guardrails=["exact_match", {"metric": "latency_s", "margin": 0.5}],
         max_unscored_share=0.1,                    # per side, per gated metric
-        on_inconclusive="review",                  # or "fail"
+        on_inconclusive="review",                  # or "fail"; unset: fail on a guardrail
         max_error_rate=0.05, max_p95_latency_s=8.0, max_cost_per_item_usd=0.01,
         thresholds=[{"metric": "exact_match", "min": 0.8}],
     )
@@ -69,7 +69,9 @@ class GatePolicy(BaseModel):
     max_cost_per_item_usd: float | None = Field(None, ge=0)
     flag_regressions: Literal["off", "guardrails", "all"] = "guardrails"
     max_unscored_share: float = Field(0.1, ge=0, le=1)
-    on_inconclusive: Literal["review", "fail"] = "review"
+    # Unset: an inconclusive not_regress target or guardrail fails, anything else inconclusive
+    # goes to review (see roles.data_scientist.gate).
+    on_inconclusive: Literal["review", "fail"] | None = None
 
     @field_validator("target", mode="before")
     @classmethod

@@ -200,4 +200,4 @@ def test_a_suite_stored_before_the_three_valued_gate_still_parses() -> None:
                        "min_slice_items": 10},
     }  # fmt: skip
     suite = parse_suite(stored, "eval run 1")
-    assert suite.gate.on_inconclusive == "review" and suite.gate.max_unscored_share == 0.1
+    assert suite.gate.on_inconclusive is None and suite.gate.max_unscored_share == 0.1
