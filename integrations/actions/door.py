@@ -4,7 +4,7 @@ A ``Door`` carries the actor's identity (``roles.approval.identity.Who``: a hand
 CLI's ``--as``, recorded with the OS user and host; a verified user id for Slack), the
 Slack request to remember in the act's own transaction (a replay then writes nothing),
 and how the change's pipeline run is woken after the commit: by default through Prefect
-(``integrations.pipeline_runs.wake``), in the gateway by nudging serve's reconciler.
+(``integrations.pipeline_wake.wake``), in the gateway by nudging serve's reconciler.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Door:
             self.waker(change_id)
             return
         try:
-            from integrations.pipeline_runs import wake
+            from integrations.pipeline_wake import wake
 
             wake(change_id, reason=reason)
         except Exception as exc:  # Prefect away: the decision is in the ledger already

@@ -79,11 +79,16 @@ def approve_from_a_terminal(change_id: int, handle: str, prefect_api: str, tmp: 
     record.write_text(json.dumps({"api_url": prefect_api, "pid": os.getpid()}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["HOME"] = str(tmp)
-    command = [sys.executable, "-m", "promptloop", "change", "approve", str(change_id)]
+    argv = ["change", "approve", str(change_id), "--as", handle, "--json"]
+    code = (  # the console script's own entry, then: did the wake need Prefect's client?
+        "import sys\nfrom promptloop.cli.app import run_cli\n"
+        f"code = run_cli({argv!r})\n"
+        "print('prefect loaded' if 'prefect' in sys.modules else 'no prefect', file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
     return subprocess.run(
-        [*command, "--as", handle, "--json"], env=env, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
@@ -112,6 +117,7 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
         assert not flow_run(flow_run_id).state.is_paused()
         made = sorted(p.name for p in (tmp_path / ".prefect").glob("*"))
         assert "prefect.db" not in made and "ERROR" not in approved.stderr, made
+        assert "no prefect" in approved.stderr  # two HTTP requests, not 1.5-5 s of imports
         run = wait_for(flow_run_id, "Deployed")
         assert run.state.type.value == "COMPLETED"
 
