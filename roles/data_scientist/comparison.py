@@ -34,7 +34,7 @@ from roles.errors import InputError
 Outcome = Literal["improved", "regressed", "not_significant", "untestable"]
 ALL = "all"
 TEST_NAMES: dict[MetricKind, str] = {"binary": "exact McNemar", "continuous": "bootstrap-t"}
-MIN_CONTINUOUS_SLICE_PAIRS = 30
+MIN_CONTINUOUS_SLICE_PAIRS = 50
 
 
 class Comparison(BaseModel):

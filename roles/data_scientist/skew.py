@@ -58,3 +58,47 @@ def false_worse(
 def mc_error(rate: float, reps: int) -> float:
     """One Monte Carlo standard error of a simulated share."""
     return math.sqrt(max(rate * (1 - rate), 1e-12) / reps)
+
+
+def holm_false_worse(
+    draw: Draw, *, n: int, slices: int, reps: int, seed: int
+) -> tuple[float, float]:
+    """(paired t, bootstrap-t) family-wise shares of null evals where a guardrail slice is
+    called a significant regression: ``slices`` tags of ``n`` items each, through the real
+    scorecard and gate (Holm over the slices); the t's share recomputes the same rows'
+    Holm family with the paired t (the statistics without their differences)."""
+    import numpy as np
+
+    from roles.data_scientist.comparison import ALL
+    from roles.data_scientist.gate import GatePolicy, evaluate_gate
+    from roles.data_scientist.scorecard import build_scorecard
+    from roles.data_scientist.scores import ItemResult, MetricInfo, Sample, Score
+    from roles.data_scientist.statistics import holm
+
+    metric = MetricInfo(name="quality", kind="continuous")
+    policy = GatePolicy(guardrails=[{"metric": "quality", "margin": 0.5}])
+    rng = np.random.default_rng(seed)
+    t_hits = boot_hits = 0
+    for _ in range(reps):
+        diffs = 1.5 * draw(rng, n * slices)
+        sides = [
+            [
+                ItemResult(
+                    sample=Sample(item_id=str(i), output="x", tags=[f"t{i % slices}"]),
+                    scores={"quality": Score(value=float(value))},
+                )
+                for i, value in enumerate(values)
+            ]
+            for values in (np.zeros(n * slices), diffs)
+        ]
+        card = build_scorecard(sides[1], sides[0], [metric], family={"quality"})
+        verdict = evaluate_gate(policy, card)
+        boot_hits += any(
+            c.kind == "slice_regression" and c.outcome == "broken" for c in verdict.checks
+        )
+        rows = [r for r in card.comparisons if r.slice != ALL]
+        p_t = [r.stats.model_copy(update={"diffs": None}).p_value() or 1.0 for r in rows]
+        t_hits += any(
+            p < 0.05 and (r.diff or 0.0) < 0 for r, p in zip(rows, holm(p_t), strict=True)
+        )
+    return t_hits / reps, boot_hits / reps

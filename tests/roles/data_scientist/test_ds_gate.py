@@ -133,7 +133,7 @@ def test_flag_regressions_setting() -> None:
         r for r in scorecard.comparisons if (r.metric, r.slice) == ("helpful", "billing")
     )
     assert (billing.verdict, billing.p_value) == ("untestable", None)
-    assert billing.test == "untested: slice under 30 pairs"
+    assert billing.test == "untested: slice under 50 pairs"
 
 
 def test_policy_validation() -> None:
