@@ -87,6 +87,20 @@ def serve_log() -> str:
     return path.read_text(errors="replace")[-4000:] if path.exists() else "(no serve log)"
 
 
+def wait_until(what: str, check: Any, timeout: float = 120) -> Any:
+    """``check()``'s first true answer, polled; fails saying ``what`` did not come, with
+    serve's log."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"{what} within {timeout:.0f} s\n{serve_log()}")
+
+
 def right_answers(body: dict[str, Any]) -> str:
     """A fake-server responder: the sample change's candidate answers every ticket right,
     production says 'billing' to all (so the candidate passes the gate)."""

@@ -6,7 +6,6 @@ openai SDK against a slow local fake)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,23 +14,21 @@ import pytest
 from fakes.openai_server import FakeOpenAIServer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from support import invoke, judge_aware, point_at, right_answers, serve_log, submit_sample
+from support import (
+    invoke,
+    judge_aware,
+    point_at,
+    right_answers,
+    serve_log,
+    submit_sample,
+    wait_until,
+)
 from test_change_pipeline import flow_run
 
 from integrations.db import reset_engines
 from integrations.settings import get_settings
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.slow]
-
-
-def _wait(what: str, check: Any, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout:.0f} s\n{serve_log()}")
 
 
 @contextmanager
@@ -68,10 +65,12 @@ def test_a_ledger_down_mid_evaluation_is_said_on_the_change_once_it_answers(
         started = invoke("change", "evaluate", str(change["id"]), "--json")
         assert started.code == 0, started.stderr + serve_log()
         first = str(started.json()["flow_run_id"])
-        _wait("the evaluation under way", lambda: llm.requests_received >= 10)
+        wait_until("the evaluation under way", lambda: llm.requests_received >= 10)
 
         with refusing_connections(pg_url):
-            ended = _wait("the run ended", lambda: (r := flow_run(first)).state.is_final() and r)
+            ended = wait_until(
+                "the run ended", lambda: (r := flow_run(first)).state.is_final() and r
+            )
             assert ended.state.is_failed(), ended.state
         reset_engines()  # this process's pool held connections the server dropped
 
@@ -79,7 +78,7 @@ def test_a_ledger_down_mid_evaluation_is_said_on_the_change_once_it_answers(
             shown = invoke("change", "show", "1", "--json").json()
             return shown if shown.get("evaluation_error") else None
 
-        shown = _wait("the change saying why", explained)
+        shown = wait_until("the change saying why", explained)
         assert shown["state"] == "evaluating"
         text_view = invoke("change", "show", "1").stdout
         assert f"pipeline run {ended.name} ended {ended.state.name}" in text_view

@@ -8,26 +8,23 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections import Counter
 from typing import Any
 
 import pytest
 from fakes.openai_server import FakeOpenAIServer
-from support import invoke, judge_aware, point_at, right_answers, serve_log, submit_sample
+from support import (
+    invoke,
+    judge_aware,
+    point_at,
+    right_answers,
+    serve_log,
+    submit_sample,
+    wait_until,
+)
 from test_change_pipeline import flow_run, wait_for
 
 pytestmark = pytest.mark.prefect
-
-
-def _wait(what: str, check: Any, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout:.0f} s\n{serve_log()}")
 
 
 def _subflows(parent_id: str) -> list[Any]:
@@ -65,22 +62,23 @@ def test_a_pipeline_killed_mid_evaluation_is_run_again_by_the_next_serve(
         started = invoke("change", "evaluate", str(change["id"]), "--json")
         assert started.code == 0, started.stderr + serve_log()
         first = str(started.json()["flow_run_id"])
-        _wait("the evaluation under way", lambda: llm.requests_received >= 20)
+        wait_until("the evaluation under way", lambda: llm.requests_received >= 20)
         evaluating = flow_run(first)
         assert evaluating.state.name == "Running"
         assert "promptloop.process" in evaluating.labels  # how serve finds it again
-        pid = int(_wait("serve's record", control.status)["pid"])
+        pid = int(wait_until("serve's record", control.status)["pid"])
         os.killpg(os.getpgid(pid), signal.SIGKILL)  # serve, its runner and the flow process
-        _wait("the serve lock released", lambda: control.status() is None)
+        wait_until("the serve lock released", lambda: control.status() is None)
         assert flow_run(first).state.name == "Running"  # nobody left to say otherwise
         assert invoke("change", "show", "1", "--json").json()["state"] == "evaluating"
 
         paid = llm.requests_received
         assert invoke("serve", "--detach").code == 0, serve_log()
-        shown = _wait(
+        shown = wait_until(
             "the change re-run and reviewed",
-            lambda: (s := invoke("change", "show", "1", "--json").json())["state"] == "in_review"
-            and s,
+            lambda: (
+                (s := invoke("change", "show", "1", "--json").json())["state"] == "in_review" and s
+            ),
             timeout=240,
         )
         second = shown["flow_run_id"]

@@ -131,7 +131,8 @@ def test_each_command_reads_its_own_environment_working_directory_and_stdin(
     assert "<stdin>" in piped.stderr
 
 
-def test_ctrl_c_reaches_the_command(warm: dict[str, str]) -> None:
+def _waiting_on_stdin(warm: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """A warm `prompt push -` waiting on its stdin (the warm process and its child up)."""
     _started(warm)
     waiting = subprocess.Popen(
         [sys.executable, "-c", CLIENT, "prompt", "push", "-", "--as", "maya"],
@@ -143,28 +144,17 @@ def test_ctrl_c_reaches_the_command(warm: dict[str, str]) -> None:
     while len(_warm_pids(marker)) < 2:  # the warm process and the child reading stdin
         assert time.monotonic() < deadline, "the command never started"
         time.sleep(0.1)
+    return waiting, marker
+
+
+def test_ctrl_c_reaches_the_command(warm: dict[str, str]) -> None:
+    waiting, _ = _waiting_on_stdin(warm)
     waiting.send_signal(signal.SIGINT)
     _, stderr = waiting.communicate(timeout=30)
     assert waiting.returncode == 130, stderr
     assert "interrupted" in stderr
     assert waiting.stdin is not None
     waiting.stdin.close()
-
-
-def _waiting_on_stdin(warm: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    """A warm `prompt push -` waiting on its stdin (the warm process and its child up)."""
-    _started(warm)
-    waiting = subprocess.Popen(
-        [sys.executable, "-c", CLIENT, "prompt", "push", "-", "--as", "maya"],
-        env=warm, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    marker = warm["PYTHONPATH"].split(os.pathsep)[-1]
-    deadline = time.monotonic() + 30
-    while len(_warm_pids(marker)) < 2:
-        assert time.monotonic() < deadline, "the command never started"
-        time.sleep(0.1)
-    return waiting, marker
 
 
 def test_a_sigterm_ends_the_command_as_it_would_end_one_on_its_own(
