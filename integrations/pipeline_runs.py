@@ -130,7 +130,10 @@ def prefect_here(**settings: Any) -> Iterator[bool]:
     from integrations.prefect_server import healthy
 
     url = _api_url()
-    if not url or not healthy(url, timeout=1.0):
+    protected = os.environ.get("PREFECT_API_KEY") or os.environ.get("PREFECT_API_AUTH_STRING")
+    # a protected server (Prefect Cloud, an auth string) answers no unauthenticated probe:
+    # there the client's own calls say whether it answers
+    if not url or (not protected and not healthy(url, timeout=1.0)):
         yield False
         return
     import prefect.settings

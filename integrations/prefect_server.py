@@ -76,8 +76,16 @@ def server_home(api_url: str, timeout: float = 5.0) -> Path | None:
 
 def is_ours(api_url: str) -> bool:
     """Whether the server at ``api_url`` is this home's (its state is in our folder)."""
+    return other_home(api_url) is None
+
+
+def other_home(api_url: str) -> str | None:
+    """The ``PREFECT_HOME`` of the server at ``api_url`` unless it is this home's ("unknown"
+    when it does not say, or does not answer); None when it is ours."""
     theirs = server_home(api_url)
-    return theirs is not None and _same_path(theirs, _state_dir())
+    if theirs is not None and _same_path(theirs, _state_dir()):
+        return None
+    return str(theirs or "unknown")
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -206,9 +214,7 @@ def _launch(state: Path, port: int, progress: Callable[[str], None] | None) -> s
         if watch.stalled():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 15)
-            raise ServerError(
-                f"the Prefect server did not start: {watch.why()}; see {log_file}"
-            )
+            raise ServerError(f"the Prefect server did not start: {watch.why()}; see {log_file}")
         if progress is not None and watch.elapsed() - said >= 10:
             said = watch.elapsed()
             progress(f"its Prefect server is starting on port {port}, {said:.0f} s")

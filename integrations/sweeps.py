@@ -111,7 +111,7 @@ def _invalidate(models: list[str], since: datetime | None) -> int:
     from integrations.settings import get_settings
 
     settings = get_settings()
-    cache = RequestCache(settings.home / "cache.sqlite")
+    cache = RequestCache.of_home(settings.home)
     try:
         scopes = dict.fromkeys(cache_scope(m, settings) for m in models)
         return sum(cache.invalidate(scope=scope, since=since) for scope in scopes)

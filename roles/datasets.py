@@ -121,7 +121,7 @@ def parse_jsonl_text(text: str, source: str) -> list[ItemSpec]:
 
 
 def parse_jsonl(path: Path | str) -> list[ItemSpec]:
-    from roles.yamlfile import read_text  # with PyYAML: only when a file is read
+    from roles.yamlfile import read_text  # loads ruamel.yaml: only when a file is read
 
     return parse_jsonl_text(read_text(path, limit=DATASET_FILE_LIMIT), str(path))
 

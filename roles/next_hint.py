@@ -32,7 +32,8 @@ def next_hints(session: Session, *, change_id: int) -> list[str]:
     author = session.get(Member, change.author_id)
     by = author.handle if author else "AUTHOR"
     state = State(change.state)
-    override = gate_override(session, change_id=change_id)
+    waits = state in (State.IN_REVIEW, State.AWAITING_APPROVAL)
+    override = gate_override(session, change_id=change_id) if waits else None
     if state == State.IN_REVIEW:
         vote = _vote_hint(session, change_id=change_id, author=by)
         if override != "forbidden":

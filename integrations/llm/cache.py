@@ -71,6 +71,11 @@ def _stamp(moment: datetime) -> str:
 class RequestCache:
     """A SQLite table of successful results; safe across threads and processes."""
 
+    @classmethod
+    def of_home(cls, home: Path) -> RequestCache:
+        """The cache of a ``PROMPTLOOP_HOME``."""
+        return cls(home / "cache.sqlite")
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()

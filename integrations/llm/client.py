@@ -127,7 +127,7 @@ class LLMClient:
         self.concurrency = concurrency or self.settings.concurrency
         self.timeout_s = timeout_s or self.settings.request_timeout_s
         self.retry = retry or RetryPolicy.from_settings(self.settings)
-        self.cache = cache or RequestCache(self.settings.home / "cache.sqlite")
+        self.cache = cache or RequestCache.of_home(self.settings.home)
         self.no_cache = no_cache
         self.store = store
         self.local_base_url = local_base_url

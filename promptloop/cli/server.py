@@ -9,8 +9,8 @@ import typer
 from integrations.prefect_server import (
     ensure_server,
     healthy,
+    other_home,
     recorded_url,
-    server_home,
     stop_server,
     ui_url,
 )
@@ -30,9 +30,8 @@ def status(as_json: JsonOpt = False) -> None:
     up = bool(url and healthy(url))
     imposter = None  # another home's server on the port this home recorded
     if up and url and not explicit:
-        theirs = server_home(url)
-        if theirs is None or not _same(theirs):
-            imposter, up = str(theirs or "unknown"), False
+        imposter = other_home(url)
+        up = imposter is None
     data = {
         "api_url": url,
         "ui_url": ui_url(url) if url else None,
@@ -54,17 +53,11 @@ def status(as_json: JsonOpt = False) -> None:
             + ("" if data["managed_by_promptloop"] else " (PREFECT_API_URL)")
         )
     else:
-        out.print("no server running: one starts with the first evaluation, or `promptloop server start`")
+        out.print(
+            "no server running: one starts with the first evaluation, or `promptloop server start`"
+        )
     if not up:
         raise typer.Exit(1)  # scripts can tell: 0 only while the server answers
-
-
-def _same(theirs: object) -> bool:
-    from pathlib import Path
-
-    from integrations.settings import get_settings
-
-    return Path(str(theirs)).resolve() == (get_settings().home / "prefect").resolve()
 
 
 @app.command("start")

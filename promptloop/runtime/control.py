@@ -180,7 +180,7 @@ def ensure_serving(say: Callable[[str], None]) -> dict[str, Any]:
     if running is None:
         say(f"starting `promptloop serve` in the background (log: {log_path()}) ...")
         # PREFECT_API_URL down: that outage, said here (exit 4); ours started here if need be
-        ensure_server(progress=lambda doing: say(f"waiting for serve to start ({doing})…"))
+        ensure_server(progress=lambda doing: say(f"before serve starts, {doing}…"))
         running = detach(say=say)
     elif not running["ready"]:
         running = _wait_ready(None, say=say)
@@ -304,4 +304,3 @@ def stop() -> bool:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(os.getpgid(pid), signal.SIGKILL)
     return True
-

@@ -28,9 +28,9 @@ except a target, which is then an inconclusive check (the verdict is never a pas
 the one claim that mattered was dropped).
 
 ``on_inconclusive`` says where an inconclusive verdict goes (``review`` or ``fail``); unset,
-it fails when a ``not_regress`` target or a guardrail is inconclusive, and goes to review
-otherwise (an ``improve`` target not shown, an untrusted target judge, the baseline's
-unscored share).
+it fails when a ``not_regress`` target (its judge untrusted included) or a guardrail is
+inconclusive, and goes to review otherwise (an ``improve`` target without a significant
+gain or with an untrusted judge, the baseline's unscored share).
 """
 
 from __future__ import annotations
@@ -77,7 +77,12 @@ def evaluate_gate(
     target = policy.target
     doubted = target if target and untrusted and target.metric in untrusted else None
     if untrusted:
-        named = {metric for field, metric in policy.metric_refs() if field != "target.metric"}
+        # with a baseline, the untrusted target's check below says it; without one, a note
+        named = {
+            metric
+            for field, metric in policy.metric_refs()
+            if field != "target.metric" or card.baseline is None
+        }
         notes += [f"note: {why}" for metric, why in untrusted.items() if metric in named]
         policy, card = _without(policy, card, set(untrusted))
     if card.baseline is None:
@@ -202,7 +207,7 @@ def _regressions(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
     ]
     if not family:
         return []
-    adjusted = holm([row.p_value or 1.0 for row in family])
+    adjusted = holm([1.0 if row.p_value is None else row.p_value for row in family])
     out = [
         _regressed(row, p_adj, len(family), card)
         for row, p_adj in zip(family, adjusted, strict=True)

@@ -96,9 +96,14 @@ def holm_false_worse(
         boot_hits += any(
             c.kind == "slice_regression" and c.outcome == "broken" for c in verdict.checks
         )
-        rows = [r for r in card.comparisons if r.slice != ALL]
-        p_t = [r.stats.model_copy(update={"diffs": None}).p_value() or 1.0 for r in rows]
+        rows = [r for r in card.comparisons if r.slice != ALL and r.p_value is not None]
+        p_t = [_or_one(r.stats.model_copy(update={"diffs": None}).p_value()) for r in rows]
         t_hits += any(
             p < 0.05 and (r.diff or 0.0) < 0 for r, p in zip(rows, holm(p_t), strict=True)
         )
     return t_hits / reps, boot_hits / reps
+
+
+def _or_one(p: float | None) -> float:
+    """No p-value (nothing to test) as 1; a p of exactly 0 stays 0."""
+    return 1.0 if p is None else p

@@ -211,7 +211,8 @@ def bootstrap_t_quantiles(diffs: tuple[float, ...], level: float) -> tuple[float
     t = bootstrap_t(diffs)
     b = len(t)
     # p < alpha  <=>  (#{t* <= t0} + 1) < alpha (B + 1) / 2  <=>  t0 < t*[k]
-    k = max(0, math.ceil((1 - level) * (b + 1) / 2) - 2)
+    # rounded first: 1 - 0.95 is 0.05000000000000004, and ceil would take one order too many
+    k = max(0, math.ceil(round((1 - level) * (b + 1) / 2, 9)) - 2)
     return float(t[k]), float(t[b - 1 - k])
 
 

@@ -262,7 +262,7 @@ def reusable_run(
     ).all()
     for run in runs:
         if endpoint is not None and run.settings.get("endpoint") != endpoint:
-            return None
+            continue  # another endpoint's answers: an older run of this one may do
         if not answered_in_drift(session, run):
             return run
     return None
