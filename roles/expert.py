@@ -1,10 +1,10 @@
 """The domain experts' part of the loop: a review opens, experts vote, the review concludes.
 
     review = start_review(session, change_id=7, now=now)  # policy, sample, review: once
-    receipt = cast_vote(session, review_item_id=3, actor="omar", verdict="fail",
-                        category="wrong", reason="it is a billing ticket", now=now)
-    if receipt.progress.complete:
-        conclude_review(session, review_id=review.id, now=now)  # → awaiting_approval, or back
+    outcome = vote_and_conclude(session, review_item_id=3, actor="omar", verdict="fail",
+                                category="wrong", reason="it is a billing ticket", now=now)
+    outcome.look.added          # the vote completed a look that wants more labels: the batch
+    outcome.conclusion          # … or one that decided: → awaiting_approval, or back
     expire_due_reviews(session, now=now)  # the deadline check, on a schedule
     close_review_for_end(session, change_id=7, now=now)  # the change was withdrawn
 
@@ -32,6 +32,7 @@ from roles.review.conclusion import (
     expire_due_reviews,
 )
 from roles.review.current import current_review
+from roles.review.looks import Look, take_look
 from roles.review.opening import open_review, start_review
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import (
@@ -112,10 +113,11 @@ def cast_vote(
 
 
 class VoteOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     receipt: VoteReceipt
     conclusion: ReviewConclusion | None  # set when this vote completed the review
+    look: Look | None = None  # set when this vote completed a look that did not conclude it
 
 
 def vote_and_conclude(
@@ -142,11 +144,19 @@ def vote_and_conclude(
         now=now,
     )
     progress = receipt.progress
-    conclusion = (
-        conclude_review(session, review_id=progress.review_id, now=now)
-        if progress.complete
-        else None
-    )
+    if not progress.complete:
+        return VoteOutcome(receipt=receipt, conclusion=None)
+    review = get_review(session, progress.review_id)
+    look = take_look(session, review=review, now=now)
+    if look.judged.decision in ("more", "undecided"):
+        return VoteOutcome(
+            receipt=receipt.model_copy(
+                update={"progress": review_progress(session, review_id=progress.review_id)}
+            ),
+            conclusion=None,
+            look=look,
+        )
+    conclusion = conclude_review(session, review_id=progress.review_id, now=now)
     return VoteOutcome(receipt=receipt, conclusion=conclusion)
 
 

@@ -55,7 +55,7 @@ def next_step(session: Session, *, change_id: int) -> NextStep:
         return NextStep(change_id, state, "evaluate", message="evaluating")
     if state == State.IN_REVIEW.value:
         review = current_review(session, change_id=change_id)
-        if review is not None and review.id is not None and review.status == "open":
+        if review is not None and review.id is not None and review.status in ("open", "undecided"):
             progress = review_progress(session, review_id=review.id)
             return NextStep(
                 change_id,

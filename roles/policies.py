@@ -22,22 +22,59 @@ DEFAULT_FAIL_CATEGORIES = ("wrong", "incomplete", "unsafe", "tone", "format", "o
 
 
 class ReviewPolicy(BaseModel):
-    """How many items the experts see, how many votes close a review, and how many fails
-    send the change back to its author."""
+    """How the experts' review estimates the candidate's failure rate and decides on it.
+
+    The review labels a stratified probability sample of ``items`` (plus ``picks`` chosen on
+    purpose, for learning only), and while the bound on the failure rate straddles
+    ``max_failure_rate`` adds ``batch`` more, up to ``max_items``; at the cap ``decider`` (a
+    handle; unset: any data scientist who did not write the change) decides.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    items: int = Field(default=10, ge=1, le=200)
+    items: int = Field(default=20, ge=1, le=500)  # the first look's probability sample
+    batch: int = Field(default=10, ge=1, le=500)
+    max_items: int = Field(default=60, ge=1, le=2000)
+    max_failure_rate: float = Field(default=0.2, ge=0.0, lt=1.0)
+    confidence: float = Field(default=0.95, ge=0.5, lt=1.0)  # each side, over every look
+    min_per_stratum: int = Field(default=3, ge=1, le=50)
+    picks: int = Field(default=3, ge=0, le=50)  # purposeful picks: shown, never counted
+    decider: str | None = Field(default=None, min_length=1, max_length=64)
     votes_per_item: int = Field(default=1, ge=1, le=20)
     min_experts: int = Field(default=2, ge=1, le=50)
-    max_fail_share: float = Field(default=0.2, ge=0.0, le=1.0)
     deadline_hours: float = Field(default=48.0, gt=0.0)
-    control_share: float = Field(default=0.2, ge=0.0, le=1.0)
     near_threshold: float = Field(default=0.15, ge=0.0, le=1.0)  # "the judge was unsure"
     # A change whose gate names an untrusted LLM judge (its say is taken away): this much
-    # more of a sample (0.5: +50 %), led by the items its judge got wrong or was unsure of.
+    # more of the picks (0.5: +50 %), led by the items its judge got wrong or was unsure of.
     untrusted_judge_extra: float = Field(default=0.5, ge=0.0, le=5.0)
     fail_categories: tuple[str, ...] = Field(default=DEFAULT_FAIL_CATEGORIES, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in REPLACED_REVIEW_KEYS.items():
+                if old in data:
+                    raise ValueError(f"`{old}` is replaced: {new}")
+        return data
+
+    @model_validator(mode="after")
+    def _cap(self) -> ReviewPolicy:
+        if self.max_items < self.items:
+            raise ValueError(f"max_items ({self.max_items}) is below items ({self.items})")
+        return self
+
+
+REPLACED_REVIEW_KEYS = {
+    "max_fail_share": (
+        "the review now estimates the candidate's failure rate and bounds it: set "
+        "`max_failure_rate` (the tolerable rate, default 0.2)"
+    ),
+    "control_share": (
+        "every counted item is now a random draw within its stratum; `picks` sets how many "
+        "items are added on purpose, for learning only"
+    ),
+}
 
 
 class ApprovalPolicy(BaseModel):

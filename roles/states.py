@@ -77,8 +77,14 @@ TRANSITIONS: tuple[Rule, ...] = (
     Rule(S.SUBMITTED, S.EVALUATING, (R.SYSTEM,)),
     Rule(S.EVALUATING, S.IN_REVIEW, (R.SYSTEM,)),
     Rule(S.EVALUATING, S.EVAL_FAILED, (R.SYSTEM,)),
-    Rule(S.IN_REVIEW, S.AWAITING_APPROVAL, (R.SYSTEM, R.ADMIN)),
-    Rule(S.IN_REVIEW, S.CHANGES_REQUESTED, (R.SYSTEM, R.EXPERT, R.ADMIN), not_author=True),
+    # A data scientist (or admin) out of review: the call on a review undecided at its cap.
+    Rule(S.IN_REVIEW, S.AWAITING_APPROVAL, (R.SYSTEM, R.DATA_SCIENTIST, R.ADMIN), not_author=True),
+    Rule(
+        S.IN_REVIEW,
+        S.CHANGES_REQUESTED,
+        (R.SYSTEM, R.EXPERT, R.DATA_SCIENTIST, R.ADMIN),
+        not_author=True,
+    ),
     Rule(S.AWAITING_APPROVAL, S.APPROVED, (R.ENGINEER,), not_author=True),
     Rule(S.AWAITING_APPROVAL, S.REJECTED, (R.ENGINEER,), not_author=True),
     # Production moved since the evaluation: the evidence is stale, evaluate it again.

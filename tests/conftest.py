@@ -46,6 +46,7 @@ _FLOWS = Path(__file__).resolve().parent / "flows"
 # timing and load checks, a Prefect server), by file or file::test (every parameter).
 _SLOW = (
     "roles/data_scientist/test_ds_operating_characteristics.py",
+    "roles/data_scientist/test_ds_review_characteristics.py",
     "integrations/test_owner_only.py",
     "integrations/test_warm_cli.py",
     "integrations/test_cli.py::test_a_reader_that_goes_away_ends_the_command_quietly",

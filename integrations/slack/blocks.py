@@ -57,6 +57,8 @@ class ReviewSummary:
     run_url: str | None = None
     deadline: str | None = None  # as people read it: "2026-12-04 10:00 UTC"
     review_id: int | None = None  # keys its messages apart from an earlier review's
+    plan: str | None = None  # what the review estimates, and the labels it needs
+    estimate: str | None = None  # the estimate so far (after a look asked for more)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ReviewItemView:
     baseline: str | None = None  # shown only when it differs from the candidate's
     voters: int = 0  # how many experts voted on it: never the split while open
     closed: str | None = None  # when closed, its outcome ("passed 2–1")
+    pick: bool = False  # picked for learning: never counted in the estimate
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,9 @@ def review_parent(summary: ReviewSummary, *, voted_items: int = 0) -> SlackMessa
         blocks.append(
             SectionBlock(text=_mrkdwn(f"*Note*\n{clip(summary.note, LIMITS['note']).text}"))
         )
+    for title, line in (("Review", summary.plan), ("So far", summary.estimate)):
+        if line:
+            blocks.append(SectionBlock(text=_mrkdwn(f"*{title}*  {clip(line, 1000).text}")))
     context = [_mrkdwn(link(summary.run_url, "Prefect run"))]
     if summary.deadline:
         context.append(_mrkdwn(f"deadline {escape(summary.deadline)}"))
@@ -152,7 +158,10 @@ def review_item(item: ReviewItemView) -> SlackMessage:
     sid = item.sample_id
     blocks: list[Block] = [
         SectionBlock(
-            text=_mrkdwn(f"*Item {item.position} of {item.total}*  `{escape(item.item_id)}`")
+            text=_mrkdwn(
+                f"*Item {item.position} of {item.total}*  `{escape(item.item_id)}`"
+                + ("  _(picked for learning: not counted in the estimate)_" if item.pick else "")
+            )
         ),
         _field_section("Input", "input", item.input, sid),
     ]

@@ -12,13 +12,14 @@ from sqlmodel import Session
 
 from integrations.slack.blocks import notice
 from integrations.slack.post import channel_for, post_message, review_key
-from integrations.slack.review import refresh_review
+from integrations.slack.review import post_added_items, refresh_review
 from integrations.webhooks.events import queue_deploy_event
 from roles.approval.manual import HandMove
 from roles.engineer import ApprovalOutcome, RollbackResult, previous_deployment
 from roles.expert import ReviewConclusion, VoteOutcome
 from roles.ledger import Member, OutboxKind, OutboxMessage
 from roles.outbox import find_message
+from roles.review.looks import Look
 from roles.transitions import get_change
 
 MAX_LINES = 12
@@ -32,6 +33,59 @@ def after_vote(session: Session, outcome: VoteOutcome) -> None:
     refresh_review(session, review_id=outcome.receipt.progress.review_id, items=voted)
     if outcome.conclusion is not None:
         review_closed(session, outcome.conclusion)
+    elif outcome.look is not None:
+        review_looked(session, outcome.look, review_id=outcome.receipt.progress.review_id)
+
+
+def review_looked(session: Session, look: Look, *, review_id: int) -> None:
+    """A look that could not decide, told in the review's thread: more items below it, or
+    (at the cap) who decides, with the numbers."""
+    from roles.ledger import Review
+    from roles.review.decision import deciders
+
+    review = session.get(Review, review_id)
+    assert review is not None
+    change_id, judged = review.change_id, look.judged
+    if look.added:
+        title = f"More labels: change #{change_id}'s review adds {len(look.added)} items"
+        lines = [
+            f"{judged.summary()}: the bound cannot decide yet",
+            *judged.strata_lines(),
+            f"vote on the {len(look.added)} new items in this thread "
+            f"(the review looks at most {judged.looks} times)",
+        ]
+        key = f"notice:{change_id}:review:{review_id}:look:{judged.tally.labels}"
+    elif review.status == "undecided":
+        who = deciders(session, review)
+        title = f"Review undecided at its cap: change #{change_id} needs a decider's call"
+        lines = [
+            judged.summary(),
+            *judged.strata_lines(),
+            f"decides: {', '.join(who) or 'nobody (add a data scientist with `team sync`)'}",
+            f"promptloop review decide {review_id} pass|fail --reason TEXT --as HANDLE",
+        ]
+        key = f"notice:{change_id}:review:{review_id}:undecided"
+    else:
+        return
+    in_thread(session, change_id=change_id, review_id=review_id, title=title, lines=lines, key=key)
+    if look.added:  # after the notice: the thread reads why, then the items
+        post_added_items(session, review=review)
+
+
+def in_thread(
+    session: Session, *, change_id: int, review_id: int, title: str, lines: list[str], key: str
+) -> None:
+    """A notice in the review's thread (none when the review has no parent message)."""
+    parent = find_message(session, key=review_key(change_id, review_id=review_id))
+    if parent is not None:
+        post_message(
+            session,
+            kind=OutboxKind.NOTICE,
+            message=notice(title, lines),
+            change_id=change_id,
+            parent_id=parent.id,
+            key=key,
+        )
 
 
 def after_expiry(session: Session, conclusions: list[ReviewConclusion]) -> None:
@@ -45,16 +99,8 @@ def review_closed(session: Session, conclusion: ReviewConclusion) -> None:
     change_id, review_id = conclusion.change_id, conclusion.review_id
     title = f"Review {conclusion.outcome}: change #{change_id} is {conclusion.state}"
     lines = _failed_lines(conclusion)
-    parent = find_message(session, key=review_key(change_id, review_id=review_id))
-    if parent is not None:
-        post_message(
-            session,
-            kind=OutboxKind.NOTICE,
-            message=notice(title, lines),
-            change_id=change_id,
-            parent_id=parent.id,
-            key=f"notice:{change_id}:review:{review_id}:closed",
-        )
+    key = f"notice:{change_id}:review:{review_id}:closed"
+    in_thread(session, change_id=change_id, review_id=review_id, title=title, lines=lines, key=key)
     if conclusion.state == "changes_requested":
         tell_author(
             session,
@@ -223,11 +269,7 @@ def _failed_lines(conclusion: ReviewConclusion) -> list[str]:
     """The note (what was decided), then one line per failed item with its reasons."""
     if not conclusion.failed_items:
         return [conclusion.note]
-    progress = conclusion.progress
-    lines = [
-        f"{progress.failed_items}/{progress.items_total} items failed "
-        f"({progress.fail_share:.0%}; at most {progress.max_fail_share:.0%} allowed)"
-    ]
+    lines = [conclusion.estimate or conclusion.note]
     for item in conclusion.failed_items[:MAX_LINES]:
         fails = ", ".join(
             (f.get("category") or "fail") + (f" — {f['reason']}" if f.get("reason") else "")

@@ -22,6 +22,7 @@ from roles.expert import ReviewConclusion, close_review_for_end
 from roles.ledger import Member, OutboxMessage, Prompt, Review, ReviewItem, Vote
 from roles.outbox import find_message
 from roles.review.ended import review_ended
+from roles.review.looks import judge_review, plan_line
 from roles.review.tally import counted_votes
 from roles.review.views import item_view
 from roles.transitions import get_change
@@ -44,6 +45,16 @@ def post_opened_review(
         summary=_summary(session, review, reasons=reasons, run_url=run_url),
         items=_items(session, review),
     )
+
+
+def post_added_items(session: Session, *, review: Review) -> list[OutboxMessage]:
+    """The items a look added, as replies in the review's thread (those posted before are
+    found by their keys: nothing is posted twice); the parent shows the estimate so far."""
+    _, replies = post_opened_review(
+        session, review=review, reasons=_verdict_reasons(session, review.change_id)
+    )
+    refresh_review(session, review_id=review.id or 0)
+    return replies
 
 
 def close_ended_review(
@@ -114,6 +125,7 @@ def _summary(
     author = session.get(Member, change.author_id)
     prompt = session.get(Prompt, change.prompt_id)
     total = len(session.exec(select(ReviewItem.id).where(ReviewItem.review_id == review.id)).all())
+    later = total > review.items_needed and review.strata is not None
     return ReviewSummary(
         change_id=review.change_id,
         prompt=prompt.name if prompt else "",
@@ -125,6 +137,8 @@ def _summary(
         run_url=run_url,
         deadline=readable(review.deadline_at),
         review_id=review.id,
+        plan=plan_line(review),
+        estimate=judge_review(session, review).summary() if later else None,
     )
 
 
@@ -170,6 +184,7 @@ def _items(
                 baseline=v.baseline_output,
                 voters=v.votes,
                 closed=closed,
+                pick=v.pick,
             )
         )
     return views

@@ -3,10 +3,13 @@
     promptloop review list --as omar
     promptloop review show 3
     promptloop review vote 3 fail --category wrong --reason "a billing ticket" --as omar
+    promptloop review estimate 2          # the failure rate its labels estimate, per stratum
+    promptloop review decide 2 pass --reason "..." --as dana   # undecided at its cap
 
 The same role functions as the Slack gateway (``roles.expert``), so the same rules: only
 active experts, never the change's author, open reviews before their deadline, blind
-until you have voted. The vote that completes a review concludes it.
+until you have voted. The vote that completes a look decides the review (pass, fail), or adds
+items (more labels), or at the cap leaves it to its decider.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def list_(
                 v.review_item_id,
                 v.change_id,
                 v.prompt,
-                f"{v.position}/{v.items_total}",
+                f"{v.position}/{v.items_total}" + (" pick" if v.pick else ""),
                 v.votes,
                 _moment(v),
                 _cut(_text(v.input), 60),
@@ -128,6 +131,7 @@ def vote(
                 "vote": receipt.vote.model_dump(mode="json"),
                 "progress": progress.model_dump(mode="json"),
                 "conclusion": conclusion.model_dump(mode="json") if conclusion else None,
+                "look": _look_json(outcome.look) if outcome.look else None,
             }
         )
         return
@@ -140,6 +144,75 @@ def vote(
         say(f"review {conclusion.outcome}: change {conclusion.change_id} is {conclusion.state}")
         say(conclusion.note)
         say_next(conclusion.change_id)  # how the author revises, or who approves
+    elif outcome.look is not None:
+        judged = outcome.look.judged
+        if outcome.look.added:
+            say(f"{judged.summary()}: not decided yet; {len(outcome.look.added)} more items "
+                "added to the review (`promptloop review list`)")  # fmt: skip
+        else:
+            say(f"{judged.summary()}: undecided at the review's cap; its decider calls it: "
+                f"promptloop review decide {progress.review_id} pass|fail --reason TEXT")  # fmt: skip
+
+
+@app.command("estimate")
+def estimate(
+    review_id: Annotated[int, typer.Argument(help="The review's number (`change show`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The candidate's failure rate as the review's labels estimate it so far, per stratum."""
+    from integrations.db import session_scope
+    from roles.review.decision import deciders
+    from roles.review.looks import judge_review, plan_line
+    from roles.review.tally import get_review
+
+    with session_scope() as session:
+        review = get_review(session, review_id)
+        judged, plan = judge_review(session, review), plan_line(review)
+        who = deciders(session, review) if review.status == "undecided" else []
+        status = review.status
+    if as_json:
+        emit_json({"review_id": review_id, "status": status, "plan": plan, "deciders": who,
+                   **_look_json_of(judged)})  # fmt: skip
+        return
+    say(f"review {review_id} ({status}): {plan}")
+    say(judged.summary())
+    for line in judged.strata_lines():
+        say(f"  {line}")
+    say(f"the bound says: {judged.decision}" + (f"; decides: {', '.join(who)}" if who else ""))
+
+
+@app.command("decide")
+def decide(
+    review_id: Annotated[int, typer.Argument(help="The undecided review's number.")],
+    decision: Annotated[str, typer.Argument(help="pass or fail.")],
+    actor: ActorOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the author and the record.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide a review whose sample reached its cap undecided (its decider only)."""
+    from integrations.actions.door import Door
+    from integrations.actions.reviews import decide as call
+
+    expire_due()
+    conclusion = call(Door.cli(actor), review_id=review_id, decision=decision, reason=reason)
+    if as_json:
+        emit_json(conclusion.model_dump(mode="json"))
+        return
+    from promptloop.cli.pipeline import say_next
+
+    say(f"review {conclusion.outcome}: change {conclusion.change_id} is {conclusion.state}")
+    say(conclusion.note)
+    say_next(conclusion.change_id)
+
+
+def _look_json(look: Any) -> dict[str, Any]:
+    return {**_look_json_of(look.judged), "added": list(look.added)}
+
+
+def _look_json_of(judged: Any) -> dict[str, Any]:
+    from roles.review.conclusion import estimate_payload
+
+    return estimate_payload(judged)
 
 
 def print_item(view: ItemView) -> None:

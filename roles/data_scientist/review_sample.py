@@ -52,8 +52,9 @@ FAVOUR_JUDGE: tuple[Strategy, ...] = (
 @dataclass(frozen=True)
 class Pick:
     item_id: str
-    strategy: Strategy
+    strategy: Strategy | Literal["sample"]  # "sample": the estimate's, drawn in its stratum
     reason: str
+    stratum: str | None = None  # E/S/U/R for the estimate's sample; None for a pick
 
 
 def control_count(budget: int, share: float) -> int:
@@ -80,6 +81,7 @@ def pick_review_sample(
     thresholds: Mapping[str, float] | None = None,
     favour_judge: bool = False,
     judge_was_wrong: Mapping[str, str] | None = None,
+    fill: bool = True,
 ) -> list[Pick]:
     """Pick up to ``budget`` items of ``candidate`` for the experts, each with its reason.
 
@@ -89,6 +91,7 @@ def pick_review_sample(
         thresholds: a judge metric's pass threshold (default 0.5).
         favour_judge: lead with the judge's past mistakes and doubts (an untrusted judge).
         judge_was_wrong: item id → why (people contradicted the judge on it before).
+        fill: budget no suspect takes goes to random items (False: left unused).
     """
     rng = random.Random(f"review-sample:{seed}")
     ids = sorted({r.sample.item_id for r in candidate})
@@ -125,7 +128,7 @@ def pick_review_sample(
     _round_robin(chosen, queues, order, budget)
     rest = [i for i in ids if i not in chosen]
     rng.shuffle(rest)
-    for item_id in rest[: max(0, budget - len(chosen))]:
+    for item_id in rest[: max(0, budget - len(chosen)) if fill else 0]:
         chosen[item_id] = Pick(item_id, "random", "a random item (no more suspects)")
     picks = list(chosen.values())
     rng.shuffle(picks)

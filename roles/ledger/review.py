@@ -21,7 +21,9 @@ import roles.ledger.members  # noqa: F401
 from roles.clock import utcnow
 from roles.ledger.types import UTCDateTime
 
-ReviewStatus = Literal["open", "complete", "expired", "cancelled"]
+# undecided: the sample reached its cap with the bound straddling the tolerable rate; the
+# review's decider (``review decide``) ends it.
+ReviewStatus = Literal["open", "undecided", "complete", "expired", "cancelled"]
 ReviewOutcome = Literal["passed", "failed", "expired", "cancelled"]
 VoteVerdict = Literal["pass", "fail"]
 VoteSource = Literal["cli", "slack"]
@@ -37,10 +39,17 @@ class ReviewBase(SQLModel):
         default=None, foreign_key="eval_run.id", ondelete="RESTRICT"
     )
     # The policy as it was when the review opened.
-    items_needed: int
+    items_needed: int  # the first look's sample (without strata: every item shown)
     votes_per_item: int
     min_experts: int
-    max_fail_share: float
+    max_failure_rate: float  # π₀: the bound decides against it
+    batch_size: int = 0  # labels added per look while the bound cannot decide (0: opened before)
+    max_items: int = 0  # the sample's cap (0: a review opened before strata: a census of its items)
+    confidence: float = 0.95
+    # Stratum → its item ids, fixed when the review opened (roles.data_scientist.review_strata).
+    strata: dict[str, list[str]] | None = Field(default=None, sa_type=JSON)
+    decider: str | None = Field(default=None, max_length=64)  # a handle; None: data scientists
+    decided_by: int | None = Field(default=None, foreign_key="member.id", ondelete="RESTRICT")
     fail_categories: list[str] = Field(default_factory=list, sa_type=JSON)
     seed: int
     deadline_at: datetime = Field(sa_type=UTCDateTime)
@@ -50,7 +59,8 @@ class Review(ReviewBase, table=True):
     __tablename__ = "review"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('open', 'complete', 'expired', 'cancelled')", name="review_status"
+            "status IN ('open', 'complete', 'expired', 'cancelled', 'undecided')",
+            name="review_status",
         ),
     )
 
@@ -78,6 +88,10 @@ class ReviewItemBase(SQLModel):
     position: int
     strategy: str = Field(max_length=32)  # why it was sampled (never shown before a vote)
     reason: str = Field(sa_type=Text)
+    # E/S/U/R for the estimate's probability sample (strategy "sample"); None: a purposeful
+    # pick, shown for learning and never counted in the estimate.
+    stratum: str | None = Field(default=None, max_length=1)
+    batch: int = 0  # the look that added it (0: the first)
 
 
 class ReviewItem(ReviewItemBase, table=True):

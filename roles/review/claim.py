@@ -12,8 +12,10 @@ from roles.errors import PolicyError
 from roles.ledger import Review
 
 
-def take_open(session: Session, *, review: Review, now: datetime) -> None:
-    """Lock the review's row if it is still open, else refuse.
+def take_open(
+    session: Session, *, review: Review, now: datetime, statuses: tuple[str, ...] = ("open",)
+) -> None:
+    """Lock the review's row if it is still open (or in one of ``statuses``), else refuse.
 
     A conditional UPDATE: on PostgreSQL it holds the row until commit (a second writer
     waits, then reads what the first wrote); on SQLite it takes the write lock.
@@ -21,7 +23,7 @@ def take_open(session: Session, *, review: Review, now: datetime) -> None:
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Review)
         .where(col(Review.id) == review.id)
-        .where(col(Review.status) == "open")
+        .where(col(Review.status).in_(statuses))
         .values(updated_at=now)
         .execution_options(synchronize_session=False)
     )

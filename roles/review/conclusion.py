@@ -22,6 +22,7 @@ from roles.ledger import ChangeRequest, Handoff, Review
 from roles.ledger.review import ReviewOutcome
 from roles.review.claim import take_open
 from roles.review.ended import review_ended
+from roles.review.looks import Judged, judge_review
 from roles.review.tally import (
     ReviewProgress,
     failed_item_reasons,
@@ -32,6 +33,7 @@ from roles.roster import SYSTEM_HANDLE
 from roles.states import State
 from roles.transitions import get_change, transition
 
+WAITING = ("open", "undecided")  # a review not concluded yet
 _STATUS: dict[ReviewOutcome, str] = {
     "passed": "complete",
     "failed": "complete",
@@ -51,6 +53,7 @@ class ReviewConclusion(BaseModel):
     failed_items: list[dict[str, Any]]
     progress: ReviewProgress
     concluded_now: bool  # False: it had been concluded before (by this or another process)
+    estimate: str | None = None  # the failure rate the review estimated, as one line
 
 
 def conclude_review(
@@ -58,34 +61,60 @@ def conclude_review(
 ) -> ReviewConclusion | None:
     """Conclude the review if it is complete or past its deadline; None while it waits.
 
-    Complete with a fail share within the policy → the change goes to awaiting_approval;
-    too many fails → changes_requested, the failed items and their reasons in the handoff.
-    Incomplete at the deadline → changes_requested, "review expired". A change that left
+    Complete, with the bound on the candidate's failure rate at or below the tolerable rate
+    → the change goes to awaiting_approval; above it → changes_requested, the failed items
+    and their reasons in the handoff (``roles.review.looks`` judges; a bound that cannot
+    decide yet asks for more labels, or at the cap for the decider's call, and the review
+    waits). Not decided by the deadline → changes_requested, "review expired". A change that left
     in_review meanwhile (withdrawn) or was evaluated again cancels its review (``why``:
     what its note says, by default the move that ended it). Concluded before → what was
     decided.
     """
     review = get_review(session, review_id)
     session.refresh(review)
-    if review.status != "open":
+    if review.status not in WAITING:
         return _recorded(session, review)
     try:
-        take_open(session, review=review, now=now)
+        take_open(session, review=review, now=now, statuses=WAITING)
     except PolicyError:  # concluded by someone else since we looked
         return _recorded(session, review)
     progress = review_progress(session, review_id=review_id)
     outcome: ReviewOutcome
     ended = review_ended(session, review=review)
+    judged = judge_review(session, review) if progress.complete else None
     if ended is not None:
         outcome = "cancelled"
-    elif progress.complete:
-        outcome = "passed" if progress.within_policy else "failed"
+    elif judged is not None and judged.decision in ("pass", "fail"):
+        outcome = "passed" if judged.decision == "pass" else "failed"
     elif now >= review.deadline_at:
         outcome = "expired"
     else:
-        return None
+        return None  # more labels, or the decider's call, before the deadline
     failed = failed_item_reasons(session, review_id=review_id) if outcome == "failed" else []
-    note = _note(outcome, progress, failed, ended=why or ended or "")
+    note = review_note(outcome, progress, failed, judged=judged, ended=why or ended or "")
+    return close_review(
+        session, review=review, outcome=outcome, note=note, failed=failed, judged=judged,
+        now=now, actor=SYSTEM_HANDLE,
+    )  # fmt: skip
+
+
+def close_review(
+    session: Session,
+    *,
+    review: Review,
+    outcome: ReviewOutcome,
+    note: str,
+    failed: list[dict[str, Any]],
+    judged: Judged | None,
+    now: datetime,
+    actor: str,
+    extra: dict[str, Any] | None = None,
+) -> ReviewConclusion:
+    """The review closed with ``outcome``, and (unless cancelled) the change moved on by
+    ``actor`` in the same transaction, the estimate in the handoff."""
+    assert review.id is not None
+    review_id = review.id
+    progress = review_progress(session, review_id=review_id)
     review.status, review.outcome = _STATUS[outcome], outcome
     review.concluded_at = review.updated_at = now
     session.add(review)
@@ -95,13 +124,15 @@ def conclude_review(
             session,
             change_id=review.change_id,
             target=State.AWAITING_APPROVAL if outcome == "passed" else State.CHANGES_REQUESTED,
-            actor=SYSTEM_HANDLE,
+            actor=actor,
             note=note,
             payload={
                 "review_id": review_id,
                 "outcome": outcome,
                 "failed_items": failed,
                 "progress": progress.model_dump(mode="json"),
+                **({"estimate": estimate_payload(judged)} if judged is not None else {}),
+                **(extra or {}),
             },
             expected=State.IN_REVIEW,
         )
@@ -114,37 +145,65 @@ def conclude_review(
         failed_items=failed,
         progress=review_progress(session, review_id=review_id),
         concluded_now=True,
+        estimate=judged.summary() if judged is not None else None,
     )
 
 
-def _note(
+def review_note(
     outcome: ReviewOutcome,
     progress: ReviewProgress,
     failed: list[dict[str, Any]],
     *,
+    judged: Judged | None,
     ended: str,
 ) -> str:
-    share = (
-        f"{progress.failed_items}/{progress.items_total} items failed "
-        f"({progress.fail_share:.0%}; at most {progress.max_fail_share:.0%} allowed)"
-    )
+    estimate = judged.summary() if judged is not None else f"{progress.failed_items} items failed"
     if outcome == "passed":
-        return f"review passed: {share}, {progress.experts} experts"
+        return f"review passed: {estimate}, {progress.experts} experts"
     if outcome == "failed":
-        reasons = "; ".join(
-            f"{item['item_id']}: "
-            + ", ".join(
-                dict.fromkeys(  # two experts saying the same thing: said once
-                    f"{f['category'] or 'fail'}" + (f" — {f['reason']}" if f["reason"] else "")
-                    for f in item["fails"]
-                )
-            )
-            for item in failed
-        )
-        return f"review failed: {share}: {reasons}"
+        return f"review failed: {estimate}: {failed_reasons(failed)}"
     if outcome == "expired":
         return f"review expired: {progress.headline()} by the deadline {readable(progress.deadline_at)}"
     return f"review cancelled: {ended}"
+
+
+def failed_reasons(failed: list[dict[str, Any]]) -> str:
+    """``item-3: wrong — it is a billing ticket; item-9: tone``."""
+    return "; ".join(
+        f"{item['item_id']}: "
+        + ", ".join(
+            dict.fromkeys(  # two experts saying the same thing: said once
+                f"{f['category'] or 'fail'}" + (f" — {f['reason']}" if f["reason"] else "")
+                for f in item["fails"]
+            )
+        )
+        for item in failed
+    )
+
+
+def estimate_payload(judged: Judged) -> dict[str, Any]:
+    """What the handoff keeps of the estimate: the rate, its bounds, the labels, per stratum."""
+    e = judged.estimate
+    return {
+        "rate": round(e.rate, 4),
+        "lower": round(e.lower, 4),
+        "upper": round(e.upper, 4),
+        "alpha": e.alpha,
+        "labels": e.labels,
+        "items": e.total,
+        "errors": judged.tally.errors,
+        "max_failure_rate": judged.max_failure_rate,
+        "decision": judged.decision,
+        "strata": [
+            {
+                "stratum": s.stratum,
+                "items": s.population,
+                "labelled": s.labelled,
+                "failed": s.failed,
+            }
+            for s in judged.tally.strata
+        ],
+    }
 
 
 def _recorded(session: Session, review: Review) -> ReviewConclusion:
@@ -193,7 +252,7 @@ def close_review_for_end(
     reviews = session.exec(
         select(Review)
         .where(Review.change_id == change_id)
-        .where(Review.status == "open")
+        .where(col(Review.status).in_(WAITING))
         .order_by(col(Review.id))
     ).all()
     closed = []
@@ -222,7 +281,7 @@ def expire_due_reviews(session: Session, *, now: datetime) -> list[ReviewConclus
     due = session.exec(
         select(Review.id)
         .join(ChangeRequest, col(ChangeRequest.id) == col(Review.change_id))
-        .where(Review.status == "open")
+        .where(col(Review.status).in_(WAITING))
         .where(
             or_(
                 col(Review.deadline_at) <= now,

@@ -1,9 +1,11 @@
 """What a review is opened from: the handoff that put the change in review, its eval runs,
-the prompt's policy, and the sample drawn from the runs' results."""
+the prompt's policy, and the sample drawn from the runs' results (the estimate's stratified
+sample first, then the purposeful picks)."""
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -11,6 +13,8 @@ from sqlmodel import Session
 from roles.calibration.status import judge_needs
 from roles.data_scientist.policy import GatePolicy
 from roles.data_scientist.review_sample import Pick, pick_review_sample
+from roles.data_scientist.review_strata import allocate, draw, stratify, why_in
+from roles.data_scientist.scores import ItemResult
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results
 from roles.ledger import PromptVersion
@@ -63,10 +67,21 @@ def policy_for_change(session: Session, *, change_id: int) -> ReviewPolicy:
     return policy_from_suite(version.suite if version else None)
 
 
+@dataclass(frozen=True)
+class ReviewSample:
+    """The estimate's stratified sample, then the purposeful picks, and every stratum's items."""
+
+    picks: list[Pick]
+    strata: dict[str, list[str]]
+
+
 def sample_for_review(
     session: Session, *, source: ReviewSource, policy: ReviewPolicy, seed: int
-) -> list[Pick]:
-    """The picks for the experts, from the candidate's and the baseline's stored results."""
+) -> ReviewSample:
+    """The items for the experts, from the candidate's and the baseline's stored results:
+    first a probability sample within strata fixed from the candidate's results (Neyman
+    allocation, ``roles.data_scientist.review_strata``), then up to ``policy.picks`` chosen
+    on purpose among the rest (never a failed call: those count as failures unlabelled)."""
     run = get_run(session, source.candidate_run_id)
     thresholds = {
         str(spec.get("label") or spec.get("name")): float(spec["args"]["pass_threshold"])
@@ -74,23 +89,64 @@ def sample_for_review(
         if spec.get("name") == "llm_judge"
         and (spec.get("args") or {}).get("pass_threshold") is not None
     }
+    results = load_results(session, run_id=source.candidate_run_id)
+    by_stratum = stratify(results, near_threshold=policy.near_threshold, thresholds=thresholds)
+    members: dict[str, list[str]] = {}
+    for item_id, stratum in sorted(by_stratum.items()):
+        members.setdefault(stratum, []).append(item_id)
+    wanted = allocate(
+        populations={h: len(ids) for h, ids in members.items()},
+        labelled={},
+        failed={},
+        total=policy.items,
+        minimum=policy.min_per_stratum,
+    )
+    rng = random.Random(f"review-strata:{seed}")
+    by_id = {r.sample.item_id: r for r in results}
+    sample = [
+        Pick(item_id, "sample", why_in(by_id[item_id], stratum), stratum)  # type: ignore[arg-type]
+        for stratum, item_id in draw(members, wanted, rng=rng)
+    ]
+    return ReviewSample(
+        picks=sample + _picks(session, source, policy, results, thresholds, seed=seed,
+                              skip={p.item_id for p in sample} | set(members.get("E", []))),
+        strata=members,
+    )  # fmt: skip
+
+
+def _picks(
+    session: Session,
+    source: ReviewSource,
+    policy: ReviewPolicy,
+    results: list[ItemResult],
+    thresholds: dict[str, float],
+    *,
+    seed: int,
+    skip: set[str],
+) -> list[Pick]:
+    """Items chosen on purpose, for what they teach (never counted in the estimate). An
+    untrusted judge: its doubts and past mistakes first; one the gate would have heard (its
+    say was taken away) also gets more of them, people checking in its place."""
+    run = get_run(session, source.candidate_run_id)
     baseline = (
         load_results(session, run_id=source.baseline_run_id) if source.baseline_run_id else None
     )
-    # An untrusted judge: its doubts and past mistakes first; one the gate would have heard
-    # (its say was taken away) also grows the sample, people checking in its place.
     untrusted, wrong = judge_needs(session, suite=run.suite)
     gate = GatePolicy.model_validate(run.suite.get("gate") or {})
     gated = untrusted.keys() & {metric for _, metric in gate.metric_refs()}
-    grown = math.ceil(policy.items * (1 + policy.untrusted_judge_extra) - 1e-9)
+    grown = math.ceil(policy.picks * (1 + policy.untrusted_judge_extra) - 1e-9)
+    budget = grown if gated else policy.picks
+    if budget == 0:
+        return []
     return pick_review_sample(
-        load_results(session, run_id=source.candidate_run_id),
+        [r for r in results if r.sample.item_id not in skip],
         baseline,
-        budget=grown if gated else policy.items,
+        budget=budget,
         favour_judge=bool(untrusted),
         judge_was_wrong=wrong,
-        control_share=policy.control_share,
+        control_share=0.0,
         seed=seed,
         near_threshold=policy.near_threshold,
         thresholds=thresholds,
+        fill=False,
     )

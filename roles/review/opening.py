@@ -41,8 +41,16 @@ def start_review(
         return found
     policy = policy_for_change(session, change_id=change_id)
     seed = source.handoff_id if seed is None else seed
-    picks = sample_for_review(session, source=source, policy=policy, seed=seed)
-    return open_review(session, change_id=change_id, picks=picks, policy=policy, now=now, seed=seed)
+    drawn = sample_for_review(session, source=source, policy=policy, seed=seed)
+    return open_review(
+        session,
+        change_id=change_id,
+        picks=drawn.picks,
+        strata=drawn.strata,
+        policy=policy,
+        now=now,
+        seed=seed,
+    )
 
 
 def open_review(
@@ -53,8 +61,12 @@ def open_review(
     policy: ReviewPolicy,
     now: datetime,
     seed: int = 0,
+    strata: dict[str, list[str]] | None = None,
 ) -> Review:
     """The review of the change's current evaluation, opened with ``picks`` if it has none.
+
+    ``strata`` (stratum → its item ids) makes the picks with a stratum the estimate's
+    sample; without, the review is a census of its picks (their fail share is the rate).
 
     Idempotent: a second call for the same evaluation (a restarted flow, a second
     process) returns the review that exists, whatever picks it was given.
@@ -70,10 +82,15 @@ def open_review(
         handoff_id=source.handoff_id,
         candidate_run_id=source.candidate_run_id,
         baseline_run_id=source.baseline_run_id,
-        items_needed=len(picks),
+        items_needed=sum(p.stratum is not None for p in picks) if strata else len(picks),
         votes_per_item=policy.votes_per_item,
         min_experts=policy.min_experts,
-        max_fail_share=policy.max_fail_share,
+        max_failure_rate=policy.max_failure_rate,
+        batch_size=policy.batch if strata else 0,
+        max_items=policy.max_items if strata else 0,
+        confidence=policy.confidence,
+        strata=strata,
+        decider=policy.decider,
         fail_categories=list(policy.fail_categories),
         seed=seed,
         deadline_at=now + timedelta(hours=policy.deadline_hours),
@@ -93,6 +110,7 @@ def open_review(
                         position=position,
                         strategy=pick.strategy,
                         reason=pick.reason,
+                        stratum=pick.stratum,
                     )
                 )
             session.flush()

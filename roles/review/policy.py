@@ -4,7 +4,7 @@ may override them.
 ::
 
     suite:
-      review: {items: 6, min_experts: 1, deadline_hours: 24}
+      review: {items: 20, max_failure_rate: 0.2, min_experts: 1, deadline_hours: 24}
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from roles.policies import REPLACED_REVIEW_KEYS
 from roles.policies import ReviewPolicy as ReviewPolicy  # its home before roles.policies
 
 
 def policy_from_suite(suite: Mapping[str, Any] | None) -> ReviewPolicy:
     """The policy a stored suite asks for under ``review`` (checked at push), else the defaults."""
-    return ReviewPolicy.model_validate((suite or {}).get("review") or {})
+    stored = dict((suite or {}).get("review") or {})
+    for old in REPLACED_REVIEW_KEYS:  # a suite pushed before they were replaced
+        stored.pop(old, None)
+    return ReviewPolicy.model_validate(stored)

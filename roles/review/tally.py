@@ -1,8 +1,8 @@
 """Counting a review: the votes that count (each expert's latest per item), progress, fails.
 
 An item fails when at least half of its counted votes are ``fail`` (a tie is not a pass).
-A review is complete when every item has the policy's votes and enough distinct experts
-took part.
+A review is complete when every item shown has the policy's votes and enough distinct
+experts took part: then it looks (``roles.review.looks``), and decides or adds items.
 """
 
 from __future__ import annotations
@@ -29,20 +29,16 @@ class ReviewProgress(BaseModel):
     votes: int  # counted votes (one per expert per item)
     experts: int  # distinct experts who voted
     min_experts: int
-    failed_items: int
+    failed_items: int  # of every item shown (the estimate counts its sample's only)
     fail_share: float
-    max_fail_share: float
-    complete: bool
+    max_failure_rate: float
+    complete: bool  # every item shown has its votes, from enough experts: a look is due
     deadline_at: datetime
     eligible_experts: int | None = None  # active experts who may vote (the author may not)
 
     @property
     def quorum_reachable(self) -> bool:
         return self.eligible_experts is None or self.eligible_experts >= self.min_experts
-
-    @property
-    def within_policy(self) -> bool:
-        return self.fail_share <= self.max_fail_share + 1e-9
 
     def headline(self) -> str:
         """``4/10 items have their votes, 1/2 experts``."""
@@ -60,6 +56,11 @@ class ReviewProgress(BaseModel):
 
     def waiting_message(self) -> str:
         """What a run waiting for the experts says it waits for (its state message)."""
+        if self.status == "undecided":
+            return (
+                "awaiting the decider's call: the review's sample reached its cap undecided "
+                f"(`promptloop review decide {self.review_id}`), deadline {readable(self.deadline_at)}"
+            )
         return f"awaiting expert review: {self.headline()}, deadline {readable(self.deadline_at)}"
 
 
@@ -144,7 +145,7 @@ def review_progress(session: Session, *, review_id: int) -> ReviewProgress:
         min_experts=review.min_experts,
         failed_items=failed,
         fail_share=failed / total if total else 0.0,
-        max_fail_share=review.max_fail_share,
+        max_failure_rate=review.max_failure_rate,
         complete=total > 0 and voted == total and len(experts) >= review.min_experts,
         deadline_at=review.deadline_at,
         eligible_experts=eligible_experts(session, change_id=review.change_id),

@@ -62,6 +62,10 @@ class ItemView(BaseModel):
     status: str
     deadline_at: datetime
     fail_categories: list[str]
+    # Chosen on purpose (a judge's doubt, a scorer's failure …), for learning: its votes are
+    # never counted in the estimate. Said, never why, so the vote stays blind.
+    pick: bool = False
+    batch: int = 0  # the look that added it (0: the first)
     your_vote: VotePublic | None = None
     revealed: Revealed | None = None
 
@@ -155,6 +159,7 @@ def _views(
         viewer_id in counted.get(i.id or 0, {}) for i in items
     )
     handles = dict(session.exec(select(Member.id, Member.handle)).all()) if revealing else {}
+    total = len(session.exec(select(ReviewItem.id).where(ReviewItem.review_id == review.id)).all())
     views = []
     for item in items:
         votes = counted.get(item.id or 0, {})
@@ -170,7 +175,7 @@ def _views(
                 change_id=review.change_id,
                 prompt=prompt.name if prompt else "?",
                 position=item.position,
-                items_total=review.items_needed,
+                items_total=total,
                 item_id=item.item_id,
                 input=dict(data.input) if data else {},
                 expected=data.expected if data else None,
@@ -181,6 +186,8 @@ def _views(
                 status=review.status,
                 deadline_at=review.deadline_at,
                 fail_categories=list(review.fail_categories),
+                pick=review.strata is not None and item.strategy != "sample",
+                batch=item.batch,
                 your_vote=VotePublic.model_validate(mine) if mine else None,
                 revealed=_reveal(session, item, result, votes, handles) if shown else None,
             )
