@@ -59,10 +59,9 @@ def until(done: Callable[[], bool], what: str) -> None:
 
 
 def play_experts(gateway: Gateway, change_id: int, *, quiet: bool) -> list[dict[str, Any]]:
-    """Each expert votes on each item waiting for them (blind), until the review closes."""
-    from roles.clock import utcnow
+    """Each expert votes on each item waiting for them (blind), look after look, until the
+    review's estimate decides (or leaves it to its decider)."""
     from roles.expert import current_review
-    from roles.review.views import waiting_items
 
     played: list[dict[str, Any]] = []
     with session_scope() as session:
@@ -75,37 +74,79 @@ def play_experts(gateway: Gateway, change_id: int, *, quiet: bool) -> list[dict[
         say(
             f"3. {' and '.join(EXPERTS)} (experts) review {total} sampled outputs, blind, in Slack:"
         )
-    for expert in EXPERTS:
-        user = slack_id(expert)
-        with session_scope() as session:
-            items = [
-                v for v in waiting_items(session, actor=expert, now=utcnow())
-                if v.change_id == change_id
-            ]  # fmt: skip
-        for item in items:
-            if _review_closed(review_id):
-                return played
-            right = (
-                str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
-            )
-            before = _votes(item.review_item_id)
-            if right:
-                gateway.send(click(user=user, action_id=ids.REVIEW_PASS, value=item.review_item_id))
-            else:  # Fail opens the reason modal; the expert submits it
-                gateway.send(click(user=user, action_id=ids.REVIEW_FAIL, value=item.review_item_id))
-                gateway.send(
-                    fail_submission(
-                        user=user, sample_id=item.review_item_id, category="wrong",
-                        reason=f"expected {item.expected}",
-                    )
-                )  # fmt: skip
-            until(_more_votes(item.review_item_id, before), f"{expert}'s vote")
-            verdict = "pass" if right else "fail"
-            played.append({"expert": expert, "item": item.item_id, "verdict": verdict})
-            if not quiet:
-                say(f"   {expert} clicked {verdict.title()} on {item.item_id}  "
-                    f"(answer {item.output!r}, expected {item.expected!r})")  # fmt: skip
+        say(f"   the review {_plan(review_id)}")
+    while True:  # each look: the experts vote what waits for them; the estimate decides
+        voted = 0
+        for expert in EXPERTS:
+            voted += _vote_as(gateway, expert, change_id, review_id, played, quiet=quiet)
+        if _review_closed(review_id) or voted == 0:
+            break
+        if not quiet:
+            say(f"   {_look_line(review_id)}")
+    if not quiet and _review_closed(review_id):
+        say(f"   {_look_line(review_id)}")
     return played
+
+
+def _vote_as(
+    gateway: Gateway,
+    expert: str,
+    change_id: int,
+    review_id: int | None,
+    played: list[dict[str, Any]],
+    *,
+    quiet: bool,
+) -> int:
+    """``expert`` clicks Pass or Fail on every item waiting for them; how many they voted."""
+    from roles.clock import utcnow
+    from roles.review.views import waiting_items
+
+    user = slack_id(expert)
+    with session_scope() as session:
+        items = [
+            v for v in waiting_items(session, actor=expert, now=utcnow())
+            if v.change_id == change_id
+        ]  # fmt: skip
+    voted = 0
+    for item in items:
+        if _review_closed(review_id):
+            break
+        right = str(item.output or "").strip().lower() == str(item.expected or "").strip().lower()
+        before = _votes(item.review_item_id)
+        if right:
+            gateway.send(click(user=user, action_id=ids.REVIEW_PASS, value=item.review_item_id))
+        else:  # Fail opens the reason modal; the expert submits it
+            gateway.send(click(user=user, action_id=ids.REVIEW_FAIL, value=item.review_item_id))
+            gateway.send(
+                fail_submission(
+                    user=user, sample_id=item.review_item_id, category="wrong",
+                    reason=f"expected {item.expected}",
+                )
+            )  # fmt: skip
+        until(_more_votes(item.review_item_id, before), f"{expert}'s vote")
+        voted += 1
+        verdict = "pass" if right else "fail"
+        played.append({"expert": expert, "item": item.item_id, "verdict": verdict})
+        if not quiet:
+            pick = "  (a pick: not counted)" if item.pick else ""
+            say(f"   {expert} clicked {verdict.title()} on {item.item_id}  "
+                f"(answer {item.output!r}, expected {item.expected!r}){pick}")  # fmt: skip
+    return voted
+
+
+def _look_line(review_id: int | None) -> str:
+    """What the review's labels estimate now, and what that decided."""
+    from roles.ledger import Review
+    from roles.review.looks import judge_review
+
+    with session_scope() as session:
+        review = session.get(Review, review_id)
+        assert review is not None
+        judged = judge_review(session, review)
+        status = review.outcome or review.status
+    said = {"open": "not decided yet: more items to label",
+            "undecided": "undecided at the cap: the decider calls it"}.get(status, status)  # fmt: skip
+    return f"the review's estimate: {judged.summary()} → {said}"
 
 
 def play_engineers(
@@ -134,6 +175,15 @@ def _votes(review_item_id: int) -> int:
 
     with session_scope() as session:
         return len(session.exec(select(Vote).where(Vote.review_item_id == review_item_id)).all())
+
+
+def _plan(review_id: int | None) -> str:
+    from roles.ledger import Review
+    from roles.review.looks import plan_line
+
+    with session_scope() as session:
+        review = session.get(Review, review_id)
+        return plan_line(review) if review is not None else "?"
 
 
 def _review_closed(review_id: int | None) -> bool:
