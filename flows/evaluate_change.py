@@ -149,11 +149,13 @@ def _progress_logger(side: str, logger: Any, change_id: int) -> Any:
 
 
 @task(name="score-and-gate", cache_policy=NONE)
-def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple[Any, Any]:
-    """The paired scorecard of the two runs and the gate's verdict on it."""
+def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple[Any, Any, str]:
+    """The paired scorecard of the two runs, the gate's verdict on it, and the plain summary."""
     from integrations.evaluation import suite_of_run
     from roles.calibration.coverage import flagged_gap_notes
     from roles.calibration.status import untrusted_metrics
+    from roles.data_scientist.confusion import confusions
+    from roles.data_scientist.summary import summary_line
 
     with session_scope() as session:
         candidate = load_results(session, run_id=candidate_run)
@@ -165,13 +167,14 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple
     family = suite.gated_metrics() - set(untrusted)
     card = build_scorecard(candidate, baseline, suite.metrics(), suite.statistics, family)
     verdict = evaluate_gate(suite.gate, card, untrusted=untrusted)
+    summary = summary_line(card, suite.gate, candidate=confusions(candidate, suite.scorers))
     reasons = list(verdict.reasons) + gaps
     if _suite_changed(change_id):
         reasons.append(
             "note: the candidate changes its eval suite; it was judged by production's suite, "
             "and the new one applies once it is deployed"
         )
-    return card, verdict.model_copy(update={"reasons": reasons})
+    return card, verdict.model_copy(update={"reasons": reasons}), summary
 
 
 @task(name="publish-scorecard", cache_policy=NONE)
@@ -341,7 +344,7 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
             await client.aclose()
     candidate = runs["candidate_run"]
     assert candidate is not None
-    card, verdict = judge(target.change_id, runs["baseline_run"], candidate)
+    card, verdict, summary = judge(target.change_id, runs["baseline_run"], candidate)
     publish(target.change_id, card, verdict, runs["baseline_run"], candidate)
     outcome = {
         "passed": verdict.passed,
@@ -355,6 +358,7 @@ async def _evaluate(target: EvalTarget, *, concurrency: int, no_cache: bool) -> 
         outcome["reasons"],
         {
             **runs,
+            "summary": summary,  # the scorecard in plain words, shown before the reasons
             "outcome": outcome["outcome"],
             "inconclusive": outcome["inconclusive"],
             "failed_checks": verdict.broken_checks(),  # why it failed, for `promptloop metrics`

@@ -53,8 +53,11 @@ def start_evaluation(
 
 
 def print_verdict(view: dict[str, Any]) -> None:
-    """Print the current candidate's verdict and every reason, if its evaluation concluded."""
+    """Print the current candidate's verdict, its plain summary first, and every reason, if
+    its evaluation concluded."""
     verdict = current_verdict(view["history"])
+    if verdict and verdict["payload"].get("summary"):
+        out.print(styled((verdict["payload"]["summary"], "bold")))
     if verdict and verdict["payload"].get("reasons"):
         colour = "green" if verdict["to_state"] == "in_review" else "red"
         flagged = verdict["payload"].get("outcome") == "inconclusive"
@@ -89,6 +92,7 @@ def _evaluate_and_report(
         view = {k: v for k, v in full.items() if k not in ("history", "seconds_in_state")}
         verdict = current_verdict(full["history"])
         extra["reasons"] = verdict["payload"].get("reasons", []) if verdict else []
+        extra["summary"] = verdict["payload"].get("summary") if verdict else None
         if not as_json:
             print_verdict(full)
             if full["state"] in ("submitted", "evaluating"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -13,6 +13,7 @@ from roles.errors import InputError, OutageError
 
 if TYPE_CHECKING:
     from roles.data_scientist import Scorecard, Verdict
+    from roles.data_scientist.confusion import Confusion
 
 app = typer.Typer(
     help="Eval runs: a prompt version over a dataset, scored and recorded.", no_args_is_help=True
@@ -251,16 +252,23 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """A recorded run: totals and per-metric scores; --items for outputs and reasons."""
-    from roles.evaluation.records import get_run, item_views, run_view
+    from integrations.evaluation import suite_of_run
+    from roles.data_scientist.confusion import confusions
+    from roles.evaluation.records import get_run, item_views, load_results, run_view
 
     with session_scope() as session:
-        view = run_view(session, get_run(session, run_id))
+        run = get_run(session, run_id)
+        view = run_view(session, run)
+        matrices = confusions(load_results(session, run_id=run_id), suite_of_run(run).scorers)
         if items or failed:
             view["results"] = item_views(session, run_id=run_id, failed_only=failed, limit=limit)
+    view["confusion"] = [m.model_dump(mode="json") for m in matrices]
     if as_json:
         emit_json(view)
         return
     print_run(view)
+    for matrix in matrices:
+        print_confusion(matrix, "run")
     if view["failure"]:
         say(styled(("this run did not finish:", "red"), f" {view['failure']}"))
     for row in view.get("results", []):
@@ -288,9 +296,13 @@ def _clip(text: str | None, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Scorecard, Verdict]:
+def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> Compared:
+    """The two runs' scorecard, the candidate suite's verdict, each side's confusion
+    matrices (categorical metrics) and the one-line summary."""
     from integrations.evaluation import suite_of_run
     from roles.data_scientist import build_scorecard, evaluate_gate
+    from roles.data_scientist.confusion import confusions
+    from roles.data_scientist.summary import summary_line
     from roles.evaluation.records import get_run, load_results
 
     if baseline_id == candidate_id:
@@ -304,14 +316,24 @@ def compare_runs(session: Any, baseline_id: int, candidate_id: int) -> tuple[Sco
             f"runs {baseline_id} and {candidate_id} used different datasets; pair runs of the same dataset version"
         )
     suite = suite_of_run(cand)
+    cand_results = load_results(session, run_id=candidate_id)
+    base_results = load_results(session, run_id=baseline_id)
     card = build_scorecard(
-        load_results(session, run_id=candidate_id),
-        load_results(session, run_id=baseline_id),
-        suite.metrics(),
-        suite.statistics,
-        suite.gated_metrics(),
+        cand_results, base_results, suite.metrics(), suite.statistics, suite.gated_metrics()
     )
-    return card, evaluate_gate(suite.gate, card)
+    matrices = {
+        "candidate": confusions(cand_results, suite.scorers),
+        "baseline": confusions(base_results, suite.scorers),
+    }
+    summary = summary_line(card, suite.gate, candidate=matrices["candidate"])
+    return Compared(card, evaluate_gate(suite.gate, card), matrices, summary)
+
+
+class Compared(NamedTuple):
+    card: Scorecard
+    verdict: Verdict
+    matrices: dict[str, list[Confusion]]  # "candidate" / "baseline" → one per categorical metric
+    summary: str
 
 
 @app.command("compare")
@@ -324,21 +346,31 @@ def compare(
     from roles.evaluation.report import summary_rows
 
     with session_scope() as session:
-        card, verdict = compare_runs(session, run_a, run_b)
+        card, verdict, matrices, summary = compare_runs(session, run_a, run_b)
     if as_json:
         emit_json(
             {
                 "baseline": run_a,
                 "candidate": run_b,
+                "summary": summary,
                 "passed": verdict.passed,
                 "outcome": verdict.outcome,
                 "reasons": verdict.reasons,
+                # each row: both sides' levels (baseline, candidate) beside diff and interval
                 "comparisons": [r.model_dump(mode="json") for r in card.comparisons],
                 "candidate_summary": summary_rows(card.candidate),
+                "confusion": {
+                    side: [m.model_dump(mode="json") for m in found]
+                    for side, found in matrices.items()
+                },
             }
         )
         return
+    out.print(styled((summary, "bold")))
     print_scorecard(card, verdict)
+    for side in ("candidate", "baseline"):
+        for matrix in matrices[side]:
+            print_confusion(matrix, side)
 
 
 def print_scorecard(card: Scorecard, verdict: Verdict) -> None:
@@ -353,3 +385,17 @@ def print_scorecard(card: Scorecard, verdict: Verdict) -> None:
     out.print(styled((f"gate: {verdict_word(verdict)}", f"bold {colour}")))
     for reason in verdict.reasons:
         out.print(f"  {reason}")
+
+
+def print_confusion(matrix: Confusion, side: str) -> None:
+    """The side's answers per expected class, with recall; a one-class answerer named."""
+    from roles.data_scientist.confusion import as_rows, one_class_note
+
+    table(
+        f"{matrix.metric}, {side}: answers (columns) per expected class (rows)",
+        ["expected", *matrix.columns, "recall"],
+        as_rows(matrix),
+    )
+    note = one_class_note(matrix, side)
+    if note:
+        out.print(styled((note, "yellow")))

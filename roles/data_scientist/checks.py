@@ -38,9 +38,11 @@ class CheckResult(BaseModel):
 
 
 def describe(row: Comparison | None, stats: PairedStats | None = None, level: float = 0.95) -> str:
-    """The row's numbers: effect, interval, test, n and what it could not use."""
+    """The row's numbers: both sides' levels, effect, interval, test, n and what it could
+    not use: ``0 → 0.525, diff +0.525, 95% CI [+0.36, +0.68], exact McNemar p 1.2e-07, …``."""
     if row is None:
         return "not in the scorecard"
+    levels = _levels(row, stats)
     stats = stats or row.stats
     unscored = f"unscored: candidate {row.n_unscored_candidate}, baseline {row.n_unscored_baseline}"
     if stats.mean_diff is None:
@@ -48,7 +50,21 @@ def describe(row: Comparison | None, stats: PairedStats | None = None, level: fl
     interval, p = stats.interval(level), stats.p_value()
     ci = "no interval" if interval is None else f"CI [{interval[0]:+.3g}, {interval[1]:+.3g}]"
     test = "untested" if p is None else f"{row.test} p {p:.3g}"
-    return f"diff {stats.mean_diff:+.3g}, {level:.0%} {ci}, {test}, n={stats.n}; {unscored}"
+    return f"{levels}diff {stats.mean_diff:+.3g}, {level:.0%} {ci}, {test}, n={stats.n}; {unscored}"
+
+
+def _levels(row: Comparison, stats: PairedStats | None) -> str:
+    """``baseline → candidate, `` over the same pairs as the difference (a binary worst case
+    from its cells; a continuous one has no levels to show)."""
+    if stats is None or stats is row.stats:
+        base, cand = row.baseline, row.candidate
+    elif stats.kind == "binary" and stats.n:
+        base, cand = stats.baseline_rate, (stats.n11 + stats.n01) / stats.n
+    else:
+        return ""
+    if base is None or cand is None:
+        return ""
+    return f"{base:.3g} → {cand:.3g}, "
 
 
 def superiority(row: Comparison, settings: StatsSettings) -> CheckResult:

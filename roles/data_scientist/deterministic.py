@@ -31,6 +31,19 @@ def _texts(value: Any) -> list[str] | None:
     return [str(v) for v in items]
 
 
+def normalized(
+    text: str,
+    ignore_case: bool = False,
+    normalize_whitespace: bool = True,
+    strip_punctuation: bool = False,
+) -> str:
+    """``text`` as ``exact_match`` compares it, with that scorer's arguments."""
+    if strip_punctuation:
+        text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
+    text = " ".join(text.split()) if normalize_whitespace else text
+    return text.casefold() if ignore_case else text
+
+
 @scorer("exact_match", kind="binary")
 def exact_match(
     value: str | list[str] | None = None,
@@ -41,10 +54,7 @@ def exact_match(
     """Output equals ``value`` (or the item's ``expected``; a list means any of them)."""
 
     def norm(text: str) -> str:
-        if strip_punctuation:
-            text = "".join(c for c in text if not unicodedata.category(c).startswith("P"))
-        text = " ".join(text.split()) if normalize_whitespace else text
-        return text.casefold() if ignore_case else text
+        return normalized(text, ignore_case, normalize_whitespace, strip_punctuation)
 
     def score(sample: Sample, ctx: ScoreContext) -> Score:
         targets = _texts(value if value is not None else sample.expected)

@@ -281,14 +281,19 @@ def _limits(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
 
 
 def _threshold(bound: Threshold, card: Scorecard) -> CheckResult:
-    summary = card.candidate.metrics.get(bound.metric)
+    """The candidate's mean over all items, or over one tag's (``slice``), within bounds."""
+    run = card.candidate
+    metrics = run.metrics if bound.slice is None else run.slices.get(bound.slice, {})
+    where = "" if bound.slice is None else f" in slice {bound.slice!r}"
+    summary = metrics.get(bound.metric)
     mean = summary.mean if summary else None
     if summary is None or mean is None:
+        why = "nothing scored" + ("" if metrics else " (no item carries that tag)")
         return CheckResult(kind="threshold", metric=bound.metric, outcome="broken",
-                           reason=f"threshold on {bound.metric}: nothing scored")  # fmt: skip
+                           reason=f"threshold on {bound.metric}{where}: {why}")  # fmt: skip
     ok = (bound.min is None or mean >= bound.min) and (bound.max is None or mean <= bound.max)
     return CheckResult(
         kind="threshold", metric=bound.metric, outcome="held" if ok else "broken",
-        reason=f"{bound.metric} mean {mean:.4g} (min {bound.min}, max {bound.max}; "
+        reason=f"{bound.metric} mean {mean:.4g}{where} (min {bound.min}, max {bound.max}; "
         f"{summary.n_scored} scored, {summary.n_unscored} unscored)",
     )  # fmt: skip

@@ -8,7 +8,8 @@
         max_unscored_share=0.1,                    # per side, per gated metric
         on_inconclusive="review",                  # or "fail"; unset: fail on a guardrail
         max_error_rate=0.05, max_p95_latency_s=8.0, max_cost_per_item_usd=0.01,
-        thresholds=[{"metric": "exact_match", "min": 0.8}],
+        thresholds=[{"metric": "exact_match", "min": 0.8},          # over every item
+                    {"metric": "exact_match", "min": 0.6, "slice": "negative"}],  # a tag's
     )
 
 Margins are in the metric's units: how much worse the candidate may be and still count as
@@ -20,7 +21,15 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 
 class Target(BaseModel):
@@ -46,16 +55,29 @@ class Guardrail(BaseModel):
 
 
 class Threshold(BaseModel):
+    """A floor (``min``) or ceiling (``max``) on the candidate's mean of ``metric``, over
+    every item or, with ``slice``, over the items carrying that dataset tag."""
+
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     metric: str
     min: float | None = None
     max: float | None = None
+    slice: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
         if self.min is None and self.max is None:
             raise ValueError(f"threshold on {self.metric!r} needs min, max or both")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_slice(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """No ``slice`` in a dump of an all-items floor: a suite's hash (which decides which
+        finished runs are reused) stays what it was before floors took a slice."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("slice") is None:
+            data.pop("slice", None)
+        return data
 
 
 class GatePolicy(BaseModel):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from roles.data_scientist import metrics as m
 from roles.data_scientist.comparison import ALL, Comparison, compare
@@ -43,6 +43,8 @@ class RunSummary(BaseModel):
     latency_p95_s: float | None
     cost_per_item_usd: float | None  # None when any answered item's cost is unknown
     metrics: dict[str, MetricSummary]
+    # per dataset tag: the same summaries over the items carrying it (floors per slice)
+    slices: dict[str, dict[str, MetricSummary]] = Field(default_factory=dict)
 
 
 class Scorecard(BaseModel):
@@ -71,6 +73,23 @@ def with_builtins(result: ItemResult) -> ItemResult:
 
 def summarize(results: Sequence[ItemResult], metrics: Sequence[MetricInfo]) -> RunSummary:
     samples = [r.sample for r in results]
+    tags = sorted({tag for r in results for tag in r.sample.tags if tag != ALL})
+    return RunSummary(
+        n_items=len(results),
+        error_rate=m.error_rate(samples),
+        latency_p95_s=m.p95_latency(samples),
+        cost_per_item_usd=m.mean_cost(samples),
+        metrics=_metric_summaries(results, metrics),
+        slices={
+            tag: _metric_summaries([r for r in results if tag in r.sample.tags], metrics)
+            for tag in tags
+        },
+    )
+
+
+def _metric_summaries(
+    results: Sequence[ItemResult], metrics: Sequence[MetricInfo]
+) -> dict[str, MetricSummary]:
     summaries = {}
     for metric in metrics:
         scores = [r.scores[metric.name] for r in results if metric.name in r.scores]
@@ -83,13 +102,7 @@ def summarize(results: Sequence[ItemResult], metrics: Sequence[MetricInfo]) -> R
             mean=m.mean(scores),
             pass_rate=m.pass_rate(scores),
         )
-    return RunSummary(
-        n_items=len(results),
-        error_rate=m.error_rate(samples),
-        latency_p95_s=m.p95_latency(samples),
-        cost_per_item_usd=m.mean_cost(samples),
-        metrics=summaries,
-    )
+    return summaries
 
 
 def build_scorecard(

@@ -89,6 +89,7 @@ def test_a_better_candidate_moves_to_in_review(prefect_api, monkeypatch) -> None
         )
         runs = last["payload"]
         assert any(r.startswith("ok: target correct") for r in runs["reasons"]), runs["reasons"]
+        assert runs["summary"] == "correct rose from 0.33 to 1"  # stored with the verdict
         candidate = invoke("eval", "show", str(runs["candidate_run"]), "--json").json()
         baseline = invoke("eval", "show", str(runs["baseline_run"]), "--json").json()
         assert candidate["scores"]["correct"]["mean"] == 1.0
@@ -255,6 +256,13 @@ def test_submit_wait_prints_the_verdict_and_every_reason(prefect_api, monkeypatc
         assert result.code == 0, result.stderr
         assert "evaluation: eval_failed" in result.stdout
         assert "FAIL: target correct" in result.stdout
+        # what is still bad, in plain words, before the verdict and its reasons
+        summary = (
+            "correct fell from 1 to 0.33, and the candidate answers 'account' for every item "
+            "and gets 10 of 10 'billing' items wrong"
+        )
+        assert result.stdout.index(summary) < result.stdout.index("evaluation: eval_failed")
+        assert summary in invoke("change", "show", "1").stdout
         # how to revise, in the terminal (not only in the author's Slack message)
         assert "next: maya revises it: `promptloop change revise 1 --file FILE --as maya`" in (
             result.stderr
