@@ -113,7 +113,21 @@ def _calibrated_line(row: dict[str, Any]) -> str:
     verdict = "trusted" if row["trusted"] else f"not trusted ({'; '.join(row['reasons'])})"
     changed = " — changed" if row.get("changed") else ""
     kappa = _interval(row["kappa"], row["kappa_low"], row["kappa_high"])
-    return f"judge {row['judge_id']} ({row['label']}): n={row['n']} κ {kappa}: {verdict}{changed}"
+    return (
+        f"judge {row['judge_id']} ({row['label']}): n={row['n']}{_counted(row)} κ {kappa}: "
+        f"{verdict}{changed}"
+    )
+
+
+def _counted(row: dict[str, Any]) -> str:
+    """`` (effective 24.3, 5 picks left out)``: what weighted pairs count as, and the
+    purposeful picks people labelled that calibrate nothing."""
+    parts = []
+    if row.get("n_effective") is not None:
+        parts.append(f"effective {row['n_effective']:.1f}")
+    if row.get("picks_left_out"):
+        parts.append(f"{row['picks_left_out']} picks left out")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _on_serve(judge: str | None, *, wait: bool) -> dict[str, Any]:
@@ -197,7 +211,8 @@ def report(judge: JudgeArg, as_json: JsonOpt = False) -> None:
     out.print(
         f"labels now: {now['pairs']} pairs ({now['from_votes']} from votes, "
         f"{now['from_dataset']} from datasets), {now['unscored']} unscored, "
-        f"{now['ties']} ties"
+        f"{now['ties']} ties, {now['picks_left_out']} purposeful picks left out (shown for "
+        "learning, never in the metrics)"
     )
     if view["disagreements"]:
         table(
@@ -206,7 +221,7 @@ def report(judge: JudgeArg, as_json: JsonOpt = False) -> None:
             [
                 [
                     p["item_id"],
-                    p["source"],
+                    p["source"] if p["counted"] else f"{p['source']} (pick, not counted)",
                     p["judge"],
                     p["human"],
                     ", ".join(f"{e}: {v}" for e, v in p["votes"].items()) or "-",
@@ -227,7 +242,7 @@ def _print_record(record: dict[str, Any]) -> None:
         f"{metrics['resamples']} draws, seed {metrics['seed']}"
     )
     table(
-        f"against people, n={record['n']} ({level})",
+        f"against people, n={record['n']}{_counted(record)} ({level})",
         ["metric", "value [low, high]"],
         [
             [name, _interval(**metrics[name])]

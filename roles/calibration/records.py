@@ -4,6 +4,9 @@
     [(o.record.judge_id, o.record.trusted, o.changed) for o in outcomes]
     latest_record(session, judge_id="3f9c2a71d0b4")   # what the gate asks
 
+The pairs are the reviews' probability samples, weighted by their inverse inclusion
+probabilities, and the labelled datasets (weight 1); purposeful picks are counted in the
+metrics document's ``picks_left_out``, never in the metrics (``roles.calibration.weights``).
 Each call stores one new record per judge (the history stays: trust over time is a query).
 ``changed`` says the judge's trust status differs from its previous record's (none before
 counts as untrusted: a judge nobody checked is not trusted).
@@ -35,7 +38,7 @@ class CalibrationOutcome:
         return self.record.trusted != bool(self.previous_trusted)
 
 
-def metrics_doc(agreement: JudgeAgreement) -> dict[str, Any]:
+def metrics_doc(agreement: JudgeAgreement, *, picks_left_out: int = 0) -> dict[str, Any]:
     """The metrics with their intervals, as the record's typed JSON document."""
     doc = CalibrationMetrics.model_validate(
         {
@@ -47,6 +50,9 @@ def metrics_doc(agreement: JudgeAgreement) -> dict[str, Any]:
             "seed": agreement.seed,
             "confidence": agreement.confidence,
             "interval": agreement.interval,
+            "n_effective": agreement.n_effective,
+            "weighted_counts": agreement.weighted_counts,
+            "picks_left_out": picks_left_out,
         }
     )
     return doc.model_dump(mode="json")
@@ -71,11 +77,13 @@ def build_record(
         "seed": policy.seed,
         "confidence": policy.confidence,
     }
-    agreement = judge_agreement(pairs, **settings)
+    agreement = judge_agreement(pairs, weights=labels.weights, **settings)
     verdict = trust(agreement, policy.trust)
+    tagged = [(tag, p) for p in labels.pairs for tag in p.tags]
     sliced = by_slice(
-        [(tag, p.judge_fail, p.human_fail) for p in labels.pairs for tag in p.tags],
+        [(tag, p.judge_fail, p.human_fail) for tag, p in tagged],
         min_n=policy.min_slice_pairs,
+        weights=[p.weight for _, p in tagged],
         **settings,
     )
     experts = expert_agreement(labels.expert_votes)
@@ -101,7 +109,7 @@ def build_record(
         recall_low=agreement.recall.low,
         trusted=verdict.trusted,
         reasons=list(verdict.reasons),
-        metrics=metrics_doc(agreement),
+        metrics=metrics_doc(agreement, picks_left_out=labels.picks_left_out),
         expert_agreement=ExpertAgreementDoc.model_validate(asdict(experts)).model_dump(),
         slices={tag: metrics_doc(a) | {"n": a.n} for tag, a in sliced.items()},
     )

@@ -2,7 +2,8 @@
 
 judge_rows(session)                      # every known judge, with its latest record
 judge_report(session, judge="3f9c")      # metrics, confusion matrix, disagreements
-export_pairs(session, judge="3f9c")      # one dict per labelled pair (JSONL)
+export_pairs(session, judge="3f9c")      # one dict per labelled pair (JSONL), with its
+                                         # weight; a pick's ``counted`` is False
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def record_row(record: CalibrationRecord | None) -> dict[str, Any]:
             "trusted": False,
             "calibrated_at": None,
             "reasons": ["never calibrated"],
+            "n_effective": None,
+            "picks_left_out": 0,
         }
     return {
         "judge_id": record.judge_id,
@@ -43,6 +46,9 @@ def record_row(record: CalibrationRecord | None) -> dict[str, Any]:
         "trusted": record.trusted,
         "calibrated_at": iso(record.created_at),
         "reasons": list(record.reasons),
+        # weighted pairs' effective number (None: unweighted, n counts); picks never counted
+        "n_effective": (record.metrics or {}).get("n_effective"),
+        "picks_left_out": (record.metrics or {}).get("picks_left_out", 0),
     }
 
 
@@ -103,8 +109,15 @@ def judge_report(session: Session, *, judge: str) -> dict[str, Any]:
             "from_dataset": labels.count("dataset"),
             "unscored": labels.unscored,
             "ties": labels.ties,
+            "picks_left_out": labels.picks_left_out,
         },
-        "disagreements": [pair_view(p) for p in labels.pairs if not p.agrees],
+        # the picks' too: they say where the judge goes wrong (``counted`` tells them apart)
+        "disagreements": [
+            pair_view(p) | {"counted": counted}
+            for counted, group in ((True, labels.pairs), (False, labels.picks))
+            for p in group
+            if not p.agrees
+        ],
     }
 
 
@@ -130,4 +143,8 @@ def export_pairs(session: Session, *, judge: str) -> tuple[KnownJudge, list[dict
 
     known = find_judge(session, judge)
     labels = collect_labels(session, judge_id=known.judge.judge_id).get(known.judge.judge_id)
-    return known, [pair_view(p) for p in (labels.pairs if labels else [])]
+    if labels is None:
+        return known, []
+    return known, [pair_view(p) | {"counted": True} for p in labels.pairs] + [
+        pair_view(p) | {"counted": False} for p in labels.picks
+    ]

@@ -79,7 +79,8 @@ def judge_needs(
         if judge.label not in untrusted:
             continue
         labels = collect_labels(session, judge_id=judge.judge_id).get(judge.judge_id)
-        for pair in labels.pairs if labels is not None else []:
+        # the picks too: where the judge went wrong teaches, however the item was chosen
+        for pair in [*labels.pairs, *labels.picks] if labels is not None else []:
             if not pair.agrees:
                 said = "fail" if pair.judge_fail else "pass"
                 wrong.setdefault(pair.item_id, f"{judge.label} said {said}; people did not")

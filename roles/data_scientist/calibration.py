@@ -38,6 +38,18 @@ Jeffreys posterior covers 94–98 % there, and 93–98 % on every population mea
 bootstraps (``method="BCa"`` or ``"percentile"``: resampled confusion counts, multinomial(n,
 observed shares), the BCa acceleration from the exact jackknife) stay for that comparison.
 A draw in which a metric is undefined is left out of that metric's interval.
+
+Weighted pairs (``weights=``: a review's probability sample, each pair weighted by its
+inverse inclusion probability N_h / m_h): the point estimates are the metrics of the
+weighted confusion matrix (the sums of the weights per cell), which is what scikit-learn's
+``precision_score``, ``recall_score``, ``f1_score``, ``accuracy_score`` and
+``cohen_kappa_score`` give with ``sample_weight``. The intervals use Kish's effective sample
+size n_eff = (Σw)² / Σw²: the same Jeffreys posterior, Dirichlet(n_eff · weighted shares
++ ½), as if n_eff pairs had fallen in the cells in the weighted shares (unequal weights
+carry less information than as many equal ones; measured by seeded simulation of a
+stratified review sample in ``tests/roles/data_scientist/test_ds_weighted_calibration.py``).
+Weights that are all 1 take the unweighted path exactly, so those figures do not change.
+The bootstraps take no weights.
 """
 
 from __future__ import annotations
@@ -77,6 +89,15 @@ class JudgeAgreement:
     seed: int
     confidence: float
     interval: str = "Jeffreys posterior"
+    # Weighted pairs: Kish's effective number of pairs and the weighted cells (tp, fp, fn,
+    # tn); None when every pair weighs 1 (then n is what counts).
+    n_effective: float | None = None
+    weighted_counts: tuple[float, float, float, float] | None = None
+
+    @property
+    def effective_pairs(self) -> float:
+        """What the trust rule counts: n_eff for weighted pairs, else n."""
+        return self.n if self.n_effective is None else self.n_effective
 
 
 def judge_agreement(
@@ -86,10 +107,16 @@ def judge_agreement(
     seed: int = 0,
     confidence: float = 0.95,
     method: Method = "Jeffreys",
+    weights: Sequence[float] | None = None,
 ) -> JudgeAgreement:
     """Agreement of a judge with people on ``pairs`` of (judge_says_fail, human_says_fail);
     ``method="BCa"`` or ``"percentile"`` (bootstraps) are there to compare
-    (benchmarks/calibration_coverage.py)."""
+    (benchmarks/calibration_coverage.py). ``weights``: one per pair (positive), e.g. its
+    inverse inclusion probability; the module's docstring says how they count."""
+    if weights is not None and any(w != 1 for w in weights):
+        return weighted_agreement(
+            pairs, weights, resamples=resamples, seed=seed, confidence=confidence, method=method
+        )
     tp = sum(1 for judge, human in pairs if judge and human)
     fp = sum(1 for judge, human in pairs if judge and not human)
     fn = sum(1 for judge, human in pairs if not judge and human)
@@ -106,36 +133,21 @@ def agreement_from_counts(
     """``judge_agreement`` from the confusion counts (the pairs' order does not matter)."""
     import numpy as np
 
-    if method not in ("Jeffreys", "BCa", "percentile"):
-        raise ValueError(f"method {method!r}: expected 'Jeffreys', 'BCa' or 'percentile'")
-    if resamples < 1 or not 0 < confidence < 1:
-        raise ValueError(
-            f"resamples ({resamples}) must be >= 1, confidence ({confidence}) in (0, 1)"
-        )
+    _check(method, resamples, confidence)
     counts = np.array([tp, fp, fn, tn], dtype=np.int64)
     n = int(counts.sum())
-    point = cell_metrics(counts)
-    estimates: dict[str, Estimate] = {}
-    if n == 0:
-        estimates = {name: Estimate(None, None, None) for name in METRICS}
-    else:
+    estimates = {name: Estimate(None, None, None) for name in METRICS}
+    if n > 0:
         rng = np.random.default_rng(seed)
         if method == "Jeffreys":
             draws = cell_metrics(rng.dirichlet(counts + 0.5, resamples))  # cell probabilities
         else:
             draws = cell_metrics(rng.multinomial(n, counts / n, resamples))
         jack = cell_metrics(counts - np.eye(4, dtype=np.int64))  # row k: one pair of cell k out
-        for name in METRICS:
-            value = float(point[name])
-            if math.isnan(value):
-                estimates[name] = Estimate(None, None, None)
-                continue
-            low, high = bca(value, draws[name], jack[name] if method == "BCa" else None, counts,
-                            confidence)  # fmt: skip
-            if method == "Jeffreys" and low is not None and high is not None:
-                # At an edge (9 of 9 caught) the interval reaches the estimate: [0.77, 1].
-                low, high = min(low, value), max(high, value)
-            estimates[name] = Estimate(value, low, high)
+        estimates = _estimates(
+            cell_metrics(counts), draws, jack if method == "BCa" else None, counts, confidence,
+            edges=method == "Jeffreys",
+        )  # fmt: skip
     e = estimates
     return JudgeAgreement(
         n=n, tp=tp, fp=fp, fn=fn, tn=tn, precision=e["precision"], recall=e["recall"],
@@ -145,16 +157,81 @@ def agreement_from_counts(
     )  # fmt: skip
 
 
+def weighted_agreement(
+    pairs: Sequence[tuple[bool, bool]], weights: Sequence[float], *, resamples: int = 2000,
+    seed: int = 0, confidence: float = 0.95, method: Method = "Jeffreys",
+) -> JudgeAgreement:  # fmt: skip
+    """``judge_agreement`` of pairs weighing ``weights``: the weighted cells' metrics, the
+    Jeffreys posterior at Kish's effective sample size (the module's docstring)."""
+    import numpy as np
+
+    _check(method, resamples, confidence)
+    if method != "Jeffreys":
+        raise ValueError(f"method {method!r} takes no weights: weighted pairs use 'Jeffreys'")
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (len(pairs),) or not np.all(np.isfinite(w) & (w > 0)):
+        raise ValueError(
+            f"weights: one positive weight per pair ({len(pairs)} pairs, {w.size} weights)"
+        )
+    cell = np.array([(not j) * 2 + (not h) for j, h in pairs], dtype=np.int64)  # tp fp fn tn
+    counts = np.bincount(cell, minlength=4)
+    cells = np.bincount(cell, weights=w, minlength=4)
+    n_eff = float(w.sum() ** 2 / np.sum(w**2))
+    rng = np.random.default_rng(seed)
+    draws = cell_metrics(rng.dirichlet(n_eff * cells / cells.sum() + 0.5, resamples))
+    e = _estimates(cell_metrics(cells), draws, None, counts, confidence, edges=True)
+    tp, fp, fn, tn = (int(c) for c in counts)
+    return JudgeAgreement(
+        n=len(pairs), tp=tp, fp=fp, fn=fn, tn=tn, precision=e["precision"],
+        recall=e["recall"], f1=e["f1"], accuracy=e["accuracy"], kappa=e["kappa"],
+        resamples=resamples, seed=seed, confidence=confidence,
+        interval="Jeffreys posterior, Kish effective n", n_effective=n_eff,
+        weighted_counts=(float(cells[0]), float(cells[1]), float(cells[2]), float(cells[3])),
+    )  # fmt: skip
+
+
+def _check(method: str, resamples: int, confidence: float) -> None:
+    if method not in ("Jeffreys", "BCa", "percentile"):
+        raise ValueError(f"method {method!r}: expected 'Jeffreys', 'BCa' or 'percentile'")
+    if resamples < 1 or not 0 < confidence < 1:
+        raise ValueError(
+            f"resamples ({resamples}) must be >= 1, confidence ({confidence}) in (0, 1)"
+        )
+
+
+def _estimates(
+    point: dict[str, Any], draws: dict[str, Any], jack: dict[str, Any] | None, counts: Any,
+    confidence: float, *, edges: bool,
+) -> dict[str, Estimate]:  # fmt: skip
+    """Each metric's value and interval; ``edges``: a posterior's interval reaches the
+    estimate at an edge (9 of 9 caught: [0.77, 1])."""
+    estimates = {}
+    for name in METRICS:
+        value = float(point[name])
+        if math.isnan(value):
+            estimates[name] = Estimate(None, None, None)
+            continue
+        low, high = bca(value, draws[name], None if jack is None else jack[name], counts,
+                        confidence)  # fmt: skip
+        if edges and low is not None and high is not None:
+            low, high = min(low, value), max(high, value)
+        estimates[name] = Estimate(value, low, high)
+    return estimates
+
+
 def by_slice(
-    pairs_with_slices: Sequence[tuple[str, bool, bool]], *, min_n: int = 10, **kw: Any
-) -> dict[str, JudgeAgreement]:
+    pairs_with_slices: Sequence[tuple[str, bool, bool]], *, min_n: int = 10,
+    weights: Sequence[float] | None = None, **kw: Any,
+) -> dict[str, JudgeAgreement]:  # fmt: skip
     """Agreement per slice (dataset tag) with at least ``min_n`` pairs, by slice name; ``kw``
-    goes to ``judge_agreement`` (each slice uses the same seed)."""
+    goes to ``judge_agreement`` (each slice uses the same seed); ``weights``: one per entry."""
     groups: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-    for name, judge, human in pairs_with_slices:
+    weighed: dict[str, list[float]] = defaultdict(list)
+    for i, (name, judge, human) in enumerate(pairs_with_slices):
         groups[name].append((judge, human))
+        weighed[name].append(1.0 if weights is None else weights[i])
     return {
-        name: judge_agreement(groups[name], **kw)
+        name: judge_agreement(groups[name], weights=weighed[name], **kw)
         for name in sorted(groups)
         if len(groups[name]) >= min_n
     }

@@ -12,11 +12,14 @@ suite that sets it (all keys optional; the defaults shown)::
 
 A judge is trusted when it has at least ``min_pairs`` labelled pairs and the lower bounds of
 κ's and recall's intervals reach ``min_kappa_low`` and ``min_recall_low``; an undefined κ or
-recall (one class only) is not trusted.
+recall (one class only) is not trusted. Weighted pairs (a review's stratified sample) count
+as their effective number, Kish's (Σw)² / Σw²: 60 pairs of very unequal weights may count
+as 25.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,10 +66,14 @@ def trust(agreement: JudgeAgreement, policy: TrustPolicy) -> TrustVerdict:
     n, required = agreement.n, policy.min_pairs
     failed: list[str] = []
     met: list[str] = []
-    if n < required:
-        failed.append(f"{n} labelled pairs, fewer than the {required} required")
+    counted = f"{n} labelled pairs"
+    if agreement.n_effective is not None:
+        tenths = math.floor(agreement.n_effective * 10 + 1e-9) / 10  # 29.96 is not "30.0"
+        counted = f"{tenths:.1f} effective labelled pairs ({n} weighted)"
+    if agreement.effective_pairs < required:
+        failed.append(f"{counted}, fewer than the {required} required")
     else:
-        met.append(f"{n} labelled pairs (at least {required})")
+        met.append(f"{counted} (at least {required})")
     one_class = "no labelled pairs yet" if n == 0 else "judge and people gave one class only"
     no_fails = "no labelled pairs yet" if n == 0 else "no item people failed"
     for label, estimate, minimum, undefined in (

@@ -42,6 +42,11 @@ class CalibrationMetrics(BaseModel):
     seed: int
     confidence: float
     interval: str  # how the intervals were made: "Jeffreys posterior" ("BCa bootstrap" before)
+    # Weighted pairs (a review's stratified sample): Kish's effective n and the weighted
+    # cells tp, fp, fn, tn; None when every pair weighs 1 (and in records made before).
+    n_effective: float | None = None
+    weighted_counts: list[float] | None = None
+    picks_left_out: int = 0  # reviewed purposeful picks: labelled, never in the metrics
 
 
 class ExpertAgreementDoc(BaseModel):
