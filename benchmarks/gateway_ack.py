@@ -86,7 +86,7 @@ def _ledger(clicks: int, rounds: int) -> list[tuple[str, int]]:
     from roles.roster import Person, sync_team
     from roles.who import Who
 
-    policy = ReviewPolicy(items=(clicks + 1) // 2, votes_per_item=rounds + 1, control_share=0)
+    policy = ReviewPolicy(items=(clicks + 1) // 2, votes_per_item=rounds + 1)
     item_ids: list[int] = []
     with Session(get_engine(), expire_on_commit=False) as session:
         for variant in ("", "bench"):

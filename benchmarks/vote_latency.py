@@ -167,7 +167,7 @@ def _ledger(clicks: int, items: int) -> list[tuple[str, int]]:
     from roles.review.policy import ReviewPolicy
     from roles.roster import Person, sync_team
 
-    policy = ReviewPolicy(items=items, votes_per_item=20, min_experts=1, control_share=0)
+    policy = ReviewPolicy(items=items, votes_per_item=20, min_experts=1)
     item_ids: list[int] = []
     with Session(get_engine(), expire_on_commit=False) as session:
         for variant in ("", "bench"):

@@ -43,7 +43,9 @@ def reviewed_change(
         run.suite = sample_suite()
         session.add(run)
     session.commit()
-    review = open_sampled_review(session, change_id, ReviewPolicy(items=items, control_share=0.0))
+    review = open_sampled_review(
+        session, change_id, ReviewPolicy(items=items, max_items=items, picks=0)
+    )
     return list(
         session.exec(
             select(ReviewItem)

@@ -11,24 +11,26 @@ manual clock (``roles.clock.manual_clock``). Hours after ``start``:
        · 68 approved, deployed (lee)
     D  70 submitted, on another prompt (faq-answers), and still there at NOW_H = 72
 
-Every review samples 2 items and needs 2 experts, one vote each.
+Every review is a census of 2 items (decided by its last vote: 0/2 failed passes, 1/2
+fails) and needs 2 experts, one vote each.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from review_support import record_run
+from review_support import open_census_review, record_run
 from sqlmodel import Session, col, select
 
 from roles.clock import ManualClock, manual_clock
 from roles.engineer import Who, approve, reject, rollback
 from roles.evaluation.change import conclude_evaluation, open_evaluation
-from roles.expert import start_review, vote_and_conclude
+from roles.expert import vote_and_conclude
 from roles.ledger import PromptVersion, ReviewItem
 from roles.pm import revise_change, submit_change
 from roles.prompt_file import PromptSpec, parse_prompt_file
 from roles.registry import add_version
+from roles.review.inputs import policy_for_change
 from roles.roster import find_member
 from roles.sample import load_sample, sample_path
 from roles.transitions import get_change
@@ -91,7 +93,10 @@ class History:
         )
         items: list[int] = []
         if passed:
-            review = start_review(self.session, change_id=change_id, now=self.clock.now)
+            # production's policy (2 items), its sample opened as a census: two labels
+            # of a stratified sample would ask for more, and these times need a decision
+            policy = policy_for_change(self.session, change_id=change_id)
+            review = open_census_review(self.session, change_id, policy, now=self.clock.now)
             items = [
                 i.id or 0
                 for i in self.session.exec(

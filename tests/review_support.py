@@ -4,13 +4,14 @@ them, and the gate's move into in_review naming both runs."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
 from roles.data_scientist import ItemResult, Sample, Score, default_suite
+from roles.data_scientist.review_sample import Pick
 from roles.evaluation.change import conclude_evaluation
 from roles.evaluation.records import finish_run, record_outcomes, start_run
 from roles.evaluation.runner import ItemOutcome
@@ -119,9 +120,52 @@ def open_sampled_review(
     """Sample the change's runs and open its review, as the pipeline does."""
     policy = policy or ReviewPolicy()
     source = review_source(session, change_id=change_id)
-    picks = sample_for_review(session, source=source, policy=policy, seed=seed)
+    drawn = sample_for_review(session, source=source, policy=policy, seed=seed)
     review = open_review(
-        session, change_id=change_id, picks=picks, policy=policy, now=NOW, seed=seed
+        session,
+        change_id=change_id,
+        picks=drawn.picks,
+        strata=drawn.strata,
+        policy=policy,
+        now=NOW,
+        seed=seed,
+    )
+    session.commit()
+    return review
+
+
+def exact(items: int, **policy: Any) -> ReviewPolicy:
+    """A policy of ``items`` labels and no more: no purposeful picks, no batch past the
+    first look (a census of ``items`` shows exactly those; a stratified sample still gives
+    each stratum its ``min_per_stratum``)."""
+    return ReviewPolicy(items=items, max_items=items, picks=0, **policy)
+
+
+def open_census_review(
+    session: Session,
+    change_id: int,
+    policy: ReviewPolicy | None = None,
+    *,
+    items: Sequence[str] | None = None,
+    seed: int = 1,
+    now: datetime = NOW,
+) -> Review:
+    """The change's review opened as a census of a few items (no strata): their fail share
+    is the failure rate, decided exactly against ``policy.max_failure_rate``.
+
+    For tests of what a decided review does. Stratified, a handful of labels of the
+    sample's 30 items cannot decide (4 passes of 30 leave the upper bound far above 0.2):
+    it would ask for more labels. ``items``: the dataset items to review (default: the first
+    ``policy.items`` of the pipeline's sample, in its order).
+    """
+    policy = policy or exact(4)
+    if items is None:
+        source = review_source(session, change_id=change_id)
+        drawn = sample_for_review(session, source=source, policy=policy, seed=seed)
+        items = [p.item_id for p in drawn.picks[: policy.items]]
+    picks = [Pick(item_id, "random", "chosen by the test") for item_id in items]
+    review = open_review(
+        session, change_id=change_id, picks=picks, policy=policy, now=now, seed=seed
     )
     session.commit()
     return review

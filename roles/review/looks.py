@@ -108,7 +108,7 @@ def review_tally(session: Session, review: Review) -> ReviewTally:
         votes = counted.get(item_id or 0, {})
         if len(votes) < review.votes_per_item:
             continue
-        h = stratum or "R"
+        h = (stratum or "R") if review.strata else "R"  # a census: every item is one stratum
         labelled[h] = labelled.get(h, 0) + 1
         failed[h] = failed.get(h, 0) + verdicts_failed(list(votes.values()))
     if not review.strata:

@@ -5,24 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from review_support import change_in_review, open_sampled_review
+from review_support import change_in_review, exact, open_census_review
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
 from roles.ledger import Handoff, Vote
-from roles.review.policy import ReviewPolicy
 
 
-def review_in_cli_ledger(items: int = 2) -> int:
-    """A change in review with its review open, in the ledger the CLI uses; its id."""
+def review_in_cli_ledger() -> int:
+    """A change in review with its review open, in the ledger the CLI uses; its id. The
+    review is a census of two items the candidate got wrong: its last vote decides it (two
+    labels of a stratified sample would ask for more)."""
     with Session(get_engine(), expire_on_commit=False) as session:
         change_id = change_in_review(session, wrong={"t01", "t02", "t03"})
-        open_sampled_review(session, change_id, ReviewPolicy(items=items, control_share=0.0))
+        open_census_review(session, change_id, exact(2), items=("t01", "t02"))
     return change_id
 
 
 def test_list_show_and_vote_through_to_awaiting_approval(cli) -> None:  # type: ignore[no-untyped-def]
-    change_id = review_in_cli_ledger(items=2)
+    change_id = review_in_cli_ledger()
     waiting = cli("review", "list", "--as", "omar", "--json")
     assert waiting.code == 0, waiting.stderr
     items = waiting.json()
@@ -67,7 +68,7 @@ def test_refusals_exit_1_or_2_and_write_nothing(cli) -> None:  # type: ignore[no
 
 
 def test_a_failing_review_tells_the_author_why(cli) -> None:  # type: ignore[no-untyped-def]
-    change_id = review_in_cli_ledger(items=2)
+    change_id = review_in_cli_ledger()
     items = [i["review_item_id"] for i in cli("review", "list", "--json").json()]
     for item, expert in zip(items, ["omar", "ines"], strict=True):
         result = cli(
@@ -110,8 +111,8 @@ def test_review_commands_run_the_deadline_check(cli) -> None:  # type: ignore[no
     """A review past its deadline is concluded as expired by the next review command."""
     with Session(get_engine(), expire_on_commit=False) as session:
         change_id = change_in_review(session, wrong={"t01"})
-        policy = ReviewPolicy(items=2, control_share=0.0, deadline_hours=0.001)
-        open_sampled_review(session, change_id, policy)  # opened at the top of this hour
+        policy = exact(2, deadline_hours=0.001)
+        open_census_review(session, change_id, policy)  # opened at the top of this hour
     listed = cli("review", "list", "--as", "omar", "--json")
     assert listed.code == 0 and listed.json() == []
     assert f"expired: change {change_id} is changes_requested" in listed.stderr
@@ -121,6 +122,6 @@ def test_review_commands_run_the_deadline_check(cli) -> None:  # type: ignore[no
 
 
 def test_change_show_says_what_the_review_waits_for(cli) -> None:  # type: ignore[no-untyped-def]
-    change_id = review_in_cli_ledger(items=2)
+    change_id = review_in_cli_ledger()
     shown = cli("change", "show", str(change_id))
     assert "awaiting expert review: 0/2 items have their votes, 0/2 experts" in shown.stdout

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from review_support import change_in_review, open_sampled_review
+from review_support import change_in_review, exact, open_census_review
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
@@ -15,13 +15,12 @@ from integrations.slack.review import close_ended_review, post_opened_review
 from roles.clock import utcnow
 from roles.ledger import OutboxMessage, Review
 from roles.pm import withdraw_change
-from roles.review.policy import ReviewPolicy
 
 
 def _review_in_slack() -> tuple[int, int, list[int]]:
     with Session(get_engine(), expire_on_commit=False) as session:
         change_id = change_in_review(session)
-        review = open_sampled_review(session, change_id, ReviewPolicy(items=2, control_share=0))
+        review = open_census_review(session, change_id, exact(2))  # two items, no more
         post_opened_review(session, review=review, reasons=["ok: target correct improved"])
         session.commit()
         from roles.review.tally import review_items

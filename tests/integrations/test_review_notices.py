@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 
-from review_support import change_in_review, open_sampled_review
+from review_support import change_in_review, exact, open_census_review
 from sqlmodel import Session
 
 from integrations.db import get_engine
 from integrations.slack.review import post_opened_review
-from roles.review.policy import ReviewPolicy
 
 
 def _outbox(cli) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -28,7 +27,8 @@ def _outbox(cli) -> dict[str, dict]:  # type: ignore[no-untyped-def]
 def test_votes_update_the_messages_and_a_closed_review_tells_the_author(cli) -> None:  # type: ignore[no-untyped-def]
     with Session(get_engine(), expire_on_commit=False) as session:
         change_id = change_in_review(session, wrong={"t01", "t02", "t03"})
-        review = open_sampled_review(session, change_id, ReviewPolicy(items=2, control_share=0))
+        # a census of two wrong answers: the second vote decides it (fails: 2/2)
+        review = open_census_review(session, change_id, exact(2), items=("t01", "t02"))
         post_opened_review(session, review=review, reasons=["ok: target correct improved"])
         session.commit()
         review_id = review.id
@@ -52,7 +52,10 @@ def test_votes_update_the_messages_and_a_closed_review_tells_the_author(cli) -> 
     rows = _outbox(cli)
     for sample in (first, second):
         blocks = json.dumps(rows[f"{parent_key}:item:{sample}"]["blocks"])
-        assert "Closed: failed (0 pass, 1 fail); review failed" in blocks and "review_pass" not in blocks
+        assert (
+            "Closed: failed (0 pass, 1 fail); review failed" in blocks
+            and "review_pass" not in blocks
+        )
     closed = rows[f"notice:{change_id}:review:{review_id}:closed"]
     assert closed["parent_id"] == rows[parent_key]["id"]  # in the review's thread
     to_author = rows[f"notice:{change_id}:author:review:{review_id}"]

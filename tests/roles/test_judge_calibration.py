@@ -27,6 +27,7 @@ from roles.calibration.records import calibrate_judges, latest_record
 from roles.calibration.status import untrusted_metrics
 from roles.data_scientist import ItemResult, Sample, Score, build_scorecard, evaluate_gate
 from roles.data_scientist.policy import GatePolicy
+from roles.data_scientist.review_sample import Pick
 from roles.data_scientist.scores import MetricInfo
 from roles.datasets import parse_jsonl_text, push_dataset
 from roles.errors import InputError
@@ -63,8 +64,10 @@ def test_a_judge_is_its_whole_spec() -> None:
 
 
 def test_votes_make_pairs_latest_vote_majority_ties_and_unscored_apart(session: Session) -> None:
-    items = reviewed_change(session, items=4, wrong=ALL_ITEMS)
-    a, b, c, d = items[:4]
+    # the candidate says "account" to every ticket: the judge fails the 20 that are not
+    # (stratum S) and passes the 10 that are (R); seven labels: four of S, three of R
+    items = reviewed_change(session, items=7, wrong=ALL_ITEMS)
+    a, b, c, d = [i for i in items if i.stratum == "S"]
     vote(session, a, "omar", "fail")
     vote(session, a, "omar", "pass")  # changed mind: the latest counts
     vote(session, a, "ines", "pass")
@@ -201,14 +204,19 @@ def test_an_untrusted_judge_leads_the_sample_and_a_gated_one_grows_it(session: S
     from roles.review.policy import ReviewPolicy
 
     items = reviewed_change(session, items=4, wrong=ALL_ITEMS)
-    assert len(items) == 4  # the sample's gate does not name its judge: no growth
-    vote(session, items[0], "omar", "pass")  # the judge failed it; people pass it
+    judged_wrong = next(i for i in items if i.stratum == "S")  # the judge failed it
+    vote(session, judged_wrong, "omar", "pass")  # people pass it
     change_id = session.exec(select(Review.change_id)).one()
     source = review_source(session, change_id=change_id)
-    policy = ReviewPolicy(items=2, control_share=0)
-    picks = sample_for_review(session, source=source, policy=policy, seed=3)
-    assert len(picks) == 2
-    assert (items[0].item_id, "judge_was_wrong") in [(p.item_id, p.strategy) for p in picks]
+    policy = ReviewPolicy(items=2, picks=2)
+
+    def picks() -> list[Pick]:
+        """The purposeful picks, after the estimate's sample (the sample never grows)."""
+        drawn = sample_for_review(session, source=source, policy=policy, seed=3)
+        return [p for p in drawn.picks if p.stratum is None]
+
+    assert len(picks()) == 2  # the sample's gate does not name its judge: no growth
+    assert (judged_wrong.item_id, "judge_was_wrong") in [(p.item_id, p.strategy) for p in picks()]
     run = session.get(EvalRun, source.candidate_run_id)
     assert run is not None
     gate = dict(run.suite["gate"])
@@ -216,7 +224,7 @@ def test_an_untrusted_judge_leads_the_sample_and_a_gated_one_grows_it(session: S
     run.suite = {**run.suite, "gate": gate}
     session.add(run)
     session.commit()
-    assert len(sample_for_review(session, source=source, policy=policy, seed=3)) == 3
+    assert len(picks()) == 3
 
 
 def test_a_coverage_gap_appears_and_a_new_scorer_closes_it(session: Session) -> None:

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from review_support import NOW, add_experts, change_in_review, open_sampled_review
+from review_support import (
+    NOW,
+    add_experts,
+    change_in_review,
+    exact,
+    open_census_review,
+    open_sampled_review,
+)
 from sqlmodel import Session, select
 
 from integrations.db import get_engine
@@ -26,7 +33,10 @@ from roles.review.tally import review_items
 from roles.states import State
 from roles.transitions import transition
 
-FOUR = ReviewPolicy(items=4, control_share=0.25)
+# Four items and no more. The tests of a decided review open it as a census of four (its
+# fail share is the rate, decided exactly against max_failure_rate 0.2): a stratified
+# sample of four labels out of 30 items cannot decide, it asks for more.
+FOUR = exact(4)
 
 
 def vote_all(session: Session, review: Review, verdicts: dict[str, str], *, expert_of) -> None:  # type: ignore[no-untyped-def]
@@ -62,7 +72,7 @@ def moves(session: Session, change_id: int) -> list[Handoff]:
 
 def test_quorum_with_few_fails_moves_the_change_to_awaiting_approval(session: Session) -> None:
     change_id = change_in_review(session)
-    review = open_sampled_review(session, change_id, FOUR)
+    review = open_census_review(session, change_id, FOUR)
     assert conclude_review(session, review_id=review.id, now=NOW) is None  # nobody voted yet
     vote_all(session, review, {}, expert_of=lambda p: "omar")
     progress = review_progress(session, review_id=review.id)
@@ -87,7 +97,7 @@ def test_too_many_fails_request_changes_with_the_failed_items_and_reasons(
     session: Session,
 ) -> None:
     change_id = change_in_review(session)
-    review = open_sampled_review(session, change_id, FOUR)
+    review = open_census_review(session, change_id, FOUR)
     items = review_items(session, review_id=review.id)
     failing = {items[0].item_id: "fail", items[1].item_id: "fail"}
     vote_all(session, review, failing, expert_of=alternate)
@@ -96,16 +106,18 @@ def test_too_many_fails_request_changes_with_the_failed_items_and_reasons(
     assert conclusion is not None and conclusion.outcome == "failed"
     assert conclusion.state == State.CHANGES_REQUESTED.value
     [handoff] = moves(session, change_id)
-    assert handoff.note.startswith("review failed: 2/4 items failed (50%; at most 20% allowed)")
+    assert handoff.note.startswith("review failed: failure rate 0.50 (0.50–0.50) from 4 labels")
+    assert "at most 0.20 tolerated" in handoff.note
     for item_id in failing:
         assert f"{item_id}: wrong — {item_id} is not an account ticket" in handoff.note
     assert {f["item_id"] for f in handoff.payload["failed_items"]} == set(failing)
     assert handoff.payload["failed_items"][0]["fails"][0]["expert"] in {"omar", "ines"}
 
 
-def test_a_fail_share_within_policy_passes(session: Session) -> None:
+def test_a_failure_rate_within_policy_passes(session: Session) -> None:
     change_id = change_in_review(session)
-    review = open_sampled_review(session, change_id, ReviewPolicy(items=5, max_fail_share=0.2))
+    # a census of five: one fail is a rate of exactly 0.2, at the tolerable rate
+    review = open_census_review(session, change_id, exact(5, max_failure_rate=0.2))
     first = review_items(session, review_id=review.id)[0]
     vote_all(session, review, {first.item_id: "fail"}, expert_of=alternate)
     conclusion = conclude_review(session, review_id=review.id, now=NOW)
@@ -162,7 +174,7 @@ def test_concurrent_votes_count_once_each_and_conclude_exactly_once(session: Ses
     experts = ["omar", "ines", "e3", "e4", "e5", "e6"]
     change_id = change_in_review(session)
     add_experts(session, *experts[2:])
-    review = open_sampled_review(session, change_id, ReviewPolicy(items=6))
+    review = open_census_review(session, change_id, exact(6))  # six passes: decided
     items = review_items(session, review_id=review.id)
     outcomes: list[ReviewConclusion | None] = []
     completed: list[str] = []  # whose vote saw the review complete: exactly one

@@ -4,7 +4,7 @@ expert only the items that still want their vote (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import pytest
-from review_support import NOW, change_in_review, open_sampled_review
+from review_support import NOW, change_in_review, exact, open_sampled_review
 from sqlmodel import Session, select
 
 from roles.errors import PolicyError
@@ -24,7 +24,7 @@ from roles.review.views import waiting_items
 from roles.states import State
 from roles.transitions import transition
 
-FOUR = ReviewPolicy(items=4, control_share=0.25)
+FOUR = exact(4)  # the candidate is right on every item: one stratum, four of its items
 
 
 def item_ids(session: Session, review: Review) -> list[int]:

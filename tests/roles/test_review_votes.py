@@ -33,7 +33,8 @@ def test_a_review_opens_once_per_evaluation_with_the_policy_snapshot(session: Se
     items = review_items(session, review_id=review.id)
     assert [i.position for i in items] == [1, 2, 3, 4, 5, 6]
     assert review.deadline_at == NOW + timedelta(hours=48)
-    assert {i.strategy for i in items} >= {"control"}
+    # every item a random draw within its stratum: the failed ones and the rest alike
+    assert {(i.strategy, i.stratum) for i in items} == {("sample", "S"), ("sample", "R")}
     with pytest.raises(PolicyError, match="no items"):
         open_review(
             session,
@@ -191,20 +192,21 @@ def test_the_waiting_list_is_what_the_expert_has_not_voted_on(session: Session) 
 
 
 def test_start_review_reads_the_prompts_policy_and_opens_once(session: Session) -> None:
-    policy = {"items": 3, "min_experts": 1, "deadline_hours": 24, "control_share": 0.0}
+    # five: the two failed items (stratum S, all of it) and three of the rest (R's minimum)
+    policy = {"items": 5, "min_experts": 1, "deadline_hours": 24}
     change_id = change_in_review(session, wrong={"t01", "t02"}, review_policy=policy)
     assert current_review(session, change_id=change_id) is None
     review = start_review(session, change_id=change_id, now=NOW)
     session.commit()
-    assert (review.items_needed, review.min_experts) == (3, 1)
+    assert (review.items_needed, review.min_experts) == (5, 1)
     assert review.deadline_at == NOW + timedelta(hours=24)
     assert start_review(session, change_id=change_id, now=NOW + timedelta(hours=1)).id == review.id
-    strategies = {i.item_id: i.strategy for i in review_items(session, review_id=review.id)}
-    assert (strategies["t01"], strategies["t02"]) == ("failure", "failure")
-    assert sorted(strategies.values()) == ["failure", "failure", "random"]
+    strata = {i.item_id: i.stratum for i in review_items(session, review_id=review.id)}
+    assert (strata["t01"], strata["t02"]) == ("S", "S")
+    assert sorted(strata.values()) == ["R", "R", "R", "S", "S"]
     message = review_progress(session, review_id=review.id).waiting_message()
     assert message == (
-        "awaiting expert review: 0/3 items have their votes, 0/1 experts, "
+        "awaiting expert review: 0/5 items have their votes, 0/1 experts, "
         f"deadline {(NOW + timedelta(hours=24)).strftime('%Y-%m-%d %H:%M UTC')}"
     )
     assert current_review(session, change_id=change_id).id == review.id
@@ -245,7 +247,7 @@ def test_a_deactivated_expert_and_a_withdrawn_change_take_no_votes(session: Sess
 
 def test_the_candidate_cannot_shrink_its_own_review(session: Session) -> None:
     """The review policy is production's: a candidate asking for one item, one expert and
-    any fail share gets the review production's suite asks for."""
+    any failure rate gets the review production's suite asks for."""
     from roles.expert import start_review
     from roles.ledger import PromptVersion
     from roles.transitions import get_change
@@ -253,12 +255,12 @@ def test_the_candidate_cannot_shrink_its_own_review(session: Session) -> None:
     change_id = change_in_review(session, wrong={"t01"})
     candidate = session.get(PromptVersion, get_change(session, change_id).candidate_version_id)
     assert candidate is not None
-    lax = {"items": 1, "min_experts": 1, "max_fail_share": 1.0}
+    lax = {"items": 1, "min_experts": 1, "max_failure_rate": 0.99}
     candidate.suite = {**(candidate.suite or {}), "review": lax}
     session.add(candidate)
     session.commit()
     review = start_review(session, change_id=change_id, now=NOW)
-    assert (review.items_needed, review.min_experts, review.max_fail_share) == (10, 2, 0.5)
+    assert (review.items_needed, review.min_experts, review.max_failure_rate) == (15, 2, 0.5)
 
 
 def test_a_fail_needs_its_category(session: Session) -> None:
