@@ -32,7 +32,9 @@ from flows.fan_out import dask_runner
 from integrations.db import ledger_tag, session_scope
 from integrations.evaluation import Progress, begin, plan_for_version
 from roles.data_scientist import build_scorecard, evaluate_gate
+from roles.data_scientist.attempts import attempt_note, target_alpha
 from roles.errors import OutageError, PromptloopError
+from roles.evaluation.attempts import count_attempt
 from roles.evaluation.change import (
     ErrorKind,
     EvalTarget,
@@ -164,11 +166,22 @@ def judge(change_id: int, baseline_run: int | None, candidate_run: int) -> tuple
         suite = suite_of_run(run)
         untrusted = untrusted_metrics(session, suite=run.suite)  # shown, not gated
         gaps = flagged_gap_notes(session, change_id=change_id)
+        attempt = (
+            count_attempt(
+                session, change_id=change_id, baseline_run=baseline_run, candidate_run=candidate_run
+            )
+            if baseline_run
+            else None
+        )
     family = suite.gated_metrics() - set(untrusted)
     card = build_scorecard(candidate, baseline, suite.metrics(), suite.statistics, family)
-    verdict = evaluate_gate(suite.gate, card, untrusted=untrusted)
+    alpha, rule = suite.statistics.alpha, suite.gate.attempts
+    verdict = evaluate_gate(
+        suite.gate, card, untrusted=untrusted, target_alpha=target_alpha(alpha, attempt, rule)
+    )
+    said = [attempt_note(alpha, attempt, rule)] if attempt and suite.gate.target else []
     summary = summary_line(card, suite.gate, candidate=confusions(candidate, suite.scorers))
-    reasons = list(verdict.reasons) + gaps
+    reasons = list(verdict.reasons) + said + gaps
     if _suite_changed(change_id):
         reasons.append(
             "note: the candidate changes its eval suite; it was judged by production's suite, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from roles.data_scientist.gate import GatePolicy, Verdict, evaluate_gate
 from roles.data_scientist.scorecard import Scorecard, build_scorecard
@@ -88,3 +89,47 @@ def check_outcome(kind: str, outcome: str) -> Callable[[Scorecard, Verdict], boo
         return next(c for c in verdict.checks if c.kind == kind).outcome == outcome
 
     return event
+
+
+def false_improved_by_attempt(
+    scenario: Scenario, *, attempts: int, reps: int, seed: int = 0, fresh_baseline: bool = False
+) -> tuple[list[float], list[float]]:
+    """(at alpha, spent) shares of ``reps`` where one of the first k candidates (k = 1 ..
+    ``attempts``) is called an improvement of ``acc``, each an equivalent rewording
+    (``scenario`` with equal rates) tried in turn against one cached baseline, or against a
+    fresh baseline sample each time; spent: the k-th tested at ``attempt_alpha``
+    (``roles.data_scientist.attempts``), on the same scorecards."""
+    import numpy as np
+
+    from roles.data_scientist.attempts import attempt_alpha
+
+    policy = GatePolicy(target="acc")
+    hits = {False: [0] * attempts, True: [0] * attempts}
+    for rep in range(reps):
+        rng = np.random.default_rng(seed * 1_000_003 + rep)
+        u = rng.random(scenario.n)
+        base = _answers(u, scenario.p_baseline)  # the cached baseline every attempt meets
+        called = {False: False, True: False}
+        for k in range(1, attempts + 1):
+            if fresh_baseline:
+                u = rng.random(scenario.n)
+                base = _answers(u, scenario.p_baseline)
+            v = np.where(rng.random(scenario.n) < scenario.rho, u, rng.random(scenario.n))
+            cand = _answers(v, scenario.p_candidate)
+            card = build_scorecard(cand, base, [ACC], family={"acc"})
+            for spend in (False, True):
+                alpha = attempt_alpha(card.settings.alpha, k) if spend else None
+                verdict = evaluate_gate(policy, card, target_alpha=alpha)
+                called[spend] = called[spend] or any(
+                    c.kind == "target" and c.outcome == "held" for c in verdict.checks
+                )
+                hits[spend][k - 1] += called[spend]
+    return [h / reps for h in hits[False]], [h / reps for h in hits[True]]
+
+
+def _answers(latent: Any, rate: float) -> list[ItemResult]:
+    return [
+        ItemResult(sample=Sample(item_id=str(i), output="x", latency_s=1.0),
+                   scores={"acc": Score.from_check(bool(u < rate))})
+        for i, u in enumerate(latent)
+    ]  # fmt: skip

@@ -67,9 +67,15 @@ def _levels(row: Comparison, stats: PairedStats | None) -> str:
     return f"{base:.3g} → {cand:.3g}, "
 
 
-def superiority(row: Comparison, settings: StatsSettings) -> CheckResult:
-    alpha = settings.alpha
+def superiority(
+    row: Comparison, settings: StatsSettings, alpha: float | None = None
+) -> CheckResult:
+    """``alpha``: the level to test at, when not the settings' (spent over attempts)."""
+    alpha = settings.alpha if alpha is None else alpha
     label, size = f"target {row.metric} must improve", row.mde  # the row's test, at alpha
+    if alpha != settings.alpha:
+        size = pw.mde(row.kind, n=row.n_pairs, spread=_spread(row.stats), alpha=alpha,
+                      power=settings.power)  # fmt: skip
 
     def shown(stats: PairedStats) -> bool | None:
         p = stats.p_value()
@@ -100,9 +106,14 @@ def superiority(row: Comparison, settings: StatsSettings) -> CheckResult:
 
 
 def noninferiority(
-    row: Comparison, margin: float, settings: StatsSettings, kind: CheckKind, label: str
+    row: Comparison,
+    margin: float,
+    settings: StatsSettings,
+    kind: CheckKind,
+    label: str,
+    alpha: float | None = None,
 ) -> CheckResult:
-    alpha = settings.alpha
+    alpha = settings.alpha if alpha is None else alpha
     size = pw.noninferiority_mde(
         row.kind, n=row.n_pairs, spread=_spread(row.stats), alpha=alpha, power=settings.power,
         rate=row.stats.baseline_rate, higher_is_better=row.higher_is_better,

@@ -9,8 +9,9 @@
 
 Every check is judged, none hiding another (see ``checks`` for the statistics):
 
-- target (the primary hypothesis, on all items, at alpha, uncorrected): ``improve`` is a
-  superiority claim; ``not_regress`` a non-inferiority claim within its ``margin``.
+- target (the primary hypothesis, on all items, at alpha, uncorrected; a change's
+  evaluation passes the alpha spent over repeated attempts, ``target_alpha``): ``improve``
+  is a superiority claim; ``not_regress`` a non-inferiority claim within its ``margin``.
 - guardrails: non-inferiority within their margins, each at one-sided alpha / 2. The gate
   passes only if every one holds (an intersection-union test), so no correction is needed.
 - unscored share: per gated metric and side, at most ``max_unscored_share`` of the items;
@@ -70,8 +71,14 @@ class Verdict(BaseModel):
 
 
 def evaluate_gate(
-    policy: GatePolicy, card: Scorecard, *, untrusted: Mapping[str, str] | None = None
+    policy: GatePolicy,
+    card: Scorecard,
+    *,
+    untrusted: Mapping[str, str] | None = None,
+    target_alpha: float | None = None,
 ) -> Verdict:
+    """``target_alpha``: the target's level when it is not the settings' alpha (spent over
+    repeated attempts against one production: ``roles.data_scientist.attempts``)."""
     notes: list[str] = []
     results: list[CheckResult] = []
     target = policy.target
@@ -91,7 +98,7 @@ def evaluate_gate(
         results += (
             [_untrusted_target(doubted, (untrusted or {})[doubted.metric])] if doubted else []
         )
-        results += _target(policy, card)
+        results += _target(policy, card, target_alpha)
         results += [_guardrail(guard, card) for guard in policy.guardrails]
         results += _regressions(policy, card)
     results += _unscored(policy, card)
@@ -169,7 +176,7 @@ def _missing(kind: ck.CheckKind, metric: str, label: str) -> CheckResult:
                        reason=f"{label}: not in the scorecard")  # fmt: skip
 
 
-def _target(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
+def _target(policy: GatePolicy, card: Scorecard, alpha: float | None) -> list[CheckResult]:
     target = policy.target
     if target is None:
         return []
@@ -177,9 +184,9 @@ def _target(policy: GatePolicy, card: Scorecard) -> list[CheckResult]:
     if row is None:
         return [_missing("target", target.metric, f"target {target.metric}")]
     if target.must == "improve":
-        return [ck.superiority(row, card.settings)]
+        return [ck.superiority(row, card.settings, alpha)]
     label = f"target {target.metric} (must not regress by more than {target.margin:g})"
-    return [ck.noninferiority(row, target.margin, card.settings, "target", label)]
+    return [ck.noninferiority(row, target.margin, card.settings, "target", label, alpha)]
 
 
 def _guardrail(guard: Guardrail, card: Scorecard) -> CheckResult:

@@ -7,6 +7,7 @@
         guardrails=["exact_match", {"metric": "latency_s", "margin": 0.5}],
         max_unscored_share=0.1,                    # per side, per gated metric
         on_inconclusive="review",                  # or "fail"; unset: fail on a guardrail
+        attempts="spend",                          # or "ignore": alpha over repeated attempts
         max_error_rate=0.05, max_p95_latency_s=8.0, max_cost_per_item_usd=0.01,
         thresholds=[{"metric": "exact_match", "min": 0.8},          # over every item
                     {"metric": "exact_match", "min": 0.6, "slice": "negative"}],  # a tag's
@@ -30,6 +31,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from roles.data_scientist.attempts import AttemptRule
 
 
 class Target(BaseModel):
@@ -94,6 +97,19 @@ class GatePolicy(BaseModel):
     # Unset: an inconclusive not_regress target or guardrail fails, anything else inconclusive
     # goes to review (see roles.data_scientist.gate).
     on_inconclusive: Literal["review", "fail"] | None = None
+    # spend: the k-th change judged against one production version on one dataset version
+    # tests its target at alpha * 6 / (pi^2 k^2); ignore: every one at alpha (see
+    # roles.data_scientist.attempts).
+    attempts: AttemptRule = "spend"
+
+    @model_serializer(mode="wrap")
+    def _without_default_attempts(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The default ``attempts`` is left out of dumps, so a suite's hash (which decides
+        which finished runs are reused) is what it was before the option existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("attempts") == "spend":
+            del data["attempts"]
+        return data
 
     @field_validator("target", mode="before")
     @classmethod
