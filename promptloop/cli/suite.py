@@ -4,6 +4,9 @@
 target gain of that size (and to show each guardrail within its margin) with the suite's
 power, using the test the gate uses at the level it uses.
 
+It also says how many expert labels the review's policy needs to decide (``review`` in
+``--json``).
+
 ``suite gaps PROMPT``: failure categories the experts chose that no scorer caught.
 """
 
@@ -15,7 +18,7 @@ import typer
 
 from integrations.db import session_scope
 from promptloop.cli.common import JsonOpt
-from promptloop.cli.output import emit_json, say, table
+from promptloop.cli.output import emit_json, out, say, table
 
 app = typer.Typer(help="Eval suites: what a prompt's gate can show.", no_args_is_help=True)
 
@@ -39,13 +42,17 @@ def power(
     needs = plan_items(
         suite, effect=effect, dataset_items=n_items, baseline=baseline, candidate=candidate
     )
+    with session_scope() as session:
+        labels = review_labels(session, name, n_items=n_items, results=baseline)
     if as_json:
         emit_json({"prompt": name, "effect": effect, "dataset_items": n_items,
                    "power": suite.statistics.power, "alpha": suite.statistics.alpha,
-                   "checks": [r.model_dump(mode="json") for r in needs]})  # fmt: skip
+                   "checks": [r.model_dump(mode="json") for r in needs],
+                   "review": labels})  # fmt: skip
         return
     if not needs:
         say(f"{name}: the gate makes no paired claim (no target, no guardrail)")
+        _say_review(labels)
         return
     level = f"{suite.statistics.power:.0%} power, alpha {suite.statistics.alpha:g}"
     table(
@@ -63,6 +70,55 @@ def power(
             "'-': a guardrail's power at this n is not computed (its non-inferiority test is "
             "simulated for the items needed only)"
         )
+    _say_review(labels)
+
+
+def review_labels(session: Any, name: str, *, n_items: int, results: Any) -> dict[str, Any]:
+    """About how many expert labels the review's policy needs to decide on this dataset,
+    for a candidate failing at the strata's prior rates and at half the tolerable rate,
+    with strata as production's newest run would give them (none: one stratum)."""
+    from roles.data_scientist.review_estimate import LookPlan, labels_needed
+    from roles.data_scientist.review_strata import PRIOR_RATES, REVIEWED, stratify
+    from roles.registry import resolve
+    from roles.review.policy import policy_from_suite
+
+    policy = policy_from_suite(resolve(session, name=name).suite)
+    strata = stratify(results, near_threshold=policy.near_threshold) if results else {}
+    counts = {h: sum(s == h for s in strata.values()) for h in (*REVIEWED, "E")}
+    populations = {h: counts[h] for h in REVIEWED if counts[h]} if strata else {"R": n_items}
+    plan = LookPlan(first=policy.items, batch=policy.batch, cap=policy.max_items,
+                    alpha=1 - policy.confidence)  # fmt: skip
+    half = policy.max_failure_rate / 2
+    scenarios = {"the prior rates": dict(PRIOR_RATES),
+                 f"{half:.0%} in every stratum": {h: half for h in REVIEWED}}  # fmt: skip
+    return {
+        "max_failure_rate": policy.max_failure_rate,
+        "first": policy.items,
+        "batch": policy.batch,
+        "cap": policy.max_items,
+        "strata": populations,
+        "strata_from": "production's newest run" if strata else "none (no run yet)",
+        "labels_needed": {
+            what: labels_needed(
+                populations=populations,
+                errors=counts["E"],
+                rates=rates,
+                max_failure_rate=policy.max_failure_rate,
+                plan=plan,
+            )
+            for what, rates in scenarios.items()
+        },
+    }
+
+
+def _say_review(labels: dict[str, Any]) -> None:
+    strata = ", ".join(f"{h} {n}" for h, n in labels["strata"].items())
+    out.print(f"the review (at most {labels['max_failure_rate']:.0%} failing; {labels['first']} labels "
+        f"first, {labels['batch']} more a look up to {labels['cap']}; strata {strata}, from "
+        f"{labels['strata_from']}):")  # fmt: skip
+    for what, needed in labels["labels_needed"].items():
+        said = f"about {needed} labels" if needed is not None else "undecided at the cap"
+        out.print(f"  a candidate failing at {what}: {said}")
 
 
 @app.command("gaps")

@@ -25,6 +25,18 @@ def test_suite_power_plans_from_a_recorded_run(cli, monkeypatch) -> None:  # typ
     args = {"spread": target["spread"], "effect": 0.1, "alpha": 0.05}
     assert superiority_power("binary", n=needed + 2, **args) >= 0.79
     assert superiority_power("binary", n=needed - 20, **args) < 0.8
+    review = planned["review"]  # the experts' labels the review's policy needs
+    assert (
+        review["strata_from"] == "production's newest run" and sum(review["strata"].values()) == 30
+    )
+    assert (review["first"], review["batch"], review["cap"], review["max_failure_rate"]) == (
+        15,
+        5,
+        30,
+        0.5,
+    )
+    assert all(15 <= n <= 30 for n in review["labels_needed"].values())
     shown = cli("suite", "power", "support-triage")
     assert shown.code == 0 and "items needed" in shown.stdout
+    assert "a candidate failing at the prior rates: about" in shown.stdout
     assert cli("suite", "power", "nope").code != 0
