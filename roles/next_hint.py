@@ -82,6 +82,15 @@ def _vote_hint(session: Session, *, change_id: int, author: str) -> str:
     experts = _holders(session, Role.EXPERT, but=change.author_id)
     which = f"review {review.id}" if review is not None else "its review"
     first = experts[0] if experts else "EXPERT"
+    if review is not None and review.status == "undecided":
+        from roles.review.decision import deciders
+
+        who = deciders(session, review) or ["a data scientist (none on the team: `team sync`)"]
+        return (
+            f"{', '.join(who)} decide{'s' if len(who) == 1 else ''} {which}: its sample reached "
+            f"its cap undecided (`promptloop review estimate {review.id}` shows the numbers): "
+            f"`promptloop review decide {review.id} pass --reason TEXT --as {who[0]}` (or fail)"
+        )
     return (
         f"the experts vote on {which} ({_named(experts, author, 'expert')}): "
         f"`promptloop review list --as {first}`, then `promptloop review vote ITEM pass "

@@ -155,3 +155,15 @@ def test_the_replaced_settings_are_refused_with_what_replaces_them() -> None:
         ReviewPolicy(items=30, max_items=20)
     # a suite stored before: read without them, never refused
     assert policy_from_suite({"review": {"max_fail_share": 0.5, "items": 12}}).items == 12
+
+
+def test_the_next_step_of_an_undecided_review_names_its_decider(session: Session) -> None:
+    from roles.next_hint import next_hints
+
+    wrong = {"t01", "t02", "t03", "t04", "t05", "t06"}
+    change_id = change_in_review(session, wrong=wrong)
+    review = open_sampled_review(session, change_id, ReviewPolicy(items=10, max_items=10, picks=0))
+    play(session, review, wrong)
+    [hint] = next_hints(session, change_id=change_id)
+    assert hint.startswith(f"dana decides review {review.id}")
+    assert f"promptloop review decide {review.id} pass --reason TEXT --as dana" in hint
