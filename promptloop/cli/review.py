@@ -174,11 +174,11 @@ def estimate(
         emit_json({"review_id": review_id, "status": status, "plan": plan, "deciders": who,
                    **_look_json_of(judged)})  # fmt: skip
         return
-    say(f"review {review_id} ({status}): {plan}")
-    say(judged.summary())
+    out.print(f"review {review_id} ({status}): {plan}")
+    out.print(judged.summary())
     for line in judged.strata_lines():
-        say(f"  {line}")
-    say(f"the bound says: {judged.decision}" + (f"; decides: {', '.join(who)}" if who else ""))
+        out.print(f"  {line}")
+    out.print(f"the bound says: {judged.decision}" + (f"; decides: {', '.join(who)}" if who else ""))
 
 
 @app.command("decide")
