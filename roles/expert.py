@@ -17,6 +17,7 @@ votes are counted one after another and a review concludes exactly once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
@@ -32,7 +33,6 @@ from roles.review.conclusion import (
     expire_due_reviews,
 )
 from roles.review.current import current_review
-from roles.review.looks import Look, take_look
 from roles.review.opening import open_review, start_review
 from roles.review.policy import ReviewPolicy
 from roles.review.tally import (
@@ -113,11 +113,13 @@ def cast_vote(
 
 
 class VoteOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     receipt: VoteReceipt
     conclusion: ReviewConclusion | None  # set when this vote completed the review
-    look: Look | None = None  # set when this vote completed a look that did not conclude it
+    # A roles.review.looks.Look, set when this vote completed a look that did not conclude
+    # it (typed loosely: the estimate's statistics load only when a look is taken).
+    look: Any = None
 
 
 def vote_and_conclude(
@@ -146,6 +148,8 @@ def vote_and_conclude(
     progress = receipt.progress
     if not progress.complete:
         return VoteOutcome(receipt=receipt, conclusion=None)
+    from roles.review.looks import take_look
+
     review = get_review(session, progress.review_id)
     look = take_look(session, review=review, now=now)
     if look.judged.decision in ("more", "undecided"):

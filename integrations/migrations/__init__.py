@@ -1,3 +1,3 @@
 """Alembic migrations of the ledger. ``HEAD`` is checked against the scripts by a test."""
 
-HEAD = "0013"
+HEAD = "0014"

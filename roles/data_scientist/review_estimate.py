@@ -39,8 +39,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-
 Decision = Literal["pass", "fail", "more", "undecided"]
 DRAWS = 20_000
 TINY = 1e-9  # a Beta parameter of 0 (no fails, or no passes): its mass at the edge
@@ -139,6 +137,8 @@ def estimate(tally: ReviewTally, *, alpha: float, seed: int = 0, draws: int = DR
     n = tally.total
     if n == 0:
         return Estimate(0.0, 0.0, 0.0, alpha, 0, 0)
+    import numpy as np  # here: `review list` and every vote's count need none of it
+
     rng = np.random.default_rng([abs(seed), 0x5EED])
     lows, highs = np.full(draws, float(tally.errors)), np.full(draws, float(tally.errors))
     for s in tally.strata:

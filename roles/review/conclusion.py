@@ -9,7 +9,7 @@ transition (the automation's, ``promptloop``) is conditional on its state.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exists, or_
@@ -22,7 +22,6 @@ from roles.ledger import ChangeRequest, Handoff, Review
 from roles.ledger.review import ReviewOutcome
 from roles.review.claim import take_open
 from roles.review.ended import review_ended
-from roles.review.looks import Judged, judge_review
 from roles.review.tally import (
     ReviewProgress,
     failed_item_reasons,
@@ -34,6 +33,9 @@ from roles.states import State
 from roles.transitions import get_change, transition
 
 WAITING = ("open", "undecided")  # a review not concluded yet
+if TYPE_CHECKING:  # the estimate's statistics load only when a review is judged
+    from roles.review.looks import Judged
+
 _STATUS: dict[ReviewOutcome, str] = {
     "passed": "complete",
     "failed": "complete",
@@ -81,6 +83,8 @@ def conclude_review(
     progress = review_progress(session, review_id=review_id)
     outcome: ReviewOutcome
     ended = review_ended(session, review=review)
+    from roles.review.looks import judge_review
+
     judged = judge_review(session, review) if progress.complete else None
     if ended is not None:
         outcome = "cancelled"

@@ -96,15 +96,15 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
 ) -> None:
     with FakeOpenAIServer(responder=judge_aware(right_answers)) as server:
         flow_run_id = submit_in_review(server, monkeypatch, prefect_api)
-        run = wait_for(flow_run_id, "Suspended", message="awaiting expert review: 0/10 items")
+        run = wait_for(flow_run_id, "Suspended", message="awaiting expert review: 0/17 items")
         assert run.name == "support-triage-change-1"
         assert {"change:1", "prompt:support-triage", "pipeline"} <= set(run.tags)
         assert "deadline" in run.state.message and "UTC" in run.state.message
         paid = server.requests_received
 
-        assert len(vote_all("omar")) == 10
+        assert len(vote_all("omar")) == 17
         # the board follows the ledger: the run still waits, for the second expert now
-        wait_for(flow_run_id, "Suspended", message="10/10 items have their votes, 1/2 experts")
+        wait_for(flow_run_id, "Suspended", message="17/17 items have their votes, 1/2 experts")
         vote_all("ines", limit=1)  # the second expert completes the review
         wait_for(flow_run_id, "Suspended", message="awaiting approval (0/1)")
         refused = invoke("change", "approve", "1", "--as", "omar")  # an expert, not an engineer
@@ -134,7 +134,7 @@ def test_the_pipeline_waits_for_the_experts_and_goes_on_when_they_are_done(
     assert "refused: omar at" in text and "approved: sam at" in text
     assert server.requests_received == paid  # woken and run from its top: nothing paid twice
     kinds = [m["kind"] for m in invoke("outbox", "list", "--json").json()]
-    assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10
+    assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 17
     assert kinds.count("deploy_request") == 1  # posted once, updated in place
     production = invoke("prompt", "show", "support-triage", "--json").json()
     assert production["version"] == 2 and production["labels"] == {"production": 2}

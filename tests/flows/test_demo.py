@@ -68,7 +68,7 @@ def test_the_demo_takes_a_better_change_through_the_experts_review(
         # without Slack the demo shows its messages; serve's delivery shows them in its log
         messages = invoke("outbox", "list", "--change", str(change["id"]), "--json").json()
         kinds = [m["kind"] for m in messages]
-        assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 10
+        assert kinds.count("review_parent") == 1 and kinds.count("review_item") == 17
         assert kinds.count("deploy_request") == 1 and kinds.count("notice") >= 2, kinds
         assert {m["status"] for m in messages} <= {"pending", "delivered"}
         metrics = invoke("metrics", "--json").json()  # the team's numbers, from the demo's ledger

@@ -82,7 +82,9 @@ def test_a_drifted_answer_never_becomes_a_baseline_or_a_cached_answer(
         payload = verdict["payload"]
         assert payload["baseline_run"] == run["id"]  # the healthy run, not the sweep's
         # a candidate equal to production has not improved
-        assert not any("improved" in r for r in payload["reasons"]), payload["reasons"]
+        assert not any("must improve: improved" in r for r in payload["reasons"]), payload[
+            "reasons"
+        ]
 
     from integrations.llm import RequestCache
     from integrations.settings import get_settings

@@ -224,7 +224,7 @@ def test_submit_starts_the_evaluation_in_the_background(
         run = _wait_for_state(change["flow_run_id"], "Suspended")
         assert run.name == f"support-triage-change-{change['id']}"
         assert {f"change:{change['id']}", "prompt:support-triage"} <= set(run.tags)
-        assert run.state.message.startswith("gate passed; awaiting expert review: 0/10 items")
+        assert run.state.message.startswith("gate passed; awaiting expert review: 0/17 items")
 
 
 def _wait_for_state(flow_run_id: str, name: str, timeout: float = 60) -> Any:

@@ -131,13 +131,13 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
             flow_run_id = submit_in_review(llm, monkeypatch, prefect_api)  # starts our serve
             wait_for(flow_run_id, "Suspended", message="awaiting expert review")
             deadline = time.monotonic() + 60
-            while len(slack.calls_to("chat.postMessage")) < 11 and time.monotonic() < deadline:
+            while len(slack.calls_to("chat.postMessage")) < 18 and time.monotonic() < deadline:
                 time.sleep(0.5)
             vote_all("omar")
             vote_all("ines", limit=1)
             wait_for(flow_run_id, "Suspended", message="awaiting approval (0/1)")
             deadline = time.monotonic() + 60  # the deploy request and the review's close
-            while len(slack.calls_to("chat.postMessage")) < 13 and time.monotonic() < deadline:
+            while len(slack.calls_to("chat.postMessage")) < 20 and time.monotonic() < deadline:
                 time.sleep(0.5)
             all_delivered(deadline)  # no round of either serve has anything left to post
         finally:
@@ -149,8 +149,9 @@ def test_two_serves_on_one_ledger_run_each_change_once_and_post_each_message_onc
     get_settings.cache_clear()
     posts = slack.calls_to("chat.postMessage")
     ids = [p.params["metadata"]["event_payload"]["outbox_id"] for p in posts]
-    # the review's parent, its 10 items, the close in its thread, the deploy request: once each
-    assert len(ids) == 13 and len(set(ids)) == 13, ids
+    # the review's parent, its 17 items (15 drawn, 2 picks), the close in its thread, the
+    # deploy request: once each
+    assert len(ids) == 20 and len(set(ids)) == 20, ids
     shown = invoke("change", "show", "1", "--json").json()
     assert [h["to_state"] for h in shown["history"]] == [
         "submitted", "evaluating", "in_review", "awaiting_approval",
