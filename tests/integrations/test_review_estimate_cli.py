@@ -8,6 +8,7 @@ from review_support import change_in_review, open_sampled_review
 from sqlmodel import Session
 
 from integrations.db import get_engine
+from integrations.slack.review import post_opened_review
 from roles.review.policy import ReviewPolicy
 
 WRONG = {"t01", "t02", "t03", "t04", "t05", "t06"}  # a fifth of the 30 items: near 0.2
@@ -17,6 +18,8 @@ def review_in_cli_ledger(policy: ReviewPolicy) -> tuple[int, int]:
     with Session(get_engine(), expire_on_commit=False) as session:
         change_id = change_in_review(session, wrong=WRONG)
         review = open_sampled_review(session, change_id, policy)
+        post_opened_review(session, review=review, reasons=["ok: target correct improved"])
+        session.commit()
     assert review.id is not None
     return change_id, review.id
 
@@ -48,6 +51,13 @@ def test_more_labels_then_the_cap_then_the_deciders_call(cli) -> None:  # type: 
 
     shown = cli("review", "estimate", str(review_id), "--json").json()
     assert shown["labels"] == 6 and shown["decision"] == "more" and shown["status"] == "open"
+    outbox = cli("outbox", "list", "--json").json()
+    keys = [m["key"] for m in outbox]
+    more = next(m for m in outbox if m["text"].startswith("More labels"))
+    # the thread says why, then the new items follow in it (keyed, so never posted twice)
+    assert all(keys.index(more["key"]) < keys.index(f"review:{change_id}:{review_id}:item:{a['review_item_id']}")
+               for a in added)  # fmt: skip
+    assert sum(m["kind"] == "review_item" for m in outbox) == 10 and len(first) == 6
     text = cli("review", "estimate", str(review_id)).stdout
     assert "failure rate" in text and "S (a scorer failed it)" in text
 
@@ -56,6 +66,8 @@ def test_more_labels_then_the_cap_then_the_deciders_call(cli) -> None:  # type: 
     shown = cli("review", "estimate", str(review_id), "--json").json()
     assert shown["status"] == "undecided" and shown["deciders"] == ["dana"]
     assert shown["lower"] <= 0.2 < shown["upper"]
+    undecided = [m for m in cli("outbox", "list", "--json").json() if "undecided" in m["text"]]
+    assert len(undecided) == 1 and undecided[0]["kind"] == "notice"
 
     refused = cli("review", "decide", str(review_id), "pass", "--reason", "x", "--as", "omar")
     assert refused.code == 1 and "data_scientist or admin" in refused.stderr
