@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 DEFAULT_FAIL_CATEGORIES = ("wrong", "incomplete", "unsafe", "tone", "format", "other")
 
@@ -49,14 +49,18 @@ class ReviewPolicy(BaseModel):
     untrusted_judge_extra: float = Field(default=0.5, ge=0.0, le=5.0)
     fail_categories: tuple[str, ...] = Field(default=DEFAULT_FAIL_CATEGORIES, min_length=1)
 
-    @model_validator(mode="before")
+    # Replaced settings: refused with what replaced them, at their own line of the file.
+    max_fail_share: Any = Field(default=None, exclude=True)
+    control_share: Any = Field(default=None, exclude=True)
+
+    @field_validator("max_fail_share", "control_share")
     @classmethod
-    def _replaced(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for old, new in REPLACED_REVIEW_KEYS.items():
-                if old in data:
-                    raise ValueError(f"`{old}` is replaced: {new}")
-        return data
+    def _replaced(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raise ValueError(
+                f"`{info.field_name}` is replaced: {REPLACED_REVIEW_KEYS[str(info.field_name)]}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _cap(self) -> ReviewPolicy:

@@ -125,7 +125,10 @@ def _summary(
     author = session.get(Member, change.author_id)
     prompt = session.get(Prompt, change.prompt_id)
     total = len(session.exec(select(ReviewItem.id).where(ReviewItem.review_id == review.id)).all())
-    later = total > review.items_needed and review.strata is not None
+    looked = session.exec(
+        select(func.max(ReviewItem.batch)).where(ReviewItem.review_id == review.id)
+    ).one()
+    later = bool(looked) and review.strata is not None  # a look added items: show it
     return ReviewSummary(
         change_id=review.change_id,
         prompt=prompt.name if prompt else "",

@@ -192,7 +192,7 @@ def estimate_payload(judged: Judged) -> dict[str, Any]:
         "rate": round(e.rate, 4),
         "lower": round(e.lower, 4),
         "upper": round(e.upper, 4),
-        "alpha": e.alpha,
+        "alpha": round(e.alpha, 6),
         "labels": e.labels,
         "items": e.total,
         "errors": judged.tally.errors,

@@ -167,3 +167,15 @@ def test_the_next_step_of_an_undecided_review_names_its_decider(session: Session
     [hint] = next_hints(session, change_id=change_id)
     assert hint.startswith(f"dana decides review {review.id}")
     assert f"promptloop review decide {review.id} pass --reason TEXT --as dana" in hint
+
+
+def test_a_replaced_setting_in_a_prompt_file_is_refused_at_its_own_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from roles.prompt_file import parse_prompt_file
+    from roles.sample import sample_path
+
+    text = sample_path("support-triage-change.yaml").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("    max_failure_rate: 0.5", "    max_fail_share: 0.3"))
+    line = 1 + bad.read_text().splitlines().index("    max_fail_share: 0.3")
+    with pytest.raises(InputError, match=rf"bad.yaml, line {line}: suite.review.max_fail_share"):
+        parse_prompt_file(bad)
