@@ -36,10 +36,13 @@ def vote(
             now=utcnow(),
         )
         after_vote(session, outcome)
-        change_id = get_review(session, outcome.receipt.progress.review_id).change_id
+        looked = outcome.look is not None and outcome.conclusion is None
+        change_id = (
+            get_review(session, outcome.receipt.progress.review_id).change_id if looked else None
+        )
     if outcome.conclusion is not None:
         door.wake(outcome.conclusion.change_id, reason=f"review {outcome.conclusion.outcome}")
-    elif outcome.look is not None:  # the run's state message says what it waits for now
+    elif change_id is not None:  # a look: the run's state message says what it waits for now
         door.wake(change_id, reason=f"review look: {outcome.look.judged.decision}")
     return outcome
 

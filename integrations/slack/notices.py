@@ -68,9 +68,8 @@ def review_looked(session: Session, look: Look, *, review_id: int) -> None:
     else:
         return
     in_thread(session, change_id=change_id, review_id=review_id, title=title, lines=lines, key=key)
-    parent = find_message(session, key=review_key(change_id, review_id=review_id))
-    if look.added and parent is not None:  # after the notice: the thread reads why, then them
-        post_added_items(session, review=review)
+    if look.added:  # after the notice: the thread reads why, then the items
+        post_added_items(session, review=review, added=look.added)
 
 
 def in_thread(

@@ -133,15 +133,29 @@ def post_review(
         change_id=change_id,
         key=review_key(change_id, review_id=summary.review_id),
     )
-    replies = [
+    return parent, post_replies(
+        session, parent=parent, items=items, change_id=change_id, review_id=summary.review_id
+    )
+
+
+def post_replies(
+    session: Session,
+    *,
+    parent: OutboxMessage,
+    items: list[ReviewItemView],
+    change_id: int,
+    review_id: int | None,
+) -> list[OutboxMessage]:
+    """One reply per sampled item in the review's thread (a row already under its key is
+    returned as it is: an item is never posted twice)."""
+    return [
         post_message(
             session,
             kind=OutboxKind.REVIEW_ITEM,
             message=review_item(item),
             change_id=change_id,
             parent_id=parent.id,
-            key=review_key(change_id, item.sample_id, review_id=summary.review_id),
+            key=review_key(change_id, item.sample_id, review_id=review_id),
         )
         for item in items
     ]
-    return parent, replies

@@ -15,7 +15,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from integrations.slack.blocks import ReviewItemView, ReviewSummary, review_item, review_parent
-from integrations.slack.post import link_in, post_review, review_key, revise_message
+from integrations.slack.post import (
+    link_in,
+    post_replies,
+    post_review,
+    review_key,
+    revise_message,
+)
 from roles.clock import readable
 from roles.errors import NotFoundError
 from roles.expert import ReviewConclusion, close_review_for_end
@@ -47,13 +53,21 @@ def post_opened_review(
     )
 
 
-def post_added_items(session: Session, *, review: Review) -> list[OutboxMessage]:
-    """The items a look added, as replies in the review's thread (those posted before are
-    found by their keys: nothing is posted twice); the parent shows the estimate so far."""
-    _, replies = post_opened_review(
-        session, review=review, reasons=_verdict_reasons(session, review.change_id)
+def post_added_items(
+    session: Session, *, review: Review, added: Collection[int]
+) -> list[OutboxMessage]:
+    """The items a look added (review item ids), as replies in the review's thread; then
+    every message of the review redrawn once (the parent's estimate so far, each item's
+    "of N"). Nothing when the review has no thread."""
+    assert review.id is not None
+    parent = find_message(session, key=review_key(review.change_id, review_id=review.id))
+    if parent is None:
+        return []
+    items = _items(session, review, only=added)
+    replies = post_replies(
+        session, parent=parent, items=items, change_id=review.change_id, review_id=review.id
     )
-    refresh_review(session, review_id=review.id or 0)
+    refresh_review(session, review_id=review.id)
     return replies
 
 

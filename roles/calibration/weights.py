@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-SAMPLE = "sample"  # the strategy of a review's probability sample (roles.review.looks)
+from roles.ledger.review import SAMPLE
+
 CONTROL = "control"  # a review opened before strata: its uniformly drawn share
 
 

@@ -100,12 +100,12 @@ def pick_review_sample(
         chosen[item_id] = Pick(item_id, "control", "a random control item")
     by_id = {r.sample.item_id: r for r in candidate}
     before = {r.sample.item_id: r for r in baseline or ()}
-    judges = _Judges(near=near_threshold, thresholds=dict(thresholds or {}))
+    judges = JudgeDoubts(near=near_threshold, thresholds=dict(thresholds or {}))
     finders: dict[Strategy, Callable[[str], str | None]] = {
         "error": lambda i: _error(by_id[i]),
-        "failure": lambda i: _failure(by_id[i]),
+        "failure": lambda i: failure_reason(by_id[i]),
         "judge_unsure": lambda i: judges.unsure(by_id[i]),
-        "judge_disagrees": lambda i: _disagreement(by_id[i]),
+        "judge_disagrees": lambda i: disagreement(by_id[i]),
         "changed": lambda i: _changed(by_id[i], before.get(i)),
         "judge_was_wrong": lambda i: (judge_was_wrong or {}).get(i),
     }
@@ -157,13 +157,13 @@ def _error(result: ItemResult) -> str | None:
     return None if error is None else f"the candidate's call failed: {error[:160]}"
 
 
-def _failure(result: ItemResult) -> str | None:
+def failure_reason(result: ItemResult) -> str | None:
     failed = sorted(m for m, s in result.scores.items() if s.passed is False)
     return f"failed {', '.join(failed)}" if failed else None
 
 
 @dataclass(frozen=True)
-class _Judges:
+class JudgeDoubts:
     near: float
     thresholds: dict[str, float]
 
@@ -179,7 +179,7 @@ class _Judges:
         return None
 
 
-def _disagreement(result: ItemResult) -> str | None:
+def disagreement(result: ItemResult) -> str | None:
     """The judge's verdict against every deterministic scorer that gave one."""
     checks = {
         m: s.passed for m, s in result.scores.items() if not is_judge(s) and s.passed is not None

@@ -30,7 +30,12 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from roles.data_scientist.review_sample import _disagreement, _failure, _Judges, is_judge
+from roles.data_scientist.review_sample import (
+    JudgeDoubts,
+    disagreement,
+    failure_reason,
+    is_judge,
+)
 from roles.data_scientist.scores import ItemResult
 
 Stratum = Literal["E", "S", "U", "R"]
@@ -47,7 +52,7 @@ STRATUM_NAMES: dict[str, str] = {
 }
 
 
-def stratum_of(result: ItemResult, judges: _Judges) -> Stratum:
+def stratum_of(result: ItemResult, judges: JudgeDoubts) -> Stratum:
     if result.sample.error is not None:
         return "E"
     checks = {m: s for m, s in result.scores.items() if not is_judge(s)}
@@ -66,17 +71,17 @@ def stratify(
     thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, Stratum]:
     """Each item's stratum (item id → E, S, U or R), from the candidate's results alone."""
-    judges = _Judges(near=near_threshold, thresholds=dict(thresholds or {}))
+    judges = JudgeDoubts(near=near_threshold, thresholds=dict(thresholds or {}))
     return {r.sample.item_id: stratum_of(r, judges) for r in results}
 
 
 def why_in(result: ItemResult, stratum: Stratum) -> str:
     """What put the item in its stratum, as the review item's (hidden) reason."""
     if stratum == "S":
-        return _failure(result) or STRATUM_NAMES["S"]
+        return failure_reason(result) or STRATUM_NAMES["S"]
     if stratum == "U":
         judged = sorted(m for m, s in result.scores.items() if is_judge(s) and s.passed is False)
-        return _disagreement(result) or (
+        return disagreement(result) or (
             f"failed {', '.join(judged)}" if judged else STRATUM_NAMES["U"]
         )
     return STRATUM_NAMES[stratum]

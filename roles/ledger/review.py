@@ -29,6 +29,9 @@ VoteVerdict = Literal["pass", "fail"]
 VoteSource = Literal["cli", "slack"]
 VERDICTS: tuple[VoteVerdict, ...] = ("pass", "fail")
 SOURCES: tuple[VoteSource, ...] = ("cli", "slack")
+# The strategy of a review item drawn into the estimate's probability sample; any other
+# strategy is a purposeful pick (shown for learning, never counted).
+SAMPLE = "sample"
 
 
 class ReviewBase(SQLModel):

@@ -160,12 +160,16 @@ def review_note(
     *,
     judged: Judged | None,
     ended: str,
+    decided: str | None = None,
 ) -> str:
+    """What the handoff out of review says; ``decided``: the decider's call and reason."""
     estimate = judged.summary() if judged is not None else f"{progress.failed_items} items failed"
+    by = f" ({decided})" if decided else ""
     if outcome == "passed":
-        return f"review passed: {estimate}, {progress.experts} experts"
+        seen = f"; failed items: {failed_reasons(failed)}" if decided and failed else ""
+        return f"review passed{by}: {estimate}, {progress.experts} experts{seen}"
     if outcome == "failed":
-        return f"review failed: {estimate}: {failed_reasons(failed)}"
+        return f"review failed{by}: {estimate}: {failed_reasons(failed)}"
     if outcome == "expired":
         return f"review expired: {progress.headline()} by the deadline {readable(progress.deadline_at)}"
     return f"review cancelled: {ended}"

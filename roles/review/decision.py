@@ -18,7 +18,7 @@ from roles.errors import InputError, PolicyError, RoleError
 from roles.ledger import Member, MemberRole, Review
 from roles.ledger.review import ReviewOutcome
 from roles.review.claim import take_open
-from roles.review.conclusion import ReviewConclusion, close_review, failed_reasons, review_note
+from roles.review.conclusion import ReviewConclusion, close_review, review_note
 from roles.review.looks import judge_review
 from roles.review.tally import failed_item_reasons, get_review, review_progress
 from roles.roster import require_member
@@ -90,14 +90,7 @@ def decide_review(
     progress = review_progress(session, review_id=review_id)
     failed = failed_item_reasons(session, review_id=review_id)
     said = f"decided by {actor} at the cap: {reason.strip()}"
-    note = review_note(
-        outcome, progress, failed if outcome == "failed" else [], judged=judged, ended=""
-    )
-    note = note.replace("review passed:", f"review passed ({said}):", 1).replace(
-        "review failed:", f"review failed ({said}):", 1
-    )
-    if outcome == "passed" and failed:
-        note += f"; failed items: {failed_reasons(failed)}"
+    note = review_note(outcome, progress, failed, judged=judged, ended="", decided=said)
     return close_review(
         session,
         review=review,

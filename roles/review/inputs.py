@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
@@ -18,6 +19,7 @@ from roles.data_scientist.scores import ItemResult
 from roles.errors import PolicyError
 from roles.evaluation.records import get_run, load_results
 from roles.ledger import PromptVersion
+from roles.ledger.review import SAMPLE
 from roles.review.current import review_handoff
 from roles.review.policy import ReviewPolicy, policy_from_suite
 from roles.states import State
@@ -104,11 +106,11 @@ def sample_for_review(
     rng = random.Random(f"review-strata:{seed}")
     by_id = {r.sample.item_id: r for r in results}
     sample = [
-        Pick(item_id, "sample", why_in(by_id[item_id], stratum), stratum)  # type: ignore[arg-type]
+        Pick(item_id, SAMPLE, why_in(by_id[item_id], stratum), stratum)  # type: ignore[arg-type]
         for stratum, item_id in draw(members, wanted, rng=rng)
     ]
     return ReviewSample(
-        picks=sample + _picks(session, source, policy, results, thresholds, seed=seed,
+        picks=sample + _picks(session, source, policy, run.suite, results, thresholds, seed=seed,
                               skip={p.item_id for p in sample} | set(members.get("E", []))),
         strata=members,
     )  # fmt: skip
@@ -118,6 +120,7 @@ def _picks(
     session: Session,
     source: ReviewSource,
     policy: ReviewPolicy,
+    suite: dict[str, Any],
     results: list[ItemResult],
     thresholds: dict[str, float],
     *,
@@ -127,21 +130,19 @@ def _picks(
     """Items chosen on purpose, for what they teach (never counted in the estimate). An
     untrusted judge: its doubts and past mistakes first; one the gate would have heard (its
     say was taken away) also gets more of them, people checking in its place."""
-    run = get_run(session, source.candidate_run_id)
+    if policy.picks == 0:
+        return []
+    untrusted, wrong = judge_needs(session, suite=suite)
+    gate = GatePolicy.model_validate(suite.get("gate") or {})
+    gated = untrusted.keys() & {metric for _, metric in gate.metric_refs()}
+    grown = math.ceil(policy.picks * (1 + policy.untrusted_judge_extra) - 1e-9)
     baseline = (
         load_results(session, run_id=source.baseline_run_id) if source.baseline_run_id else None
     )
-    untrusted, wrong = judge_needs(session, suite=run.suite)
-    gate = GatePolicy.model_validate(run.suite.get("gate") or {})
-    gated = untrusted.keys() & {metric for _, metric in gate.metric_refs()}
-    grown = math.ceil(policy.picks * (1 + policy.untrusted_judge_extra) - 1e-9)
-    budget = grown if gated else policy.picks
-    if budget == 0:
-        return []
     return pick_review_sample(
         [r for r in results if r.sample.item_id not in skip],
         baseline,
-        budget=budget,
+        budget=grown if gated else policy.picks,
         favour_judge=bool(untrusted),
         judge_was_wrong=wrong,
         control_share=0.0,

@@ -38,9 +38,8 @@ from roles.data_scientist.review_strata import (
     draw,
 )
 from roles.ledger import Review, ReviewItem
+from roles.ledger.review import SAMPLE
 from roles.review.tally import counted_verdicts, verdicts_failed
-
-SAMPLE = "sample"  # the strategy of the estimate's items; every other strategy is a pick
 
 
 @dataclass(frozen=True)

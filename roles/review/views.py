@@ -28,6 +28,7 @@ from roles.ledger import (
     ReviewItem,
     VotePublic,
 )
+from roles.ledger.review import SAMPLE
 from roles.review.ended import review_ended
 from roles.review.tally import counted_verdicts, counted_votes, get_review, review_items
 from roles.roster import require_member
@@ -186,7 +187,7 @@ def _views(
                 status=review.status,
                 deadline_at=review.deadline_at,
                 fail_categories=list(review.fail_categories),
-                pick=review.strata is not None and item.strategy != "sample",
+                pick=review.strata is not None and item.strategy != SAMPLE,
                 batch=item.batch,
                 your_vote=VotePublic.model_validate(mine) if mine else None,
                 revealed=_reveal(session, item, result, votes, handles) if shown else None,
